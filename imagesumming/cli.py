@@ -1,0 +1,64 @@
+"""Command line: ``imagesumming <command> ...``; a thin layer over the Python API.
+
+Each command module exposes ``register(subparsers)`` which adds its parser and sets
+``func=handler``; handlers return an exit code. Errors from user input
+(:class:`~imagesumming.errors.ImageSummingError`) are printed on one line, without a traceback,
+and the exit code is 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from . import __version__
+from .errors import ImageSummingError
+
+
+
+def command_modules() -> list[str]:
+    """Modules that add subcommands: every ``imagesumming._cli_*`` module (core first)."""
+    import pkgutil
+
+    from . import __path__ as pkg_path
+
+    names = sorted(m.name for m in pkgutil.iter_modules(pkg_path) if m.name.startswith("_cli_"))
+    names.sort(key=lambda n: n != "_cli_core")
+    return [f"imagesumming.{n}" for n in names]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imagesumming",
+        description="High-density Deep-STORM training data from real low-density SMLM movies.",
+    )
+    parser.add_argument("--version", action="version", version=f"imagesumming {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only print errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in command_modules():
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING,
+                        format="imagesumming: %(levelname)s: %(message)s")
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except ImageSummingError as exc:
+        print(f"imagesumming {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("imagesumming: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Evaluation of Deep-STORM predictions against ground truth: matching, metrics, views."""

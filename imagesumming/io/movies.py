@@ -1,0 +1,404 @@
+"""Movies in and out: multi-frame tifs (lazy) and Picasso ``.raw`` + yaml; tifs the notebook reads.
+
+A :class:`Movie` is a lazy ``(frames, height, width)`` array-like: memory-mapped when the file
+allows it (uncontiguous or compressed tifs are read page by page), so only the frames asked for
+are read. Frames are indexed from 0 here (the array index); localization tables count from 1.
+
+Pixel sizes travel in the tif resolution tags: :func:`write_tif` and :class:`TifWriter` write
+``ResolutionUnit = centimetre`` and ``X/YResolution = 1e7 / pixel_size_nm`` so that the
+ZeroCostDL4Mic notebook (which reads these tags with Pillow) recovers the pixel size.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .._files import atomic_path, check_input_file
+from ..errors import InputError
+
+__all__ = [
+    "Movie",
+    "open_movie",
+    "as_movie",
+    "write_tif",
+    "TifWriter",
+    "tif_pixel_size",
+    "smallest_dtype",
+]
+
+log = logging.getLogger("imagesumming")
+
+# tifffile writes classic TIFF up to 4 GiB; leave room for the page headers
+_CLASSIC_TIFF_LIMIT = 2**32 - 2**25
+_NM_PER_UNIT = {"nm": 1.0, "nanometer": 1.0, "um": 1e3, "µm": 1e3, "μm": 1e3, "micron": 1e3,
+                "microns": 1e3, "micrometer": 1e3, "\\u00B5m": 1e3, "mm": 1e6, "cm": 1e7, "m": 1e9}
+
+
+class Movie:
+    """A lazy ``(frames, height, width)`` movie.
+
+    Use :func:`open_movie` to make one. Index it like an array (``movie[i]`` is frame ``i``,
+    0-based; ``movie[a:b]`` a block); only the frames asked for are read.
+
+    Attributes
+    ----------
+    path : Path or None
+    shape : tuple (frames, height, width)
+    dtype : numpy.dtype
+    pixel_size : float or None
+        Camera pixel size in nm, None when unknown.
+    pixel_size_source : str or None
+        Where the pixel size came from ("tif resolution tags", "ImageJ metadata", "yaml", ...).
+    memmapped : bool
+    """
+
+    def __init__(self, data=None, *, path=None, pixel_size=None, pixel_size_source=None, reader=None,
+                 shape=None, dtype=None, closer=None):
+        self.path = None if path is None else Path(path)
+        self._data = data
+        self._reader = reader
+        self._closer = closer
+        if data is not None:
+            shape, dtype = data.shape, data.dtype
+        self.shape = tuple(int(s) for s in shape)
+        self.dtype = np.dtype(dtype)
+        self.pixel_size = None if pixel_size is None else float(pixel_size)
+        self.pixel_size_source = pixel_size_source
+        self.memmapped = isinstance(data, np.memmap)
+
+    # array-like protocol ------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @property
+    def ndim(self) -> int:
+        return 3
+
+    @property
+    def n_frames(self) -> int:
+        return self.shape[0]
+
+    @property
+    def height(self) -> int:
+        return self.shape[1]
+
+    @property
+    def width(self) -> int:
+        return self.shape[2]
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape)) * self.dtype.itemsize
+
+    def __getitem__(self, key):
+        if self._data is not None:
+            return np.asarray(self._data[key])
+        if isinstance(key, tuple):
+            first, rest = key[0], key[1:]
+        else:
+            first, rest = key, ()
+        if isinstance(first, (int, np.integer)):
+            i = int(first)
+            if i < 0:
+                i += len(self)
+            if not 0 <= i < len(self):
+                raise IndexError(f"frame index {first} out of range for {len(self)} frames")
+            frame = self._reader(i)
+            return frame[rest] if rest else frame
+        idx = range(len(self))[first] if isinstance(first, slice) else [int(i) for i in np.asarray(first).ravel()]
+        block = np.empty((len(idx),) + self.shape[1:], self.dtype)
+        for j, i in enumerate(idx):
+            block[j] = self._reader(i)
+        return block[(slice(None),) + rest] if rest else block
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self[:]
+        return arr if dtype is None else arr.astype(dtype)
+
+    def iter_frames(self, start: int = 0, stop: int | None = None):
+        """Yield frames ``start .. stop-1`` (0-based) one at a time."""
+        stop = len(self) if stop is None else stop
+        for i in range(start, stop):
+            yield self[i]
+
+    def close(self) -> None:
+        if self._closer is not None:
+            self._closer()
+            self._closer = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self) -> str:
+        ps = "unknown" if self.pixel_size is None else f"{self.pixel_size:g} nm"
+        return f"Movie({self.path or 'array'}, shape={self.shape}, dtype={self.dtype}, pixel_size={ps})"
+
+
+def as_movie(obj, pixel_size=None) -> Movie:
+    """A :class:`Movie` from a path, a Movie or an array (2-D arrays become one frame)."""
+    if isinstance(obj, Movie):
+        if pixel_size is not None:
+            obj.pixel_size, obj.pixel_size_source = float(pixel_size), "given by the caller"
+        return obj
+    if isinstance(obj, (str, os.PathLike)):
+        return open_movie(obj, pixel_size=pixel_size)
+    arr = np.asarray(obj)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3:
+        raise InputError(f"a movie must be 2-D or 3-D (frames, height, width), got shape {arr.shape}")
+    return Movie(arr, pixel_size=pixel_size, pixel_size_source=None if pixel_size is None else "given by the caller")
+
+
+def open_movie(path, pixel_size=None) -> Movie:
+    """Open a movie lazily: a multi-frame tif (incl. BigTIFF) or a Picasso ``.raw`` with its yaml.
+
+    Parameters
+    ----------
+    path : str or Path
+    pixel_size : float, optional
+        Camera pixel size in nm; overrides the file's metadata.
+
+    Returns
+    -------
+    Movie
+        ``(frames, height, width)``; a 2-D tif is one frame.
+    """
+    path = check_input_file(path)
+    if path.suffix.lower() == ".raw":
+        movie = _open_raw(path)
+    else:
+        movie = _open_tif(path)
+    if pixel_size is not None:
+        movie.pixel_size, movie.pixel_size_source = float(pixel_size), "given by the caller"
+    return movie
+
+
+def _open_raw(path: Path) -> Movie:
+    from .locs import _lookup, picasso_pixel_size, read_picasso_yaml
+
+    yml = path.with_suffix(".yaml")
+    if not yml.exists():
+        raise InputError(f"a Picasso .raw movie needs its sidecar {yml.name} (Frames, Height, Width, Data Type)", path)
+    docs = read_picasso_yaml(yml)
+    try:
+        frames, height, width = (int(_lookup(docs, k)) for k in ("Frames", "Height", "Width"))
+    except TypeError:
+        raise InputError(f"{yml.name} lacks Frames, Height or Width", path) from None
+    dtype = np.dtype(str(_lookup(docs, "Data Type") or "uint16")).newbyteorder(str(_lookup(docs, "Byte Order") or "<"))
+    expected = frames * height * width * dtype.itemsize
+    size = path.stat().st_size
+    if size < expected:
+        raise InputError(f"raw file is truncated: {size} bytes, expected {expected} for {frames}x{height}x{width} {dtype}", path)
+    data = np.memmap(path, dtype=dtype, mode="r", shape=(frames, height, width))
+    ps = picasso_pixel_size(docs)
+    return Movie(data, path=path, pixel_size=ps, pixel_size_source=None if ps is None else f"yaml {yml.name}")
+
+
+def _open_tif(path: Path) -> Movie:
+    import tifffile
+
+    try:
+        tif = tifffile.TiffFile(path)
+    except Exception as exc:  # tifffile raises several types for bad files
+        raise InputError(f"not a readable tif ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})", path) from None
+    try:
+        if not tif.series:
+            raise InputError("tif holds no image", path)
+        series = tif.series[0]
+        shape = tuple(s for s in series.shape)
+        if len(shape) == 2:
+            shape = (1,) + shape
+        elif len(shape) > 3:
+            squeezed = tuple(s for s in shape[:-2] if s != 1)
+            if len(squeezed) > 1 or (series.axes[-1:] in ("S",)):
+                raise InputError(f"tif has axes {series.axes} {series.shape}: expected a single-channel movie", path)
+            shape = (int(np.prod(shape[:-2])),) + shape[-2:]
+        if series.axes.endswith("S"):
+            raise InputError(f"tif is an RGB image (axes {series.axes}): expected a single-channel movie", path)
+        ps, source = tif_pixel_size(tif)
+        dtype = series.dtype
+        n_pages = len(tif.pages)
+        try:
+            data = tifffile.memmap(path, mode="r")
+            data = data.reshape(shape)
+            tif.close()
+            return Movie(data, path=path, pixel_size=ps, pixel_size_source=source)
+        except (ValueError, OSError):
+            pass  # compressed or scattered pages: read page by page
+        if n_pages < shape[0]:
+            raise InputError(f"tif stores {shape[0]} frames in {n_pages} page(s) and cannot be memory-mapped", path)
+        pages = tif.pages
+        pages.cache = False
+        pages.useframes = True
+
+        def reader(i):
+            return pages[i].asarray()
+
+        # truncation check: the last page must decode
+        try:
+            reader(shape[0] - 1)
+        except Exception as exc:
+            raise InputError(f"tif is truncated or corrupt (last frame unreadable: {exc})", path) from None
+        return Movie(path=path, reader=reader, shape=shape, dtype=dtype, pixel_size=ps,
+                     pixel_size_source=source, closer=tif.close)
+    except BaseException:
+        tif.close()
+        raise
+
+
+def tif_pixel_size(tif) -> tuple[float | None, str | None]:
+    """Pixel size in nm from an open ``tifffile.TiffFile``, and where it came from.
+
+    Order: OME ``PhysicalSizeX``; ImageJ ``unit`` with the resolution tags; resolution tags with
+    unit centimetre or inch. A resolution of 1 with no unit (tifffile's default) means unknown.
+    """
+    page = tif.pages[0]
+    if tif.is_ome and tif.ome_metadata:
+        import re
+
+        m = re.search(r'PhysicalSizeX="([0-9.eE+-]+)"', tif.ome_metadata)
+        if m:
+            unit = re.search(r'PhysicalSizeXUnit="([^"]+)"', tif.ome_metadata)
+            factor = _NM_PER_UNIT.get(unit.group(1) if unit else "µm", 1e3)
+            return float(m.group(1)) * factor, "OME metadata"
+    tags = page.tags
+    xres = tags.get("XResolution")
+    unit_tag = tags.get("ResolutionUnit")
+    unit = int(unit_tag.value) if unit_tag is not None else 2  # TIFF default is inch
+    if xres is None:
+        return None, None
+    num, den = xres.value if isinstance(xres.value, tuple) else (xres.value, 1)
+    if not num or not den:
+        return None, None
+    per_unit = num / den  # pixels per unit
+    ij = tif.imagej_metadata or {}
+    if unit == 1 and ij.get("unit"):
+        factor = _NM_PER_UNIT.get(str(ij["unit"]).strip().lower())
+        if factor is not None:
+            return factor / per_unit, "ImageJ metadata"
+    if unit == 3:
+        return 1e7 / per_unit, "tif resolution tags (cm)"
+    if unit == 2 and per_unit not in (1.0, 72.0, 96.0, 300.0):
+        return 2.54e7 / per_unit, "tif resolution tags (inch)"
+    return None, None
+
+
+def smallest_dtype(lo, hi, *, floating: bool = False) -> np.dtype:
+    """The smallest dtype that the notebook can read and that holds values ``lo .. hi``.
+
+    Integers: uint16, int32, int64 (tried in that order); floats: float32 when exact enough,
+    else float64.
+    """
+    if floating:
+        return np.dtype(np.float32)
+    for dt in (np.uint16, np.int32, np.int64):
+        info = np.iinfo(dt)
+        if info.min <= lo and hi <= info.max:
+            return np.dtype(dt)
+    raise InputError(f"pixel values {lo}..{hi} do not fit in a 64-bit integer")
+
+
+def _check_fits(arr: np.ndarray, dtype: np.dtype, path) -> None:
+    dtype = np.dtype(dtype)
+    if arr.dtype == dtype or dtype.kind == "f" or arr.size == 0:
+        return
+    info = np.iinfo(dtype)
+    lo, hi = arr.min(), arr.max()
+    if lo < info.min or hi > info.max:
+        raise InputError(f"pixel values {lo}..{hi} do not fit in {dtype} (they would wrap); use a wider dtype", path)
+
+
+def _tif_kwargs(pixel_size):
+    kw = {"photometric": "minisblack", "metadata": {}}
+    if pixel_size is not None:
+        res = 1e7 / float(pixel_size)
+        kw.update(resolution=(res, res), resolutionunit="CENTIMETER")
+    return kw
+
+
+def write_tif(path, data, pixel_size=None, *, dtype=None, force: bool = False) -> Path:
+    """Write a 2-D image or a ``(frames, height, width)`` stack as a tif the notebook reads.
+
+    A stack of any length stays a stack (``photometric="minisblack"``); ``pixel_size`` (nm) goes
+    into the resolution tags (centimetre unit). ``dtype`` converts after checking that every
+    value fits (no silent wrap). Written atomically.
+    """
+    import tifffile
+
+    arr = np.asarray(data)
+    if dtype is not None:
+        _check_fits(arr, dtype, path)
+        arr = arr.astype(dtype, copy=False)
+    if arr.dtype == np.int8 or arr.dtype == np.uint32 or arr.dtype == np.uint64:
+        log.info("%s: writing dtype %s, which some readers do not support", path, arr.dtype)
+    with atomic_path(path, force=force) as tmp:
+        tifffile.imwrite(tmp, arr, bigtiff=arr.nbytes > _CLASSIC_TIFF_LIMIT, **_tif_kwargs(pixel_size))
+    return Path(path)
+
+
+class TifWriter:
+    """Write a tif stack frame by frame (streaming), atomically, with the pixel size in its tags.
+
+    Examples
+    --------
+    >>> with TifWriter("out.tif", pixel_size=107, n_frames=2) as w:  # doctest: +SKIP
+    ...     w.write(frame0); w.write(frame1)
+    """
+
+    def __init__(self, path, pixel_size=None, *, dtype=None, n_frames: int | None = None,
+                 frame_shape=None, force: bool = False, bigtiff: bool | None = None):
+        self.path = Path(path)
+        self.pixel_size = pixel_size
+        self.dtype = None if dtype is None else np.dtype(dtype)
+        self.force = force
+        self.count = 0
+        self._n_frames = n_frames
+        self._frame_shape = frame_shape
+        self._bigtiff = bigtiff
+        self._ctx = None
+        self._writer = None
+
+    def __enter__(self):
+        self._ctx = atomic_path(self.path, force=self.force)
+        self._tmp = self._ctx.__enter__()
+        return self
+
+    def write(self, frame) -> None:
+        """Append one 2-D frame."""
+        import tifffile
+
+        frame = np.asarray(frame)
+        if frame.ndim != 2:
+            raise ValueError(f"TifWriter.write takes 2-D frames, got shape {frame.shape}")
+        if self.dtype is not None:
+            _check_fits(frame, self.dtype, self.path)
+            frame = frame.astype(self.dtype, copy=False)
+        if self._writer is None:
+            big = self._bigtiff
+            if big is None:
+                n = self._n_frames or 1
+                big = n * frame.nbytes > _CLASSIC_TIFF_LIMIT
+            self._writer = tifffile.TiffWriter(self._tmp, bigtiff=big)
+            self._first_shape, self._first_dtype = frame.shape, frame.dtype
+        elif frame.shape != self._first_shape or frame.dtype != self._first_dtype:
+            raise ValueError(f"frame {self.count} has shape/dtype {frame.shape}/{frame.dtype}, "
+                             f"expected {self._first_shape}/{self._first_dtype}")
+        self._writer.write(frame, contiguous=True, **_tif_kwargs(self.pixel_size))
+        self.count += 1
+
+    def __exit__(self, exc_type, exc, tb):
+        if self._writer is not None:
+            self._writer.close()
+        elif exc_type is None:
+            # no frame written: still write a valid empty-ish file? refuse instead
+            self._ctx.__exit__(ValueError, ValueError("no frames written"), None)
+            raise ValueError(f"{self.path}: no frames were written")
+        return self._ctx.__exit__(exc_type, exc, tb)

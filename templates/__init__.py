@@ -1,0 +1,1 @@
+"""Companion notebooks and injected cell sources (shipped as imagesumming.templates)."""

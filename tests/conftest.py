@@ -1,0 +1,30 @@
+"""Shared fixtures: synthetic data, and the real files in ../shared/data (skipped when absent)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("IMAGESUMMING_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The folder of real files from other tools (Picasso, Deep-STORM); skip when it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real reference files not available ({SHARED_DATA} is absent)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def small_movie():
+    """A small synthetic low-density movie and its ground truth (seeded)."""
+    from imagesumming.synthetic import simulate_movie
+
+    return simulate_movie(n_frames=12, height=40, width=48, pixel_size=100.0, emitters_per_frame=4, seed=7)
