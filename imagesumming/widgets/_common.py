@@ -1,0 +1,225 @@
+"""Pieces shared by the notebook user interfaces (ipywidgets 7.7 and 8.x).
+
+Only APIs present in both ipywidgets 7.7 (Google Colab) and 8.x are used. Figures are shown by
+putting a PNG display record into an :class:`ipywidgets.Output` (its synced ``outputs``), which
+renders as an ``<img>`` in every front end (JupyterLab, Notebook 7, VS Code, Colab, Voilà) and
+needs neither pyplot nor a matplotlib backend, nor a running kernel (tests drive the widgets
+from plain Python).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import html
+import io
+import logging
+from pathlib import Path
+
+import ipywidgets as w
+
+from ..errors import ImageSummingError, InputError
+
+log = logging.getLogger("imagesumming")
+
+#: suffixes of files the readers accept
+MOVIE_SUFFIXES = (".tif", ".tiff", ".raw")
+LOCS_SUFFIXES = (".csv", ".hdf5", ".h5")
+
+_STYLE = {"description_width": "initial"}
+_COLORS = {"ok": "#1a7f37", "error": "#cf222e", "info": "#57606a", "busy": "#9a6700"}
+
+
+# --- small widget factories ---------------------------------------------------------------------
+def text(description: str, value="", placeholder: str = "", width: str = "95%") -> w.Text:
+    """A labelled text box (paths, names)."""
+    return w.Text(value=str(value or ""), description=description, placeholder=placeholder,
+                  style=_STYLE, layout=w.Layout(width=width))
+
+
+def number(description: str, value, *, kind=float, minimum=None, maximum=None, tooltip: str = ""):
+    """A labelled number box (BoundedIntText / BoundedFloatText)."""
+    cls = w.BoundedIntText if kind is int else w.BoundedFloatText
+    lo = minimum if minimum is not None else (-(2**31) if kind is int else -1e12)
+    hi = maximum if maximum is not None else (2**31 - 1 if kind is int else 1e12)
+    box = cls(value=value, min=lo, max=hi, description=description, style=_STYLE,
+              layout=w.Layout(width="260px"))
+    if tooltip:
+        box.description_tooltip = tooltip  # 7.x name; 8.x maps it to ``tooltip``
+    return box
+
+
+def button(description: str, style: str = "primary", icon: str = "") -> w.Button:
+    return w.Button(description=description, button_style=style, icon=icon, layout=w.Layout(width="auto"))
+
+
+def heading(title: str, level: int = 3) -> w.HTML:
+    return w.HTML(f"<h{level} style='margin:0.6em 0 0.2em 0'>{html.escape(title)}</h{level}>")
+
+
+def message() -> w.HTML:
+    """An empty status line; fill it with :func:`say`."""
+    return w.HTML("")
+
+
+def say(widget: w.HTML, text_: str, kind: str = "ok") -> None:
+    """Show a one-line (or few-line) message: kind is ok, error, info or busy."""
+    lines = "<br>".join(html.escape(line) for line in str(text_).splitlines())
+    prefix = "<b>Error:</b> " if kind == "error" else ""
+    widget.value = f"<div style='color:{_COLORS.get(kind, 'black')}'>{prefix}{lines}</div>"
+
+
+def message_text(widget: w.HTML) -> str:
+    """The plain text of a message widget (for tests and logs)."""
+    import re
+
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", widget.value)).split())
+
+
+@contextlib.contextmanager
+def reporting(status: w.HTML, busy: str | None = None):
+    """Run a block; an exception becomes a readable message in ``status`` instead of a traceback.
+
+    :class:`ImageSummingError` (bad input) is shown as it is; any other exception as
+    ``<type>: <message>`` (the traceback goes to the log at debug level).
+    """
+    if busy:
+        say(status, busy, "busy")
+    try:
+        yield
+    except ImageSummingError as exc:
+        say(status, str(exc), "error")
+    except Exception as exc:  # noqa: BLE001 - a widget must never show a traceback
+        log.debug("widget action failed", exc_info=True)
+        say(status, f"{type(exc).__name__}: {exc}", "error")
+
+
+# --- figures and tables in Output widgets ----------------------------------------------------------
+def figure_png(fig, dpi: int = 90) -> bytes:
+    """PNG bytes of a matplotlib Figure (no pyplot involved)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)  # a Figure made without pyplot may have no canvas able to print
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def _record(data: dict) -> dict:
+    return {"output_type": "display_data", "data": data, "metadata": {}}
+
+
+def show(out: w.Output, *items) -> None:
+    """Replace the content of ``out`` by figures (matplotlib Figures) and/or HTML strings."""
+    records = []
+    for item in items:
+        if item is None:
+            continue
+        if isinstance(item, str):
+            records.append(_record({"text/html": item, "text/plain": item}))
+        else:
+            png = base64.b64encode(figure_png(item)).decode("ascii")
+            records.append(_record({"image/png": png, "text/plain": "<Figure>"}))
+    out.outputs = tuple(records)
+
+
+def clear(out: w.Output) -> None:
+    out.outputs = ()
+
+
+def shown_images(out: w.Output) -> int:
+    """How many PNG images an Output shows (for tests)."""
+    return sum("image/png" in rec.get("data", {}) for rec in out.outputs)
+
+
+def html_table(rows, header=None) -> str:
+    """A small HTML table from rows of cells (escaped)."""
+    head = ""
+    if header:
+        head = "<tr>" + "".join(f"<th style='text-align:left;padding:0 8px'>{html.escape(str(h))}</th>"
+                                for h in header) + "</tr>"
+    body = "".join("<tr>" + "".join(f"<td style='padding:0 8px'>{html.escape(str(c))}</td>" for c in r)
+                   + "</tr>" for r in rows)
+    return f"<table>{head}{body}</table>"
+
+
+# --- paths and uploads ---------------------------------------------------------------------------
+def path_or_none(value: str) -> Path | None:
+    value = str(value).strip()
+    return Path(value).expanduser() if value else None
+
+
+def need_path(value: str, what: str) -> Path:
+    """The path typed in a box, or an InputError naming the missing field."""
+    p = path_or_none(value)
+    if p is None:
+        raise InputError(f"give the {what}")
+    return p
+
+
+def paths_list(value: str) -> list[Path]:
+    """Several paths in one box, separated by commas, semicolons or new lines."""
+    import re
+
+    return [Path(p.strip()).expanduser() for p in re.split(r"[,;\n]", str(value)) if p.strip()]
+
+
+def uploaded_files(upload: w.FileUpload) -> list[tuple[str, bytes]]:
+    """``(name, content)`` of the files in a FileUpload, for ipywidgets 7 and 8.
+
+    ipywidgets 7 stores ``{name: {"metadata": {...}, "content": bytes}}``; 8 a tuple of
+    ``{"name", "type", "size", "content": memoryview, "last_modified"}``.
+    """
+    value = upload.value
+    if isinstance(value, dict):  # ipywidgets 7
+        return [(name, bytes(item["content"])) for name, item in value.items()]
+    return [(item["name"], bytes(item["content"])) for item in value]
+
+
+def save_uploads(upload: w.FileUpload, folder: Path, force: bool = False) -> list[Path]:
+    """Write uploaded files into ``folder`` (atomically, existing files refused unless force)."""
+    from .._files import atomic_path, check_outputs
+
+    items = uploaded_files(upload)
+    targets = [Path(folder) / Path(name).name for name, _ in items]
+    check_outputs(targets, force=force)
+    for (_, content), target in zip(items, targets):
+        with atomic_path(target, force=force) as tmp:
+            tmp.write_bytes(content)
+    return targets
+
+
+def reset_upload(upload: w.FileUpload) -> None:
+    """Empty a FileUpload after its files were taken (ipywidgets 7 and 8)."""
+    try:
+        upload.value = {} if isinstance(upload.value, dict) else ()
+    except Exception:  # noqa: BLE001 - 7.x may refuse writes from the kernel; harmless
+        pass
+    if hasattr(upload, "_counter"):  # 7.x shows the count from this trait
+        upload._counter = 0
+
+
+def find_pairs(folder: Path) -> list[tuple[Path, Path]]:
+    """Movies in ``folder`` with their localization file (same stem, or ``<stem>_locs``).
+
+    When the folder holds exactly one movie and one localization file they are paired whatever
+    their names.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    files = sorted(p for p in folder.iterdir() if p.is_file())
+    movies = [p for p in files if p.suffix.lower() in MOVIE_SUFFIXES]
+    locs = [p for p in files if p.suffix.lower() in LOCS_SUFFIXES and not p.name.startswith("Localizations_")]
+    if len(movies) == 1 and len(locs) == 1:
+        return [(movies[0], locs[0])]
+    pairs = []
+    for m in movies:
+        stem = m.name[: -len(m.suffix)]
+        base = stem[: -len("_movie")] if stem.endswith("_movie") else stem
+        for cand in locs:
+            cstem = cand.name[: -len(cand.suffix)]
+            if cstem in (stem, f"{stem}_locs", base, f"{base}_locs"):
+                pairs.append((m, cand))
+                break
+    return pairs
