@@ -39,3 +39,77 @@ def run_demo(out="imagesumming-demo", *, seed: int = 0, force: bool = False, ver
     if verbose:
         print(f"wrote synthetic movie {movie_path} and ground truth {locs_path}")
     return {"movie": movie_path, "locs": locs_path}
+
+
+def make_demo_prediction(out, truth, *, pixel_size: float, height: int, width: int, movie=None,
+                         name: str = "demo", upsampling: int = 8, seed: int = 0, jitter_nm: float = 25.0,
+                         miss_fraction: float = 0.15, false_per_frame: float = 1.0, force: bool = False) -> dict:
+    """Write a fake Deep-STORM prediction folder made from a ground truth (for demos and tests).
+
+    Files as the ZeroCostDL4Mic notebook writes them (NOTEBOOK.md): ``Localizations_<name>_avg.csv``
+    (``frame,x [nm],y [nm],confidence [a.u]``, frames 1-based, positions on the high-res grid),
+    ``Predicted_<name>.tif`` and ``Widefield_<name>.tif`` (2-D float32 at ``pixel_size / upsampling``
+    nm in their resolution tags). Each true emitter is detected with probability
+    ``1 - miss_fraction``, moved by Gaussian noise of ``jitter_nm`` per axis and given a confidence in
+    [0.35, 1); ``Poisson(false_per_frame)`` false detections per frame get a confidence in [0, 0.5).
+
+    Parameters
+    ----------
+    out : path
+        The prediction folder (created).
+    truth : DataFrame
+        Canonical ground truth (frames 1-based, nm).
+    pixel_size, height, width :
+        Camera pixel size (nm) and image size (camera pixels) of the predicted movie.
+    movie : array (frames, height, width), optional
+        Summed into the widefield image; without it the widefield image is rendered from ``truth``.
+
+    Returns
+    -------
+    dict
+        ``folder``, ``locs``, ``predicted``, ``widefield`` (paths) and the counts ``detected``,
+        ``missed``, ``false``.
+    """
+    import numpy as np
+    from scipy.ndimage import gaussian_filter
+
+    from ._files import check_outputs
+    from .io import write_prediction_csv
+    from .schema import make_locs
+    from .synthetic import render_emitters
+
+    out = Path(out)
+    rng = np.random.default_rng(seed)
+    hr = pixel_size / upsampling
+    big_h, big_w = height * upsampling, width * upsampling
+    n_frames = int(truth["frame"].max()) if len(truth) else 1
+    keep = rng.random(len(truth)) >= miss_fraction
+    det = truth.loc[keep, ["frame", "x", "y"]]
+    n_false = rng.poisson(false_per_frame, n_frames)
+    frames = np.concatenate([det["frame"].to_numpy(np.int64), np.repeat(np.arange(1, n_frames + 1), n_false)])
+    x = np.concatenate([det["x"].to_numpy(float) + rng.normal(0, jitter_nm, len(det)),
+                        rng.uniform(0, width * pixel_size, n_false.sum())])
+    y = np.concatenate([det["y"].to_numpy(float) + rng.normal(0, jitter_nm, len(det)),
+                        rng.uniform(0, height * pixel_size, n_false.sum())])
+    conf = np.concatenate([rng.uniform(0.35, 1.0, len(det)), rng.uniform(0.0, 0.5, n_false.sum())])
+    # Deep-STORM reports the high-res pixel index times its size
+    col = np.clip(np.round(x / hr), 0, big_w - 1).astype(np.int64)
+    row = np.clip(np.round(y / hr), 0, big_h - 1).astype(np.int64)
+    pred = make_locs({"frame": frames, "x": col * hr, "y": row * hr, "confidence": conf})
+    predicted = np.zeros((big_h, big_w), np.float64)
+    np.add.at(predicted, (row, col), conf)
+    predicted = gaussian_filter(predicted, 1.0).astype(np.float32)
+    if movie is not None:
+        wide = np.asarray(movie, np.float64).sum(axis=0)
+    else:
+        wide = render_emitters(truth["x"], truth["y"], np.full(len(truth), 1000.0), height=height, width=width,
+                               pixel_size=pixel_size, psf_sigma=130.0)
+    wide = np.kron(wide, np.ones((upsampling, upsampling))).astype(np.float32) / upsampling**2
+    paths = {"locs": out / f"Localizations_{name}_avg.csv", "predicted": out / f"Predicted_{name}.tif",
+             "widefield": out / f"Widefield_{name}.tif"}
+    check_outputs(paths.values(), force=force)
+    write_prediction_csv(paths["locs"], pred, force=force)
+    write_tif(paths["predicted"], predicted, hr, force=force)
+    write_tif(paths["widefield"], wide, hr, force=force)
+    return {"folder": out, **paths, "detected": int(keep.sum()), "missed": int((~keep).sum()),
+            "false": int(n_false.sum())}
