@@ -1,1 +1,24 @@
-"""Evaluation of Deep-STORM predictions against ground truth: matching, metrics, views."""
+"""Evaluation of Deep-STORM predictions against ground truth: matching, metrics, views.
+
+Typical use::
+
+    from imagesumming.evaluation import load_prediction_folder, evaluate, threshold_sweep, best_threshold
+    from imagesumming.evaluation import match, metrics, filter_confidence
+
+    res = evaluate(gt, pred, radii=(50, 100, 250), matcher="optimal")   # one row per radius
+    sweep = threshold_sweep(gt, pred, radius=100)                        # exact, all thresholds
+    best = best_threshold(sweep, "jaccard")
+
+All tables are canonical (:mod:`imagesumming.schema`): frames 1-based, x/y in nm from the
+pixel corner. Views (``imagesumming.evaluation.views``) return matplotlib Figures.
+"""
+
+from .matching import BRUTE_FORCE_MAX, MATCHERS, Matches, candidate_pairs, match, match_radii, solve_pairs
+from .metrics import DEFAULT_RADII, METRIC_COLUMNS, efficiency, evaluate, metrics, metrics_from_sums, per_frame
+from .sweep import best_threshold, sweep_thresholds, threshold_sweep
+
+__all__ = [
+    "MATCHERS", "BRUTE_FORCE_MAX", "Matches", "match", "match_radii", "candidate_pairs", "solve_pairs",
+    "DEFAULT_RADII", "METRIC_COLUMNS", "metrics", "metrics_from_sums", "efficiency", "evaluate", "per_frame",
+    "threshold_sweep", "best_threshold", "sweep_thresholds",
+]

@@ -1,0 +1,200 @@
+"""Metrics as a function of the confidence threshold, and the threshold that maximises them.
+
+A prediction is kept at threshold ``T`` when its confidence is ``>= T`` (as ``imagesumming
+filter``). The sweep is **exact** at every threshold evaluated, for both matchers.
+
+Why not match once at the loosest threshold and drop pairs as the threshold rises? Because a
+matching is not nested: once a prediction is removed, the ground-truth point it took may be free
+for another prediction (optimal and greedy alike), so the counts from one matching are wrong.
+Re-matching everything at each of up to a million distinct thresholds is far too slow.
+
+How it is done instead: the matching of one threshold splits into independent groups (connected
+components of the candidate pairs), and filtering predictions only removes points from the
+groups of the full, lowest-threshold graph. A group's result therefore changes only at the
+confidences of its own predictions. Each group is re-matched once per distinct confidence level
+of its predictions (one "instance" per level, all instances solved together, vectorised, by the
+same solver as :func:`~imagesumming.evaluation.matching.match`); the change of its TP count and
+offset sums at each level is accumulated, and a reverse cumulative sum over thresholds gives the
+exact totals at every threshold. The work is the sum over groups of (levels x group size):
+about one matching's worth on sparse data. On very dense data (large groups) use a grid of
+thresholds (``thresholds=200``): levels are then the grid steps.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from .matching import _check_matcher, _check_radius, _components, _coords, _warn_overlap, candidate_pairs, solve_pairs
+from .metrics import METRIC_COLUMNS, metrics_from_sums
+
+__all__ = ["threshold_sweep", "best_threshold", "sweep_thresholds"]
+
+log = logging.getLogger("imagesumming")
+
+
+def _confidence(pred: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in pred.columns:
+        raise InputError(f"predictions have no {column!r} column: a threshold sweep needs a confidence per "
+                         f"localization (columns: {', '.join(map(str, pred.columns))})")
+    return pred[column].to_numpy(dtype=np.float64)
+
+
+def sweep_thresholds(confidence, thresholds=None) -> np.ndarray:
+    """The thresholds a sweep evaluates, ascending.
+
+    Parameters
+    ----------
+    confidence : array
+        Confidences of the predictions (NaN ignored).
+    thresholds : None, int or array
+        None: every distinct confidence (exact steps). An int ``n``: ``n`` evenly spaced values
+        from the lowest to the highest confidence. An array: these values.
+    """
+    conf = np.asarray(confidence, np.float64)
+    conf = conf[np.isfinite(conf)]
+    if thresholds is None:
+        return np.unique(conf)
+    if np.ndim(thresholds) == 0:
+        n = int(thresholds)
+        if n < 2:
+            raise InputError(f"a threshold grid needs at least 2 points, got {thresholds!r}")
+        if conf.size == 0:
+            return np.empty(0)
+        return np.unique(np.linspace(conf.min(), conf.max(), n))
+    t = np.unique(np.asarray(thresholds, np.float64))
+    if not np.isfinite(t).all():
+        raise InputError("thresholds must be finite numbers")
+    return t
+
+
+def threshold_sweep(gt: pd.DataFrame, pred: pd.DataFrame, radius=250.0, matcher: str = "optimal", *,
+                    thresholds=None, column: str = "confidence", alpha: float = 1.0) -> pd.DataFrame:
+    """Match at every confidence threshold (exact; see the module docstring).
+
+    Parameters
+    ----------
+    gt, pred : DataFrame
+        Canonical tables; ``pred`` needs a ``confidence`` column (or ``column``).
+    radius : float or sequence of float, default 250
+        Matching radius (radii) in nm; several radii give one block of rows each.
+    matcher : {"optimal", "greedy"}
+    thresholds : None, int or array
+        None: every distinct confidence; an int: an evenly spaced grid of that many points; an
+        array: these thresholds. Predictions with confidence ``>= threshold`` are kept.
+    column : str, default "confidence"
+
+    Returns
+    -------
+    DataFrame
+        ``radius_nm``, ``threshold``, ``matcher`` and :data:`~imagesumming.evaluation.metrics.METRIC_COLUMNS`,
+        thresholds ascending within each radius.
+
+    Examples
+    --------
+    >>> from imagesumming.schema import make_locs
+    >>> gt = make_locs({"frame": [1, 1], "x": [100.0, 2000.0], "y": [100.0, 100.0]})
+    >>> pred = make_locs({"frame": [1, 1, 1], "x": [110.0, 2010.0, 5000.0], "y": [100.0, 100.0, 100.0],
+    ...                   "confidence": [0.9, 0.2, 0.5]})
+    >>> threshold_sweep(gt, pred)[["threshold", "tp", "fp", "fn"]].values.tolist()
+    [[0.2, 2.0, 1.0, 0.0], [0.5, 1.0, 1.0, 1.0], [0.9, 1.0, 0.0, 1.0]]
+    """
+    matcher = _check_matcher(matcher)
+    radii = [_check_radius(r) for r in np.atleast_1d(radius)]
+    conf = _confidence(pred, column)
+    gf, gx, gy = _coords(gt, "ground truth")
+    pf, px, py = _coords(pred, "predictions")
+    _warn_overlap(gf, pf)
+    n_nan = int(np.isnan(conf).sum())
+    if n_nan:
+        log.warning("%d prediction(s) without a confidence value are left out at every threshold", n_nan)
+    t = sweep_thresholds(conf, thresholds)
+    columns = ["radius_nm", "threshold", "matcher", *METRIC_COLUMNS]
+    if len(t) == 0:
+        return pd.DataFrame(columns=columns)
+    # level of each prediction: index of the highest threshold it passes (-1: none)
+    with np.errstate(invalid="ignore"):
+        level = np.where(np.isfinite(conf), np.searchsorted(t, conf, side="right") - 1, -1)
+    n_t = len(t)
+    n_pred_at = np.cumsum(np.bincount(level[level >= 0], minlength=n_t)[::-1])[::-1]
+    gi_all, pi_all, d_all = candidate_pairs(gf, gx, gy, pf, px, py, max(radii))
+    use = level[pi_all] >= 0
+    gi_all, pi_all, d_all = gi_all[use], pi_all[use], d_all[use]
+    blocks = []
+    for r in radii:
+        keep = d_all <= r
+        gi, pi, d = gi_all[keep], pi_all[keep], d_all[keep]
+        sums = _level_sums(gi, pi, d, level, n_t, gx, gy, px, py, matcher)
+        m = metrics_from_sums(sums["tp"], np.full(n_t, len(gx)), n_pred_at, sums["d2"], sums["dx"],
+                              sums["dy"], alpha=alpha)
+        block = pd.DataFrame({"radius_nm": r, "threshold": t, "matcher": matcher, **m}, columns=columns)
+        blocks.append(block)
+    return pd.concat(blocks, ignore_index=True)
+
+
+def _level_sums(gi, pi, d, level, n_t, gx, gy, px, py, matcher) -> dict:
+    """TP and offset sums at every threshold level (arrays of length n_t)."""
+    zeros = {k: np.zeros(n_t) for k in ("tp", "d2", "dx", "dy")}
+    if len(gi) == 0:
+        return zeros
+    comp, _, _ = _components(gi, pi, 0, 0)
+    b = level[pi]
+    # distinct levels per group, sorted by (group, level)
+    key = np.unique(comp * n_t + b)
+    inst_comp, inst_level = key // n_t, key % n_t
+    comp_start = np.searchsorted(inst_comp, np.arange(int(comp.max()) + 1), side="left")
+    # edge e belongs to the instances of its group whose level is <= its prediction's level
+    rank_e = np.searchsorted(key, comp * n_t + b)  # global instance index of (group, own level)
+    first_e = comp_start[comp]
+    n_inst_e = rank_e - first_e + 1
+    e_rep = np.repeat(np.arange(len(gi)), n_inst_e)
+    offsets = np.arange(len(e_rep)) - np.repeat(np.cumsum(n_inst_e) - n_inst_e, n_inst_e)
+    inst = first_e[e_rep] + offsets
+    # nodes are distinct per instance
+    _, g_node = np.unique(inst * (len(gx) + 1) + gi[e_rep], return_inverse=True)
+    _, p_node = np.unique(inst * (len(px) + 1) + pi[e_rep], return_inverse=True)
+    chosen = solve_pairs(g_node, p_node, d[e_rep], int(g_node.max()) + 1, int(p_node.max()) + 1, matcher)
+    ce = e_rep[chosen]
+    ci = inst[chosen]
+    dx = px[pi[ce]] - gx[gi[ce]]
+    dy = py[pi[ce]] - gy[gi[ce]]
+    n_inst = len(key)
+    contrib = {
+        "tp": np.bincount(ci, minlength=n_inst).astype(np.float64),
+        "d2": np.bincount(ci, weights=dx * dx + dy * dy, minlength=n_inst),
+        "dx": np.bincount(ci, weights=dx, minlength=n_inst),
+        "dy": np.bincount(ci, weights=dy, minlength=n_inst),
+    }
+    # delta of an instance = its contribution minus that of the next higher level of its group
+    has_next = np.zeros(n_inst, bool)
+    has_next[:-1] = inst_comp[1:] == inst_comp[:-1]
+    out = {}
+    for k, c in contrib.items():
+        nxt = np.zeros(n_inst)
+        nxt[:-1] = c[1:]
+        delta = c - np.where(has_next, nxt, 0.0)
+        per_level = np.bincount(inst_level, weights=delta, minlength=n_t)
+        out[k] = np.cumsum(per_level[::-1])[::-1]
+    out["tp"] = np.rint(out["tp"]).astype(np.int64)
+    return out
+
+
+def best_threshold(sweep: pd.DataFrame, metric: str = "jaccard") -> pd.Series:
+    """The sweep row that maximises ``metric`` (the lowest such threshold on ties; NaN ignored).
+
+    With several radii in ``sweep``, pass the rows of one radius. Returns the row (a Series
+    with ``threshold`` and every metric); raises InputError when the metric is NaN everywhere.
+    """
+    if metric not in sweep.columns:
+        raise InputError(f"unknown metric {metric!r}; choose one of {', '.join(METRIC_COLUMNS)}")
+    if "radius_nm" in sweep.columns and sweep["radius_nm"].nunique() > 1:
+        raise InputError("the sweep holds several radii: select the rows of one radius first")
+    values = sweep[metric].to_numpy(dtype=np.float64)
+    if not np.isfinite(values).any():
+        raise InputError(f"{metric} is undefined (NaN) at every threshold")
+    order = np.argsort(sweep["threshold"].to_numpy(dtype=np.float64), kind="stable")
+    best = order[np.nanargmax(values[order])]
+    return sweep.iloc[best]
