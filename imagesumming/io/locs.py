@@ -15,7 +15,7 @@ Conventions of the formats (see the project's FORMATS notes):
 
 Auto-detection rule for csv files (override with ``format=``, ``frame_base=``):
 
-1. a ``confidence`` column -> Deep-STORM prediction;
+1. a ``confidence`` column and no ``id`` or index column -> Deep-STORM prediction;
 2. an unnamed first column -> Deep-STORM csv;
 3. an ``id`` column -> Picasso csv export when its ids start at 0 and ``bkgstd [photon]`` is
    all zero (Picasso writes 0 there), else ThunderSTORM;
@@ -164,8 +164,14 @@ def _lookup(docs: list[dict], key: str):
 
 
 def picasso_pixel_size(docs: list[dict]):
-    """Pixel size in nm from Picasso metadata (``Pixelsize``, else ``Camera.Pixelsize``)."""
+    """Pixel size in nm from Picasso metadata (``Pixelsize``, else ``Camera.Pixelsize``).
+
+    Picasso simulate writes ``Camera.Pixelsize`` as one flat key (``Camera: Simulation`` is a
+    separate key); a nested ``Camera: {Pixelsize: ...}`` mapping is accepted too.
+    """
     ps = _lookup(docs, "Pixelsize")
+    if ps is None:
+        ps = _lookup(docs, "Camera.Pixelsize")
     if ps is None:
         for d in reversed(docs):
             cam = d.get("Camera")
@@ -216,8 +222,8 @@ def _csv_header(path: Path) -> list[str]:
 
 def _detect_csv(path: Path, header: list[str]) -> str:
     names = [_split_label(h)[0].lower() for h in header]
-    if "confidence" in names:
-        return "deepstorm-prediction"
+    if "confidence" in names and "id" not in names and names[:1] != [""]:
+        return "deepstorm-prediction"  # a ThunderSTORM csv may carry a confidence column too
     if names and (names[0] == "" or names[0].startswith("unnamed")):
         return "deepstorm"
     if "id" in names:
@@ -307,6 +313,20 @@ def _check_pixel_size(ps, path=None) -> float:
     return ps
 
 
+def _metadata_json_docs(meta_json) -> list[dict]:
+    """Documents of Picasso 0.11's ``/metadata`` JSON dataset (a dict or a list of dicts)."""
+    try:
+        if isinstance(meta_json, np.ndarray):
+            meta_json = meta_json.item() if meta_json.size == 1 else None
+        if isinstance(meta_json, bytes):
+            meta_json = meta_json.decode("utf-8")
+        meta = json.loads(str(meta_json))
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return []
+    docs = meta if isinstance(meta, list) else [meta]
+    return [d for d in docs if isinstance(d, dict)]
+
+
 def _read_picasso_hdf5(path: Path, pixel_size):
     import h5py
 
@@ -331,16 +351,11 @@ def _read_picasso_hdf5(path: Path, pixel_size):
     if yml.exists():
         docs = read_picasso_yaml(yml)
         source = f"yaml {yml.name}"
-    elif meta_json is not None:
-        try:
-            if isinstance(meta_json, bytes):
-                meta_json = meta_json.decode("utf-8")
-            meta = json.loads(str(meta_json))
-            docs = meta if isinstance(meta, list) else [meta]
-            docs = [d for d in docs if isinstance(d, dict)]
-            source = "hdf5 /metadata"
-        except (ValueError, UnicodeDecodeError):
-            docs = []
+    if meta_json is not None and (not docs or picasso_pixel_size(docs) is None):
+        # Picasso 0.11 embeds the metadata as JSON and may omit the yaml
+        meta_docs = _metadata_json_docs(meta_json)
+        if meta_docs:
+            docs, source = meta_docs, "hdf5 /metadata"
     file_ps = picasso_pixel_size(docs)
     if pixel_size is not None:
         ps, ps_source = pixel_size, "given by the caller"
@@ -394,6 +409,24 @@ def _read_picasso_hdf5(path: Path, pixel_size):
     return table, report
 
 
+def _check_last_row(path: Path, n_fields: int) -> None:
+    """Refuse a csv whose last row has fewer fields than the header (a truncated file).
+
+    pandas would fill the missing fields with NaN and keep the row.
+    """
+    import csv
+
+    with open(path, "rb") as fh:
+        fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, fh.tell() - 65536))
+        lines = [ln for ln in fh.read().splitlines() if ln.strip()]
+    if len(lines) < 2:
+        return
+    fields = next(csv.reader([lines[-1].decode("utf-8", "replace")]))
+    if len(fields) < n_fields:
+        raise InputError(f"last row has {len(fields)} of {n_fields} fields: csv file is truncated or corrupt", path)
+
+
 def _read_csv(path: Path, fmt: str, pixel_size):
     try:
         raw = pd.read_csv(path, na_values=["NaN", "Infinity", "-Infinity", "inf", "-inf"],
@@ -402,6 +435,7 @@ def _read_csv(path: Path, fmt: str, pixel_size):
         raise InputError("csv file is empty", path) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot parse csv ({str(exc).splitlines()[0]})", path) from None
+    _check_last_row(path, len(raw.columns))
     if len(raw.columns) and str(raw.columns[0]).startswith("Unnamed"):
         raw = raw.iloc[:, 1:]  # Deep-STORM's unnamed id column; writers renumber ids
 
@@ -591,6 +625,9 @@ def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: in
     if "z" in locs.columns:
         extra_cols = ["z"] + extra_cols
     for c in extra_cols:
+        if str(c) in fields:  # e.g. an extra "sx" column from a csv: Picasso's own field wins
+            log.warning("%s: column %r clashes with a Picasso field and is not written", path, c)
+            continue
         arr = locs[c].to_numpy()
         if arr.dtype.kind not in "biuf":
             log.warning("%s: column %r is not numeric and is not written to hdf5", path, c)
