@@ -1,0 +1,239 @@
+"""Random source patches: which localizations belong to a window, the bounded search, and the
+eight symmetries of the square.
+
+Everything here works on plain numpy arrays and is vectorised: the localizations are indexed by
+frame once (sorted, with the start of each frame found by ``searchsorted``), and the emitters of
+thousands of candidate windows are counted in one pass.
+
+Conventions: frames are 0-based array indices here (the table's 1-based frame minus 1); rows and
+columns are camera pixels, 0-based; a localization at ``(x, y)`` nm lies in camera pixel column
+``floor(x / pixel_size)`` and row ``floor(y / pixel_size)``, and belongs to the window of
+``size`` pixels at ``(row, col)`` when ``row <= its row < row + size`` and ``col <= its column
+< col + size`` (half-open).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .errors import InputError
+
+__all__ = [
+    "TRANSFORMS",
+    "LocIndex",
+    "index_locs",
+    "window_members",
+    "find_patches",
+    "transform_patches",
+    "transform_xy",
+    "choose_bins",
+]
+
+#: The 8 symmetries of the square. Code bits: 4 = transpose, 2 = flip up-down (rows),
+#: 1 = flip left-right (columns), applied in that order. ``rot90`` is ``numpy.rot90(a, 1)``
+#: (counter-clockwise as displayed with row 0 at the top), ``rot270`` is ``numpy.rot90(a, -1)``.
+TRANSFORMS = ("identity", "flip_lr", "flip_ud", "rot180", "transpose", "rot270", "rot90", "antitranspose")
+
+# loc entries examined per vectorised step of the search (bounds its temporary memory)
+_ENTRIES_PER_STEP = 2_000_000
+
+
+@dataclasses.dataclass
+class LocIndex:
+    """Localizations of one or more movies, sorted by (movie, frame), with per-frame ranges.
+
+    ``starts[g]:starts[g + 1]`` are the entries of global frame ``g``; the global frame of frame
+    ``f`` (0-based) of movie ``m`` is ``frame_offset[m] + f``. ``rows``/``cols`` are the camera
+    pixels of each entry and ``source`` the entry's row in the concatenated input tables.
+    """
+
+    starts: np.ndarray
+    frame_offset: np.ndarray
+    cols: np.ndarray
+    rows: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    source: np.ndarray
+
+
+def index_locs(tables, n_frames, pixel_size: float) -> LocIndex:
+    """Index canonical tables (one per movie) by frame.
+
+    Parameters
+    ----------
+    tables : list of DataFrame
+        Canonical tables, already checked: frames ``1..n_frames[m]``, finite non-negative x/y in nm.
+    n_frames : list of int
+        Frames of each movie.
+    pixel_size : float
+        Camera pixel size in nm.
+    """
+    n_frames = np.asarray(n_frames, dtype=np.int64)
+    frame_offset = np.concatenate([[0], np.cumsum(n_frames)[:-1]]).astype(np.int64)
+    gframes, xs, ys, sources = [], [], [], []
+    row0 = 0
+    for m, t in enumerate(tables):
+        f = t["frame"].to_numpy(dtype=np.int64)
+        order = np.argsort(f, kind="stable")
+        gframes.append(f[order] - 1 + frame_offset[m])
+        xs.append(t["x"].to_numpy(dtype=np.float64)[order])
+        ys.append(t["y"].to_numpy(dtype=np.float64)[order])
+        sources.append(order + row0)
+        row0 += len(t)
+    g = np.concatenate(gframes) if gframes else np.zeros(0, np.int64)
+    x = np.concatenate(xs) if xs else np.zeros(0)
+    y = np.concatenate(ys) if ys else np.zeros(0)
+    starts = np.searchsorted(g, np.arange(int(n_frames.sum()) + 1), side="left")
+    return LocIndex(starts=starts, frame_offset=frame_offset,
+                    cols=np.floor(x / pixel_size).astype(np.int64), rows=np.floor(y / pixel_size).astype(np.int64),
+                    x=x, y=y, source=np.concatenate(sources) if sources else np.zeros(0, np.int64))
+
+
+def _expand(index: LocIndex, gframe, rows, cols, size):
+    """Entries of each window's frame that lie inside the window.
+
+    Returns ``(window, entry)``: for every member, the window's position in the inputs and the
+    entry in ``index``; grouped by window in input order, entries in table order within a frame.
+    """
+    lo = index.starts[gframe]
+    n = index.starts[gframe + 1] - lo
+    total = int(n.sum())
+    window = np.repeat(np.arange(len(gframe)), n)
+    # entry = lo[w] + (position within the window's block)
+    entry = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(n) - n - lo, n)
+    c, r = index.cols[entry], index.rows[entry]
+    c0, r0 = cols[window], rows[window]
+    inside = (c >= c0) & (c < c0 + size) & (r >= r0) & (r < r0 + size)
+    return window[inside], entry[inside]
+
+
+def window_members(index: LocIndex, movie, frame, row, col, size: int):
+    """Members of windows given by movie index, 0-based frame, top-left row and column (px).
+
+    Returns ``(window, entry)`` as arrays (see :class:`LocIndex` for ``entry``).
+    """
+    gframe = index.frame_offset[np.asarray(movie)] + np.asarray(frame, dtype=np.int64)
+    return _expand(index, gframe, np.asarray(row, np.int64), np.asarray(col, np.int64), size)
+
+
+def find_patches(index: LocIndex, shapes, *, rng, n_patches: int, size: int, min_emitters: int,
+                 max_attempts: int, pixel_size: float, progress=None) -> dict:
+    """Draw random windows until ``n_patches`` hold at least ``min_emitters`` localizations.
+
+    Candidates are drawn in vectorised batches: movie uniformly, then frame uniformly, then the
+    top-left corner uniformly (every position that keeps the window inside the frame). They are
+    taken in draw order, so the result depends only on ``rng``'s state.
+
+    Parameters
+    ----------
+    shapes : list of (frames, height, width)
+    progress : tqdm bar, optional
+        Updated with the number of patches accepted.
+
+    Returns
+    -------
+    dict of arrays ``movie``, ``frame`` (0-based), ``row``, ``col``, ``n_emitters`` and the
+    numbers ``attempts``, ``best`` (most emitters seen in one window) and ``mean_candidate``
+    (mean emitters per candidate window).
+
+    Raises
+    ------
+    InputError
+        When fewer than ``n_patches`` windows qualify after ``max_attempts`` candidates.
+    """
+    shapes = np.asarray(shapes, dtype=np.int64)
+    n_movies = len(shapes)
+    total_locs = len(index.cols)
+    per_frame = max(1.0, total_locs / max(1, int(shapes[:, 0].sum())))
+    cap = int(np.clip(_ENTRIES_PER_STEP / per_frame, 256, 1 << 17))
+    found = {k: [] for k in ("movie", "frame", "row", "col", "n_emitters")}
+    n_found = attempts = best = 0
+    emitters_seen = 0
+    while n_found < n_patches and attempts < max_attempts:
+        rate = n_found / attempts if n_found else None
+        want = (n_patches - n_found) * (1.3 / rate if rate else 4.0)
+        batch = int(min(cap, max_attempts - attempts, max(256, want)))
+        movie = rng.integers(0, n_movies, batch) if n_movies > 1 else np.zeros(batch, np.int64)
+        frame = rng.integers(0, shapes[movie, 0])
+        row = rng.integers(0, shapes[movie, 1] - size + 1)
+        col = rng.integers(0, shapes[movie, 2] - size + 1)
+        window, _ = window_members(index, movie, frame, row, col, size)
+        counts = np.bincount(window, minlength=batch)
+        attempts += batch
+        emitters_seen += int(counts.sum())
+        best = max(best, int(counts.max()))
+        ok = np.flatnonzero(counts >= min_emitters)[: n_patches - n_found]
+        for key, arr in (("movie", movie), ("frame", frame), ("row", row), ("col", col), ("n_emitters", counts)):
+            found[key].append(np.asarray(arr, dtype=np.int64)[ok])
+        n_found += len(ok)
+        if progress is not None and len(ok):
+            progress.update(len(ok))
+    area_um2 = (size * pixel_size / 1000.0) ** 2
+    if n_found < n_patches:
+        raise InputError(
+            f"found only {n_found} of {n_patches} patches of {size}x{size} px with at least {min_emitters} "
+            f"emitters in {attempts} random windows; the best held {best} emitters "
+            f"({best / area_um2:.3g} emitters/µm²; mean {emitters_seen / max(attempts, 1) / area_um2:.3g}): "
+            "lower --min-emitters, use a larger --patch-size, ask for fewer --patches, "
+            "or give denser localizations")
+    out = {k: np.concatenate(v) for k, v in found.items()}
+    out.update(attempts=attempts, best=best, mean_candidate=emitters_seen / max(attempts, 1))
+    return out
+
+
+def choose_bins(rng, n_patches: int, n_summed: int, k: int, *, unique: bool = False) -> np.ndarray:
+    """``(n_summed, k)`` patch indices: k distinct patches per summed frame.
+
+    With ``unique`` every patch is used at most once overall (needs ``n_patches >= n_summed * k``).
+    """
+    if unique:
+        if n_patches < n_summed * k:
+            raise InputError(f"unique patches need at least summed x bin size = {n_summed} x {k} = "
+                             f"{n_summed * k} source patches, got {n_patches}: raise --patches or drop --unique")
+        return rng.permutation(n_patches)[: n_summed * k].reshape(n_summed, k)
+    if 2 * k > n_patches:
+        # k close to n: a partial shuffle per row
+        return rng.permuted(np.tile(np.arange(n_patches), (n_summed, 1)), axis=1)[:, :k]
+    idx = rng.integers(0, n_patches, (n_summed, k))
+    while True:  # redraw rows holding a repeated patch (rare when k << n)
+        s = np.sort(idx, axis=1)
+        bad = np.flatnonzero((s[:, 1:] == s[:, :-1]).any(axis=1))
+        if not len(bad):
+            return idx
+        idx[bad] = rng.integers(0, n_patches, (len(bad), k))
+
+
+def transform_patches(patches: np.ndarray, codes) -> np.ndarray:
+    """Apply symmetry ``codes[i]`` (see :data:`TRANSFORMS`) to ``patches[i]`` (square, (n, P, P))."""
+    out = np.array(patches, copy=True)
+    codes = np.asarray(codes)
+    for code in np.unique(codes):
+        sel = codes == code
+        p = patches[sel]
+        if code & 4:
+            p = p.transpose(0, 2, 1)
+        if code & 2:
+            p = p[:, ::-1, :]
+        if code & 1:
+            p = p[:, :, ::-1]
+        out[sel] = p
+    return out
+
+
+def transform_xy(x, y, codes, size_nm: float):
+    """Move positions (nm from a patch's corner) with the patch's symmetry, as :func:`transform_patches`.
+
+    A position on a pixel edge that a flip would put on the far edge of the patch (outside the
+    half-open patch) is kept just inside it.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    codes = np.asarray(codes)
+    t = (codes & 4) > 0
+    x, y = np.where(t, y, x), np.where(t, x, y)
+    y = np.where((codes & 2) > 0, size_nm - y, y)
+    x = np.where((codes & 1) > 0, size_nm - x, x)
+    inside = np.nextafter(size_nm, 0)
+    return np.minimum(x, inside), np.minimum(y, inside)

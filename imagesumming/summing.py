@@ -1,0 +1,687 @@
+"""Summing: dense Deep-STORM training frames from real low-density frames with known localizations.
+
+Random ``P x P`` patches are cut from low-density frames (each holding at least ``min_emitters``
+localizations), ``k`` of them are summed into one dense frame (minus ``k - 1`` camera offsets) and
+their localizations, shifted to the patch corner, are concatenated. The result loads in the
+ZeroCostDL4Mic Deep-STORM notebook as it is (``patch_size = P - 1``, one patch per frame).
+
+Example
+-------
+>>> from imagesumming.summing import sum_patches
+>>> result = sum_patches("movie.tif", "movie_locs.hdf5", seed=1)  # doctest: +SKIP
+>>> print(result.summary())  # doctest: +SKIP
+>>> result.save("training", name="summed")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._files import check_outputs
+from .errors import InputError
+from .io import as_movie, read_locs, smallest_dtype, write_deepstorm_csv, write_tif
+from .io.locs import _check_pixel_size
+from .sampling import TRANSFORMS, choose_bins, find_patches, index_locs, transform_patches, transform_xy, window_members
+from .schema import make_locs
+from .stats import density_per_frame
+from .validate import check_locs
+
+__all__ = ["sum_patches", "SummingResult", "output_paths", "DEFAULTS"]
+
+log = logging.getLogger("imagesumming")
+
+#: Defaults of the original ImageSumming notebook (pixel size 107 nm there; here it comes from the files).
+DEFAULTS = dict(camera_offset=100.0, patch_size=30, n_patches=200, n_summed=100, bin_size=10, min_emitters=2)
+
+_PNGS = ("density", "frame", "single", "background")
+_SUM_CHUNK = 1024  # summed frames per step (bounds the int64 temporaries)
+_READ_CHUNK = 4096  # windows per memory-map gather
+
+
+def output_paths(out_dir, name: str = "summed", *, plots: bool = False) -> dict:
+    """The files :meth:`SummingResult.save` writes into ``out_dir`` (keys: tif, csv, provenance, params, png_*)."""
+    if not name or "/" in str(name) or str(name) in (".", ".."):
+        raise InputError(f"output name must be a plain file name stem, got {name!r}")
+    d = Path(out_dir)
+    paths = {"tif": d / f"{name}.tif", "csv": d / f"{name}.csv",
+             "provenance": d / f"{name}_provenance.csv", "params": d / f"{name}_params.json"}
+    if plots:
+        paths.update({f"png_{p}": d / f"{name}_{p}.png" for p in _PNGS})
+    return paths
+
+
+# ---------------------------------------------------------------------------------------------
+# input handling
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_list(obj, what):
+    if isinstance(obj, (list, tuple)):
+        if not obj:
+            raise InputError(f"no {what} given")
+        return list(obj)
+    return [obj]
+
+
+def _count(value, name, minimum=1):
+    try:
+        ok = float(value) == int(value)
+    except (TypeError, ValueError, OverflowError):
+        ok = False
+    if not ok or int(value) < minimum:
+        raise InputError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _input_name(obj, i, what):
+    if isinstance(obj, (str, os.PathLike)):
+        return Path(obj).name
+    path = getattr(obj, "path", None)
+    return Path(path).name if path is not None else f"{what}{i}"
+
+
+def _open_inputs(movies, locs, pixel_size):
+    """Open movies, read localization tables, settle the pixel size (flag, else files, else error)."""
+    movies = _as_list(movies, "movie")
+    locs = _as_list(locs, "localization table")
+    if len(movies) != len(locs):
+        raise InputError(f"{len(movies)} movie(s) but {len(locs)} localization file(s): give one "
+                         "localization file per movie, in the same order")
+    opened = [as_movie(m) for m in movies]
+    candidates = []  # (pixel size, where it came from)
+    for i, (src, m) in enumerate(zip(movies, opened)):
+        if m.pixel_size is not None:
+            candidates.append((m.pixel_size, f"{_input_name(src, i, 'movie')} ({m.pixel_size_source})"))
+    tables, reports = [], []
+    for i, src in enumerate(locs):
+        if isinstance(src, pd.DataFrame):
+            try:
+                table = make_locs(src)
+            except (KeyError, ValueError, TypeError) as exc:
+                raise InputError(f"localization table {i} is not a canonical table ({exc})") from None
+            rep = None
+        else:
+            try:
+                table, rep = read_locs(src, pixel_size=pixel_size)
+            except InputError:
+                movie_ps = {round(p, 6) for p, _ in candidates}
+                if pixel_size is not None or len(movie_ps) != 1:
+                    raise
+                # a file in camera pixels without metadata: use the movies' pixel size
+                table, rep = read_locs(src, pixel_size=candidates[0][0])
+                rep.pixel_size_source = f"movie {candidates[0][1]}"
+            if rep.pixel_size is not None and rep.pixel_size_source != "given by the caller" \
+                    and not str(rep.pixel_size_source).startswith("movie "):
+                candidates.append((rep.pixel_size, f"{Path(src).name} ({rep.pixel_size_source})"))
+        tables.append(table)
+        reports.append(rep)
+    if pixel_size is not None:
+        ps, source = _check_pixel_size(pixel_size), "given by the caller"
+        for p, where in candidates:
+            if not np.isclose(p, ps, rtol=1e-4):
+                log.warning("pixel size %g nm given overrides %g nm in %s", ps, p, where)
+    else:
+        if not candidates:
+            raise InputError("pixel size unknown: no movie tags or localization metadata give it; "
+                             "give the camera pixel size in nm (--pixel-size / pixel_size=)")
+        ps, source = candidates[0]
+        for p, where in candidates[1:]:
+            if not np.isclose(p, ps, rtol=1e-4):
+                raise InputError(f"pixel sizes disagree: {ps:g} nm in {source} but {p:g} nm in {where}; "
+                                 "give the right one with --pixel-size")
+    return movies, locs, opened, tables, reports, float(ps), source
+
+
+def _read_windows(movie, frame, row, col, size, out, bar=None):
+    """Copy windows ``movie[frame, row:row+size, col:col+size]`` into ``out``.
+
+    Array-backed movies (memory maps) are gathered window by window without touching the rest of
+    a frame; other movies are read frame by frame, each needed frame once.
+    """
+    data = getattr(movie, "_data", None)
+    ar = np.arange(size)
+    if data is not None:
+        for s in range(0, len(frame), _READ_CHUNK):
+            f, r, c = frame[s:s + _READ_CHUNK], row[s:s + _READ_CHUNK], col[s:s + _READ_CHUNK]
+            out[s:s + len(f)] = data[f[:, None, None], (r[:, None] + ar)[:, :, None], (c[:, None] + ar)[:, None, :]]
+            if bar is not None:
+                bar.update(len(f))
+        return
+    order = np.argsort(frame, kind="stable")
+    bounds = np.flatnonzero(np.diff(frame[order])) + 1
+    for group in np.split(order, bounds):
+        if not len(group):
+            continue
+        image = movie[int(frame[group[0]])]
+        for i in group:
+            out[i] = image[row[i]:row[i] + size, col[i]:col[i] + size]
+        if bar is not None:
+            bar.update(len(group))
+
+
+def _mad(a: np.ndarray) -> np.ndarray:
+    """Noise estimate per image of an (n, P, P) stack: 1.4826 x median absolute deviation."""
+    flat = a.reshape(len(a), -1).astype(np.float64)
+    med = np.median(flat, axis=1)
+    return 1.4826 * np.median(np.abs(flat - med[:, None]), axis=1)
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    from . import __version__
+
+    out = {"imagesumming": __version__, "python": platform.python_version()}
+    for pkg in ("numpy", "pandas", "tifffile", "scipy", "h5py", "matplotlib"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:  # pragma: no cover
+            out[pkg] = None
+    return out
+
+
+def _progress(progress, **kw):
+    from tqdm.auto import tqdm
+
+    return tqdm(disable=not progress, file=sys.stderr, **kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# the pipeline
+# ---------------------------------------------------------------------------------------------
+
+
+def sum_patches(movies, locs, *, pixel_size=None, camera_offset=100.0, patch_size=30, n_patches=200,
+                n_summed=100, bin_size=10, target_density=None, min_emitters=2, unique=False, augment=False,
+                seed=None, on_invalid="error", progress=True, max_attempts=None) -> "SummingResult":
+    """Sum random low-density patches into dense training frames with exact ground truth.
+
+    Parameters
+    ----------
+    movies : path, array, Movie, or a list of them
+        Low-density movies ``(frames, height, width)``; paths are opened lazily (only the frames
+        holding chosen patches are read).
+    locs : path, DataFrame, or a list of them (one per movie, same order)
+        Localizations of each movie: any format :func:`imagesumming.io.read_locs` reads, or a
+        canonical table (frames 1-based, x/y in nm from the pixel corner).
+    pixel_size : float, optional
+        Camera pixel size in nm. Default: from the files (tif tags, Picasso yaml); an error when
+        they give none or disagree.
+    camera_offset : float
+        Camera offset (ADU) subtracted ``k - 1`` times from each sum.
+    patch_size : int
+        Side ``P`` of the patches and of the summed frames (camera pixels).
+    n_patches : int
+        Source patches to cut (each with at least ``min_emitters`` localizations).
+    n_summed : int
+        Summed frames to make.
+    bin_size : int
+        ``k``, patches summed per frame (distinct within a frame).
+    target_density : float, optional
+        Emitters per µm² wanted in the summed frames: chooses ``k`` from the mean density of the
+        accepted patches (overrides ``bin_size``).
+    min_emitters : int
+        Minimum localizations in a source patch (0 accepts every window).
+    unique : bool
+        Use each source patch at most once (needs ``n_patches >= n_summed * k``).
+    augment : bool
+        Flip/rotate each source patch by a random symmetry of the square; its localizations move
+        with it.
+    seed : int, optional
+        Seed of every random choice; drawn (and recorded in ``params``) when None.
+    on_invalid : {"error", "drop"}
+        Localizations outside their movie or in frames beyond it: raise (default, with counts) or
+        drop them (counts go into ``params``).
+    progress : bool
+        Show tqdm progress bars.
+    max_attempts : int, optional
+        Candidate windows tried before giving up (default ``max(100_000, 500 * n_patches)``).
+
+    Returns
+    -------
+    SummingResult
+        ``frames`` (n_summed, P, P) in the smallest dtype that holds the values (uint16, int32 or
+        int64 for integer movies; float32 for float movies), ``locs`` (canonical table, frames
+        1..n_summed, x/y nm from the summed frame's corner), ``provenance``, ``params``,
+        ``notebook_settings``.
+
+    Raises
+    ------
+    InputError
+        Bad parameters or inputs (one-line message; nothing is written).
+    """
+    P = _count(patch_size, "patch size", 2)
+    n_patches = _count(n_patches, "number of patches")
+    n_summed = _count(n_summed, "number of summed frames")
+    min_emitters = _count(min_emitters, "minimum emitters per patch", 0)
+    if target_density is None:
+        k = _count(bin_size, "bin size")
+        if k > n_patches:
+            raise InputError(f"bin size {k} is larger than the number of patches {n_patches}: "
+                             "each summed frame needs k distinct patches")
+        if unique and n_patches < n_summed * k:
+            raise InputError(f"--unique needs at least summed x bin size = {n_summed} x {k} = "
+                             f"{n_summed * k} patches, got {n_patches}: raise --patches or drop --unique")
+    else:
+        try:
+            target_density = float(target_density)
+        except (TypeError, ValueError):
+            raise InputError(f"target density must be a number of emitters/µm², got {target_density!r}") from None
+        if not np.isfinite(target_density) or target_density <= 0:
+            raise InputError(f"target density must be a positive number of emitters/µm², got {target_density}")
+        k = None
+    try:
+        camera_offset = float(camera_offset)
+    except (TypeError, ValueError):
+        raise InputError(f"camera offset must be a number of ADU, got {camera_offset!r}") from None
+    if not np.isfinite(camera_offset) or camera_offset < 0:
+        raise InputError(f"camera offset must be a non-negative number of ADU, got {camera_offset}")
+    if on_invalid not in ("error", "drop"):
+        raise InputError(f"on_invalid must be 'error' or 'drop', not {on_invalid!r}")
+    if seed is None:
+        seed = int(np.random.SeedSequence().entropy % (2**63))
+    seed = _count(seed, "seed", 0)
+    max_attempts = max(100_000, 500 * n_patches) if max_attempts is None else _count(max_attempts, "max_attempts")
+
+    sources, loc_sources, opened, tables, reports, ps, ps_source = _open_inputs(movies, locs, pixel_size)
+    names = [_input_name(s, i, "movie") for i, s in enumerate(sources)]
+    try:
+        return _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, P=P,
+                    n_patches=n_patches, n_summed=n_summed, k=k, target_density=target_density,
+                    min_emitters=min_emitters, unique=bool(unique), augment=bool(augment), seed=seed,
+                    on_invalid=on_invalid, progress=progress, max_attempts=max_attempts,
+                    camera_offset=camera_offset)
+    finally:
+        for src, m in zip(sources, opened):
+            if isinstance(src, (str, os.PathLike)):
+                m.close()
+
+
+def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *, P, n_patches, n_summed, k,
+         target_density, min_emitters, unique, augment, seed, on_invalid, progress, max_attempts, camera_offset):
+    rng = np.random.default_rng(seed)
+    checked, invalid = [], []
+    for i, (m, t) in enumerate(zip(opened, tables)):
+        if P > min(m.height, m.width):
+            raise InputError(f"patch size {P} px is larger than the {m.width}x{m.height} px frames "
+                             f"of {names[i]}: use a smaller --patch-size")
+        src = loc_sources[i] if isinstance(loc_sources[i], (str, os.PathLike)) else f"localization table {i}"
+        t2, counts = check_locs(t, pixel_size=ps, width=m.width, height=m.height, n_frames=m.n_frames,
+                                on_invalid=on_invalid, source=src)
+        if counts:
+            log.warning("%s: dropped %s", src, ", ".join(f"{n} {r}" for r, n in counts.items()))
+        checked.append(t2)
+        invalid.append(counts)
+    shapes = [m.shape for m in opened]
+    index = index_locs(checked, [s[0] for s in shapes], ps)
+
+    with _progress(progress, total=n_patches, desc="finding patches", unit="patch") as bar:
+        found = find_patches(index, shapes, rng=rng, n_patches=n_patches, size=P, min_emitters=min_emitters,
+                             max_attempts=max_attempts, pixel_size=ps, progress=bar)
+    area_um2 = (P * ps / 1000.0) ** 2
+    patch_density = found["n_emitters"] / area_um2
+    if k is None:  # target density: k from the accepted patches' mean density
+        mean = float(patch_density.mean())
+        k = max(1, int(round(target_density / mean))) if mean > 0 else n_patches + 1
+        if k > n_patches:
+            raise InputError(f"target density {target_density:g} emitters/µm² needs k = {k} patches per frame "
+                             f"(patches average {mean:.3g} emitters/µm²) but only {n_patches} patches were cut: "
+                             "raise --patches or lower --target-density")
+        if unique and n_patches < n_summed * k:
+            raise InputError(f"--unique with target density {target_density:g} needs k = {k} and at least "
+                             f"{n_summed * k} patches, got {n_patches}: raise --patches or drop --unique")
+
+    # read the windows, frame by frame per movie
+    mov, frm, row, col = found["movie"], found["frame"], found["row"], found["col"]
+    floating = any(m.dtype.kind == "f" for m in opened)
+    pool_dtype = np.result_type(*[m.dtype for m in opened])
+    pool = np.empty((n_patches, P, P), pool_dtype)
+    with _progress(progress, total=n_patches, desc="reading patches", unit="patch") as bar:
+        for i, m in enumerate(opened):
+            sel = np.flatnonzero(mov == i)
+            if len(sel):
+                tmp = np.empty((len(sel), P, P), m.dtype)
+                _read_windows(m, frm[sel], row[sel], col[sel], P, tmp, bar)
+                pool[sel] = tmp
+    codes = rng.integers(0, 8, n_patches) if augment else np.zeros(n_patches, np.int64)
+    if augment:
+        pool = transform_patches(pool, codes)
+
+    # localizations of each patch (CSR: patch p owns members ptr[p]:ptr[p+1]), shifted and transformed
+    window, entry = window_members(index, mov, frm, row, col, P)
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(window, minlength=n_patches))])
+    mx = index.x[entry] - col[window] * ps
+    my = index.y[entry] - row[window] * ps
+    if augment:
+        mx, my = transform_xy(mx, my, codes[window], P * ps)
+
+    # which patches go into which summed frame, and the exact sums
+    bins = choose_bins(rng, n_patches, n_summed, k, unique=unique)
+    acc_dtype = np.float64 if floating or not float(camera_offset).is_integer() else np.int64
+    offset = acc_dtype(camera_offset) * (k - 1)
+    sums = np.empty((n_summed, P, P), acc_dtype)
+    with _progress(progress, total=n_summed, desc="summing", unit="frame") as bar:
+        for s in range(0, n_summed, _SUM_CHUNK):
+            b = bins[s:s + _SUM_CHUNK]
+            acc = pool[b[:, 0]].astype(acc_dtype)
+            for j in range(1, k):
+                acc += pool[b[:, j]]
+            acc -= offset
+            sums[s:s + len(b)] = acc
+            bar.update(len(b))
+    lo, hi = (sums.min(), sums.max()) if sums.size else (0, 0)
+    out_dtype = smallest_dtype(lo, hi, floating=acc_dtype == np.float64)
+    negatives = int((sums < 0).sum())
+    frames = sums.astype(out_dtype)
+    del sums
+
+    # output table: concatenated localizations of each summed frame's patches, in slot order
+    flat = bins.ravel()
+    n_per = ptr[flat + 1] - ptr[flat]
+    members = np.arange(int(n_per.sum()), dtype=np.int64) - np.repeat(np.cumsum(n_per) - n_per - ptr[flat], n_per)
+    source = pd.concat(checked, ignore_index=True) if len(checked) > 1 else checked[0]
+    out = source.iloc[index.source[entry[members]]].reset_index(drop=True)
+    out["frame"] = np.repeat(np.arange(len(flat), dtype=np.int64) // k + 1, n_per)
+    out["x"] = mx[members]
+    out["y"] = my[members]
+
+    provenance = pd.DataFrame({
+        "summed_frame": np.repeat(np.arange(1, n_summed + 1, dtype=np.int64), k),
+        "patch": flat,
+        "movie": mov[flat],
+        "movie_name": pd.Series(np.asarray(names, dtype=object)[mov[flat]], dtype=object),
+        "frame": frm[flat] + 1,
+        "row": row[flat],
+        "col": col[flat],
+        "n_emitters": found["n_emitters"][flat],
+        "transform": pd.Series(np.asarray(TRANSFORMS, dtype=object)[codes[flat]], dtype=object),
+    })
+
+    # statistics
+    in_density = [density_per_frame(t, m.n_frames, width=m.width, height=m.height, pixel_size=ps)
+                  for t, m in zip(checked, opened)]
+    out_density = density_per_frame(out, n_summed, width=P, height=P, pixel_size=ps)
+    per_frame = np.bincount(out["frame"].to_numpy() - 1, minlength=n_summed)
+    # emitters certainly inside any (P-1)-pixel training patch the notebook cuts from a summed frame
+    xo, yo = out["x"].to_numpy(), out["y"].to_numpy()
+    core = (xo >= ps) & (xo < (P - 1) * ps) & (yo >= ps) & (yo < (P - 1) * ps)
+    core_min = int(np.bincount(out["frame"].to_numpy()[core] - 1, minlength=n_summed).min())
+    background = pd.DataFrame({
+        "summed_frame": np.arange(1, n_summed + 1),
+        "median": np.median(frames.reshape(n_summed, -1), axis=1),
+        "noise_mad": _mad(frames),
+    })
+    pool_stats = pd.DataFrame({"median": np.median(pool.reshape(n_patches, -1), axis=1), "noise_mad": _mad(pool)})
+
+    notebook = {"patch_size": P - 1, "num_patches_per_frame": 1, "max_num_patches": int(n_summed),
+                "min_number_of_emitters_per_patch": max(1, core_min), "pixel_size": ps,
+                "get_pixel_size_from_file": True}
+    inputs = []
+    for i, (src, lsrc, m, rep) in enumerate(zip(sources, loc_sources, opened, reports)):
+        entry_ = {"index": i, "movie": str(Path(src).resolve()) if isinstance(src, (str, os.PathLike)) else "array",
+                  "movie_bytes": os.path.getsize(src) if isinstance(src, (str, os.PathLike)) else int(m.nbytes),
+                  "shape": [int(v) for v in m.shape], "dtype": str(m.dtype),
+                  "movie_pixel_size": m.pixel_size, "movie_pixel_size_source": m.pixel_size_source,
+                  "locs": str(Path(lsrc).resolve()) if isinstance(lsrc, (str, os.PathLike)) else "table",
+                  "locs_bytes": os.path.getsize(lsrc) if isinstance(lsrc, (str, os.PathLike)) else None,
+                  "locs_format": rep.format if rep else "table", "locs_frame_base": rep.frame_base if rep else 1,
+                  "localizations": int(len(tables[i])), "localizations_used": int(len(checked[i])),
+                  "invalid": invalid[i], "invalid_handling": on_invalid,
+                  "mean_density": float(in_density[i].mean())}
+        inputs.append(entry_)
+    params = {
+        "command": "sum_patches",
+        "pixel_size": ps, "pixel_size_source": ps_source, "camera_offset": camera_offset, "patch_size": P,
+        "n_patches": n_patches, "n_summed": n_summed, "bin_size": int(k), "target_density": target_density,
+        "min_emitters": min_emitters, "unique": unique, "augment": augment, "seed": seed,
+        "on_invalid": on_invalid, "max_attempts": max_attempts,
+        "search": {"attempts": int(found["attempts"]), "accepted": n_patches,
+                   "best_emitters": int(found["best"]),
+                   "mean_emitters_per_window": float(found["mean_candidate"])},
+        "output": {"frames": n_summed, "dtype": str(out_dtype), "min": float(lo), "max": float(hi),
+                   "negative_pixels": negatives, "localizations": int(len(out)),
+                   "emitters_per_frame_min": int(per_frame.min()), "emitters_per_frame_max": int(per_frame.max()),
+                   "mean_density": float(out_density.mean()),
+                   "mean_patch_density": float(patch_density.mean())},
+        "inputs": inputs,
+        "notebook_settings": notebook,
+        "versions": _versions(),
+        "conventions": {"frames": "1-based", "x_y": "nm from the summed frame's corner",
+                        "provenance.movie": "0-based input index", "provenance.row_col": "0-based px, top-left"},
+    }
+    return SummingResult(frames=frames, locs=out, provenance=provenance, params=params,
+                         notebook_settings=notebook, densities={"inputs": in_density, "output": out_density,
+                                                                 "patches": patch_density},
+                         background=background, patch_stats=pool_stats, patches=pool, names=names,
+                         movie_sources=[s if isinstance(s, (str, os.PathLike)) else m for s, m in zip(sources, opened)])
+
+
+# ---------------------------------------------------------------------------------------------
+# the result
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(eq=False)
+class SummingResult:
+    """Summed frames, their localizations and where every piece came from.
+
+    Attributes
+    ----------
+    frames : ndarray (n_summed, P, P)
+        Summed frames, dtype uint16 when the values fit, else int32 (int64); float32 for float movies.
+    locs : DataFrame
+        Canonical table: ``frame`` 1..n_summed, ``x``/``y`` nm from the summed frame's corner,
+        other columns carried from the inputs.
+    provenance : DataFrame
+        One row per source patch of each summed frame: ``summed_frame`` (1-based), ``patch``
+        (0-based index of the source patch), ``movie`` (0-based input index), ``movie_name``,
+        ``frame`` (1-based), ``row``, ``col`` (top-left corner, 0-based px), ``n_emitters``,
+        ``transform`` (see :data:`imagesumming.sampling.TRANSFORMS`).
+    params : dict
+        Every parameter (incl. the seed), versions, inputs, search and output figures.
+    notebook_settings : dict
+        Settings for the Deep-STORM notebook's section 3.2.
+    densities : dict
+        Emitters/µm² per frame: ``inputs`` (list, one array per movie; empty frames count),
+        ``output`` (per summed frame), ``patches`` (per source patch).
+    background, patch_stats : DataFrame
+        Median and noise (1.4826 x MAD) per summed frame and per source patch (ADU).
+    patches : ndarray (n_patches, P, P)
+        The source patches (after augmentation).
+    """
+
+    frames: np.ndarray
+    locs: pd.DataFrame
+    provenance: pd.DataFrame
+    params: dict
+    notebook_settings: dict
+    densities: dict = dataclasses.field(default_factory=dict)
+    background: pd.DataFrame | None = None
+    patch_stats: pd.DataFrame | None = None
+    patches: np.ndarray | None = None
+    names: list = dataclasses.field(default_factory=list)
+    movie_sources: list = dataclasses.field(default_factory=list, repr=False)
+    paths: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def pixel_size(self) -> float:
+        return float(self.params["pixel_size"])
+
+    @property
+    def n_summed(self) -> int:
+        return len(self.frames)
+
+    def notebook_text(self) -> str:
+        """The notebook settings as the lines to type into section 3.2 (and 3.1 a)."""
+        nb = self.notebook_settings
+        return (f"patch_size = {nb['patch_size']}, num_patches_per_frame = {nb['num_patches_per_frame']}, "
+                f"max_num_patches >= {nb['max_num_patches']}, "
+                f"min_number_of_emitters_per_patch = {nb['min_number_of_emitters_per_patch']}, "
+                f"pixel_size = {nb['pixel_size']:g} (or get_pixel_size_from_file = True)")
+
+    def summary(self) -> str:
+        """Several lines: frames written, densities in and out, negative pixels, notebook settings."""
+        p, o = self.params, self.params["output"]
+        P = p["patch_size"]
+        lines = []
+        for inp, name in zip(p["inputs"], self.names):
+            bad = inp["invalid"]
+            lines.append(f"input {name}: {inp['shape'][0]} frames of {inp['shape'][2]}x{inp['shape'][1]} px, "
+                         f"{inp['localizations_used']} localizations, mean density {inp['mean_density']:.3g} "
+                         "emitters/µm² per frame (empty frames count)"
+                         + (f"; dropped {', '.join(f'{n} {r}' for r, n in bad.items())}" if bad else ""))
+        s = p["search"]
+        lines.append(f"source patches: {s['accepted']} of {P}x{P} px with >= {p['min_emitters']} emitters "
+                     f"({s['attempts']} windows tried), mean {o['mean_patch_density']:.3g} emitters/µm²")
+        target = f" (target {p['target_density']:g})" if p["target_density"] else ""
+        lines.append(f"summed frames: {o['frames']} of {P}x{P} px, k = {p['bin_size']} patches each"
+                     + (", each patch used at most once" if p["unique"] else "")
+                     + (", augmented (8 symmetries)" if p["augment"] else ""))
+        lines.append(f"output density: mean {o['mean_density']:.3g} emitters/µm²{target}, "
+                     f"{o['emitters_per_frame_min']}..{o['emitters_per_frame_max']} emitters per frame, "
+                     f"{o['localizations']} localizations")
+        lines.append(f"pixel values: {o['min']:g}..{o['max']:g} ({o['dtype']}); "
+                     f"{o['negative_pixels']} negative pixel value(s) kept (offset {p['camera_offset']:g} "
+                     f"subtracted {p['bin_size'] - 1} times)")
+        if self.background is not None and self.patch_stats is not None:
+            lines.append(f"background (median ADU): source patches {self.patch_stats['median'].mean():.1f}, "
+                         f"summed {self.background['median'].mean():.1f}; noise (MAD): source "
+                         f"{self.patch_stats['noise_mad'].mean():.1f}, summed {self.background['noise_mad'].mean():.1f}")
+        lines.append(f"pixel size {p['pixel_size']:g} nm ({p['pixel_size_source']}); seed {p['seed']}")
+        lines.append("Deep-STORM notebook settings: " + self.notebook_text())
+        if self.paths:
+            lines.append("wrote: " + ", ".join(str(v) for v in self.paths.values()))
+        return "\n".join(lines)
+
+    # outputs --------------------------------------------------------------------------------
+    def save(self, out_dir, name: str = "summed", *, force: bool = False, plots: bool = False) -> dict:
+        """Write ``NAME.tif``, ``NAME.csv``, ``NAME_provenance.csv``, ``NAME_params.json`` (and PNGs).
+
+        Existing files are refused (before anything is written) unless ``force``; every file is
+        written to a temporary name and renamed. Returns the paths written.
+        """
+        paths = output_paths(out_dir, name, plots=plots)
+        check_outputs(paths.values(), force=force)
+        write_tif(paths["tif"], self.frames, self.pixel_size, force=force)
+        write_deepstorm_csv(paths["csv"], self.locs, force=force)
+        from ._files import atomic_path
+
+        with atomic_path(paths["provenance"], force=force) as tmp:
+            self.provenance.to_csv(tmp, index=False)
+        params = dict(self.params, outputs={k: str(v) for k, v in paths.items()})
+        with atomic_path(paths["params"], force=force) as tmp:
+            tmp.write_text(json.dumps(params, indent=2, default=_json_default) + "\n", encoding="utf-8")
+        if plots:
+            figures = {"density": self.plot_density, "frame": lambda: self.plot_frame(1),
+                       "single": lambda: self.plot_single(1), "background": self.plot_background}
+            for key, make in figures.items():
+                with atomic_path(paths[f"png_{key}"], force=force) as tmp:
+                    make().savefig(tmp, format="png", dpi=100)
+        self.paths = paths
+        return paths
+
+    # figures --------------------------------------------------------------------------------
+    def _check_frame(self, i) -> int:
+        i = int(i)
+        if not 1 <= i <= self.n_summed:
+            raise IndexError(f"summed frame {i} out of range 1..{self.n_summed} (summed frames are 1-based)")
+        return i
+
+    def plot_density(self):
+        """Box plots of the density per frame of each input, the source patches and the summed frames."""
+        from .plots import new_figure, plot_density_boxes
+
+        data = {f"input: {n}": d for n, d in zip(self.names, self.densities["inputs"])}
+        data["source patches"] = self.densities["patches"]
+        data["summed"] = self.densities["output"]
+        fig, ax = new_figure(1, 1, size=(max(5.0, 1.8 * len(data)), 4.0))
+        plot_density_boxes(ax, data)
+        ax.set_title("density per frame (empty frames count)")
+        return fig
+
+    def plot_frame(self, i: int = 1):
+        """A summed frame (1-based) with its localizations as crosses."""
+        from .plots import new_figure, plot_frame
+
+        i = self._check_frame(i)
+        fig, ax = new_figure(1, 1, size=(5.0, 5.0))
+        n = int((self.locs["frame"] == i).sum())
+        plot_frame(ax, self.frames[i - 1], self.locs, pixel_size=self.pixel_size, frame=i,
+                   title=f"summed frame {i}: {n} emitters")
+        return fig
+
+    def plot_single(self, i: int = 1):
+        """Summed frame ``i`` (1-based): its k source windows on their original frames, the patches, the sum."""
+        from matplotlib.patches import Rectangle
+
+        from .io import open_movie
+        from .plots import new_figure, plot_frame
+
+        i = self._check_frame(i)
+        prov = self.provenance[self.provenance["summed_frame"] == i]
+        k = len(prov)
+        ps, P = self.pixel_size, self.frames.shape[1]
+        fig, axes = new_figure(k + 1, 2, size=(2.6, 2.6))
+        axes = np.asarray(axes).reshape(2, k + 1)
+        for j, rec in enumerate(prov.itertuples(index=False)):
+            src = self.movie_sources[rec.movie]
+            if isinstance(src, (str, os.PathLike)):
+                with open_movie(src, pixel_size=ps) as m:
+                    image = m[rec.frame - 1]
+            else:
+                image = src[rec.frame - 1]
+            ax = axes[0, j]
+            plot_frame(ax, image, None, pixel_size=ps, title=f"{rec.movie_name} frame {rec.frame}")
+            ax.add_patch(Rectangle((rec.col * ps / 1000, rec.row * ps / 1000), P * ps / 1000, P * ps / 1000,
+                                   fill=False, edgecolor="yellow", linewidth=1.5))
+            pl = self._patch_locs(rec.patch)
+            plot_frame(axes[1, j], self.patches[rec.patch], pl, pixel_size=ps,
+                       title=f"patch {rec.patch} ({rec.transform})")
+        plot_frame(axes[1, k], self.frames[i - 1], self.locs, pixel_size=ps, frame=i, title=f"summed frame {i}")
+        axes[0, k].axis("off")
+        axes[0, k].text(0.0, 0.5, f"k = {k}\n{int((self.locs['frame'] == i).sum())} emitters", fontsize=10)
+        return fig
+
+    def _patch_locs(self, patch: int) -> pd.DataFrame:
+        """Localizations of one source patch (patch coordinates), taken from a summed frame using it."""
+        rows = self.provenance.index[self.provenance["patch"] == patch]
+        r = int(rows[0])
+        summed = int(self.provenance.at[r, "summed_frame"])
+        prov = self.provenance[self.provenance["summed_frame"] == summed]
+        sel = self.locs[self.locs["frame"] == summed]
+        before = int(prov.loc[prov.index < r, "n_emitters"].sum())
+        return sel.iloc[before:before + int(self.provenance.at[r, "n_emitters"])]
+
+    def plot_background(self):
+        """Median background and noise (MAD) of the summed frames next to those of the source patches."""
+        from .plots import new_figure, plot_density_boxes
+
+        fig, axes = new_figure(2, 1, size=(4.5, 4.0))
+        plot_density_boxes(axes[0], {"source patches": self.patch_stats["median"],
+                                     "summed": self.background["median"]}, ylabel="median [ADU]")
+        axes[0].set_title("background")
+        plot_density_boxes(axes[1], {"source patches": self.patch_stats["noise_mad"],
+                                     "summed": self.background["noise_mad"]}, ylabel="1.4826 x MAD [ADU]")
+        axes[1].set_title("noise")
+        return fig
+
+
+def _json_default(obj):
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
