@@ -33,12 +33,35 @@ def make_demo_data(out, *, seed: int = 0, force: bool = False, params: Simulatio
     return movie_path, locs_path
 
 
-def run_demo(out="imagesumming-demo", *, seed: int = 0, force: bool = False, verbose: bool = False):
-    """Write demo data into ``out`` and run the summing pipeline on it (when available)."""
+def run_demo(out="imagesumming-demo", *, seed: int = 0, force: bool = False, verbose: bool = False,
+             plots: bool = True) -> dict:
+    """Write demo data into ``out`` and run the whole summing pipeline on it.
+
+    Writes ``demo_movie.tif`` and ``demo_locs.csv`` (synthetic low-density data with exact ground
+    truth), then sums patches with the original notebook's defaults (200 patches of 30 px, 100
+    summed frames, k = 10, at least 2 emitters) and saves ``summed.tif``, ``summed.csv``,
+    ``summed_provenance.csv``, ``summed_params.json`` and, with ``plots``, the PNG figures.
+    Every output is checked before anything is written.
+
+    Returns
+    -------
+    dict
+        ``movie``, ``locs`` (input paths), ``result`` (:class:`~imagesumming.summing.SummingResult`)
+        and ``outputs`` (paths written by :meth:`~imagesumming.summing.SummingResult.save`).
+    """
+    from ._files import check_outputs
+    from .summing import output_paths, sum_patches
+
+    outputs = output_paths(out, "summed", plots=plots)
+    check_outputs([Path(out) / "demo_movie.tif", Path(out) / "demo_locs.csv", *outputs.values()], force=force)
     movie_path, locs_path = make_demo_data(out, seed=seed, force=force)
     if verbose:
         print(f"wrote synthetic movie {movie_path} and ground truth {locs_path}")
-    return {"movie": movie_path, "locs": locs_path}
+    result = sum_patches(movie_path, locs_path, seed=seed, progress=verbose)
+    written = result.save(out, name="summed", force=force, plots=plots)
+    if verbose:
+        print(result.summary())
+    return {"movie": movie_path, "locs": locs_path, "result": result, "outputs": written}
 
 
 def make_demo_prediction(out, truth, *, pixel_size: float, height: int, width: int, movie=None,
