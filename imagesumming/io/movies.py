@@ -35,7 +35,7 @@ log = logging.getLogger("imagesumming")
 # tifffile writes classic TIFF up to 4 GiB; leave room for the page headers
 _CLASSIC_TIFF_LIMIT = 2**32 - 2**25
 _NM_PER_UNIT = {"nm": 1.0, "nanometer": 1.0, "um": 1e3, "µm": 1e3, "μm": 1e3, "micron": 1e3,
-                "microns": 1e3, "micrometer": 1e3, "\\u00B5m": 1e3, "mm": 1e6, "cm": 1e7, "m": 1e9}
+                "microns": 1e3, "micrometer": 1e3, "\\u00b5m": 1e3, "mm": 1e6, "cm": 1e7, "m": 1e9}
 
 
 class Movie:
@@ -109,7 +109,13 @@ class Movie:
                 raise IndexError(f"frame index {first} out of range for {len(self)} frames")
             frame = self._reader(i)
             return frame[rest] if rest else frame
-        idx = range(len(self))[first] if isinstance(first, slice) else [int(i) for i in np.asarray(first).ravel()]
+        if isinstance(first, slice):
+            idx = range(len(self))[first]
+        else:
+            first = np.asarray(first)
+            if first.dtype == bool:
+                first = np.flatnonzero(first)
+            idx = [int(i) + len(self) if i < 0 else int(i) for i in first.ravel()]
         block = np.empty((len(idx),) + self.shape[1:], self.dtype)
         for j, i in enumerate(idx):
             block[j] = self._reader(i)
@@ -202,39 +208,97 @@ def _open_raw(path: Path) -> Movie:
     return Movie(data, path=path, pixel_size=ps, pixel_size_source=None if ps is None else f"yaml {yml.name}")
 
 
+class _Collect(logging.Handler):
+    """Collect tifffile's warnings (it logs, not raises, when page offsets point past the end)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def _expected_frames(tif) -> int | None:
+    """Frames announced by the writer's metadata (tifffile's shaped or ImageJ description)."""
+    try:
+        if tif.is_imagej and tif.imagej_metadata and "images" in tif.imagej_metadata:
+            return int(tif.imagej_metadata["images"])
+        if tif.is_shaped and tif.shaped_metadata:
+            shape = tif.shaped_metadata[0].get("shape")
+            if shape and len(shape) >= 2:
+                return int(np.prod(shape[:-2])) if len(shape) > 2 else 1
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError):
+        return None
+    return None
+
+
+def _frames_of(series) -> int:
+    return int(np.prod(series.shape[:-2])) if len(series.shape) > 2 else 1
+
+
 def _open_tif(path: Path) -> Movie:
     import tifffile
 
+    tlog = logging.getLogger("tifffile")
+    collect, propagate = _Collect(), tlog.propagate
+    tlog.addHandler(collect)
+    tlog.propagate = False  # reported below as one InputError line, not as loose warnings
     try:
         tif = tifffile.TiffFile(path)
+        try:
+            all_series = list(tif.series)
+            n_pages = len(tif.pages)
+        except BaseException:
+            tif.close()
+            raise
     except Exception as exc:  # tifffile raises several types for bad files
         raise InputError(f"not a readable tif ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})", path) from None
+    finally:
+        tlog.removeHandler(collect)
+        tlog.propagate = propagate
     try:
-        if not tif.series:
+        broken = [m for m in collect.messages if "invalid page offset" in m or "failed to reshape" in m]
+        if broken:
+            raise InputError(f"tif is truncated or corrupt ({broken[0].split('>')[-1].strip()})", path)
+        if not all_series:
             raise InputError("tif holds no image", path)
-        series = tif.series[0]
-        shape = tuple(s for s in series.shape)
+        series = all_series[0]
+        if series.axes.endswith("S"):
+            raise InputError(f"tif is an RGB image (axes {series.axes}): expected a single-channel movie", path)
+        shape = tuple(int(s) for s in series.shape)
         if len(shape) == 2:
             shape = (1,) + shape
         elif len(shape) > 3:
             squeezed = tuple(s for s in shape[:-2] if s != 1)
-            if len(squeezed) > 1 or (series.axes[-1:] in ("S",)):
+            if len(squeezed) > 1:
                 raise InputError(f"tif has axes {series.axes} {series.shape}: expected a single-channel movie", path)
             shape = (int(np.prod(shape[:-2])),) + shape[-2:]
-        if series.axes.endswith("S"):
-            raise InputError(f"tif is an RGB image (axes {series.axes}): expected a single-channel movie", path)
+        # files written one page at a time (camera software, tifffile append=True) may hold one
+        # series per page: all pages of one shape and dtype are the frames of one movie
+        many = (len(all_series) > 1 and not tif.is_ome
+                and all(s.dtype == series.dtype and tuple(s.shape[-2:]) == shape[1:] and not s.axes.endswith("S")
+                        for s in all_series)
+                and sum(_frames_of(s) for s in all_series) == n_pages)
+        if many:
+            shape = (n_pages,) + shape[1:]
+        expected = _expected_frames(tif)
+        if expected is not None and not many and expected > shape[0]:
+            raise InputError(f"tif is truncated or corrupt: its metadata announce {expected} frames, "
+                             f"{shape[0]} found", path)
         ps, source = tif_pixel_size(tif)
         dtype = series.dtype
-        n_pages = len(tif.pages)
-        try:
-            data = tifffile.memmap(path, mode="r")
-            data = data.reshape(shape)
-            tif.close()
-            return Movie(data, path=path, pixel_size=ps, pixel_size_source=source)
-        except (ValueError, OSError):
-            pass  # compressed or scattered pages: read page by page
+        _check_data_in_file(tif, path)
+        if not many:
+            try:
+                data = tifffile.memmap(path, mode="r")
+                data = data.reshape(shape)
+                tif.close()
+                return Movie(data, path=path, pixel_size=ps, pixel_size_source=source)
+            except (ValueError, OSError):
+                pass  # compressed or scattered pages: read page by page
         if n_pages < shape[0]:
-            raise InputError(f"tif stores {shape[0]} frames in {n_pages} page(s) and cannot be memory-mapped", path)
+            raise InputError(f"tif is truncated or corrupt: {shape[0]} frames expected, {n_pages} page(s) found", path)
         pages = tif.pages
         pages.cache = False
         pages.useframes = True
@@ -252,6 +316,18 @@ def _open_tif(path: Path) -> Movie:
     except BaseException:
         tif.close()
         raise
+
+
+def _check_data_in_file(tif, path: Path) -> None:
+    """Refuse a tif whose last page's pixel data lie beyond the end of the file (truncated)."""
+    size = path.stat().st_size
+    page = tif.pages[-1] if len(tif.pages) else None
+    try:
+        offsets, counts = page.dataoffsets, page.databytecounts
+    except AttributeError:
+        return
+    if offsets and counts and max(o + c for o, c in zip(offsets, counts)) > size:
+        raise InputError(f"tif is truncated: pixel data end beyond the file's {size} bytes", path)
 
 
 def tif_pixel_size(tif) -> tuple[float | None, str | None]:
@@ -310,6 +386,8 @@ def _check_fits(arr: np.ndarray, dtype: np.dtype, path) -> None:
     dtype = np.dtype(dtype)
     if arr.dtype == dtype or dtype.kind == "f" or arr.size == 0:
         return
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise InputError(f"pixel values include NaN or infinity, which {dtype} cannot hold", path)
     info = np.iinfo(dtype)
     lo, hi = arr.min(), arr.max()
     if lo < info.min or hi > info.max:

@@ -1,0 +1,321 @@
+"""Movies: lazy tif and raw reading, tifs the notebook reads (pixel size via Pillow), dtypes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from imagesumming.errors import InputError, OutputExistsError
+from imagesumming.io import Movie, TifWriter, as_movie, open_movie, smallest_dtype, write_tif
+
+
+def _stack(n=5, h=12, w=16, dtype=np.uint16, seed=0):
+    return np.random.default_rng(seed).integers(0, 4000, (n, h, w)).astype(dtype)
+
+
+def notebook_pixel_size(path) -> float:
+    """The ZeroCostDL4Mic notebook's reader: Pillow tags XResolution and ResolutionUnit."""
+    with Image.open(path) as im:
+        tags = im.tag_v2
+        xres = float(tags[282])
+        unit = tags.get(296)
+    if unit == 3:
+        return 1e7 / xres
+    if unit == 2:
+        return 0.025 * 1e9 / xres
+    return 1e3 / xres  # anything else is taken as µm
+
+
+# ---------------------------------------------------------------------------------------------
+# writing tifs the notebook reads
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pixel_size", [107.0, 160.0, 13.375, 100 / 3])
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.int32, np.float32])
+def test_written_tif_pixel_size_read_back_with_pillow(tmp_path, pixel_size, dtype):
+    path = write_tif(tmp_path / "m.tif", _stack(2, dtype=dtype), pixel_size)
+    assert abs(notebook_pixel_size(path) - pixel_size) < 0.01
+    with open_movie(path) as m:
+        assert m.pixel_size == pytest.approx(pixel_size, abs=0.01)
+        assert m.pixel_size_source == "tif resolution tags (cm)"
+        assert m.dtype == np.dtype(dtype)
+
+
+@pytest.mark.parametrize("n", [3, 4])
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.float32])
+def test_three_or_four_frames_stay_a_stack(tmp_path, n, dtype):
+    data = _stack(n, dtype=dtype)
+    path = write_tif(tmp_path / "s.tif", data, 100)
+    with Image.open(path) as im:
+        assert im.n_frames == n and im.size == (16, 12)
+        assert im.mode in ("I;16", "I", "F")
+    with tifffile.TiffFile(path) as tif:
+        assert tif.series[0].shape == (n, 12, 16)
+        assert tif.series[0].axes[-2:] == "YX" and not tif.series[0].axes.endswith("S")
+    with TifWriter(tmp_path / "w.tif", pixel_size=100, n_frames=n) as w:
+        for frame in data:
+            w.write(frame)
+    with Image.open(tmp_path / "w.tif") as im:
+        assert im.n_frames == n
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "w.tif"), data)
+    assert abs(notebook_pixel_size(tmp_path / "w.tif") - 100) < 0.01
+
+
+def test_tifffile_default_resolution_is_unknown_not_1000_nm(tmp_path):
+    tifffile.imwrite(tmp_path / "d.tif", _stack(), photometric="minisblack")
+    assert notebook_pixel_size(tmp_path / "d.tif") == pytest.approx(1000)  # the notebook's mistake
+    with open_movie(tmp_path / "d.tif") as m:
+        assert m.pixel_size is None and m.pixel_size_source is None
+    with open_movie(tmp_path / "d.tif", pixel_size=107) as m:
+        assert m.pixel_size == 107 and m.pixel_size_source == "given by the caller"
+
+
+@pytest.mark.parametrize("unit", ["micron", "um", "\\u00B5m"])
+def test_imagej_metadata_unit(tmp_path, unit):
+    tifffile.imwrite(tmp_path / "ij.tif", _stack(), imagej=True, resolution=(1 / 0.107, 1 / 0.107),
+                     metadata={"unit": unit})
+    with open_movie(tmp_path / "ij.tif") as m:
+        assert m.shape == (5, 12, 16)
+        assert m.pixel_size == pytest.approx(107, abs=1e-6)
+        assert m.pixel_size_source == "ImageJ metadata"
+
+
+def test_ome_physical_size(tmp_path):
+    tifffile.imwrite(tmp_path / "o.ome.tif", _stack(), metadata={"axes": "TYX", "PhysicalSizeX": 0.0975,
+                                                                  "PhysicalSizeY": 0.0975})
+    with open_movie(tmp_path / "o.ome.tif") as m:
+        assert m.pixel_size == pytest.approx(97.5)
+        assert m.pixel_size_source == "OME metadata"
+
+
+def test_write_tif_dtype_never_wraps(tmp_path):
+    data = np.array([[[0, 40000]]], dtype=np.int64)
+    with pytest.raises(InputError, match="do not fit in int16") as exc:
+        write_tif(tmp_path / "o.tif", data, 100, dtype=np.int16)
+    assert "o.tif" in str(exc.value)
+    assert not (tmp_path / "o.tif").exists() and not list(tmp_path.iterdir())  # no temp file left
+    with pytest.raises(InputError, match="NaN"):
+        write_tif(tmp_path / "n.tif", np.array([[np.nan, 1.0]]), 100, dtype=np.uint16)
+    with pytest.raises(InputError):
+        with TifWriter(tmp_path / "w.tif", 100, dtype=np.uint16) as w:
+            w.write(np.full((4, 4), 7))
+            w.write(np.full((4, 4), -1))
+    assert not (tmp_path / "w.tif").exists() and not list(tmp_path.iterdir())
+    write_tif(tmp_path / "ok.tif", data, 100, dtype=np.int32)
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "ok.tif"), data)
+
+
+def test_smallest_dtype():
+    assert smallest_dtype(0, 65535) == np.uint16
+    assert smallest_dtype(-1, 100) == np.int32
+    assert smallest_dtype(0, 2**40) == np.int64
+    assert smallest_dtype(0, 1, floating=True) == np.float32
+
+
+def test_existing_output_refused_unless_force(tmp_path):
+    path = write_tif(tmp_path / "e.tif", _stack(1), 100)
+    before = path.read_bytes()
+    with pytest.raises(OutputExistsError, match="exists") as exc:
+        write_tif(path, _stack(2), 100)
+    assert str(path) in str(exc.value)
+    with pytest.raises(OutputExistsError):
+        with TifWriter(path, 100) as w:
+            w.write(_stack(1)[0])
+    assert path.read_bytes() == before
+    write_tif(path, _stack(2), 100, force=True)
+    assert open_movie(path).n_frames == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# opening movies
+# ---------------------------------------------------------------------------------------------
+
+
+def test_memmapped_tif_reads_frames(tmp_path):
+    data = _stack(7)
+    path = write_tif(tmp_path / "m.tif", data, 100)
+    with open_movie(path) as m:
+        assert isinstance(m, Movie) and m.memmapped
+        assert m.shape == (7, 12, 16) and len(m) == 7 and m.ndim == 3
+        np.testing.assert_array_equal(m[3], data[3])
+        np.testing.assert_array_equal(m[-1], data[-1])
+        np.testing.assert_array_equal(m[2:5], data[2:5])
+        np.testing.assert_array_equal(np.asarray(m), data)
+        assert m.nbytes == data.nbytes
+
+
+def test_two_d_tif_is_one_frame(tmp_path):
+    img = _stack(1)[0]
+    path = write_tif(tmp_path / "two.tif", img, 100)
+    with open_movie(path) as m:
+        assert m.shape == (1, 12, 16)
+        np.testing.assert_array_equal(m[0], img)
+    assert as_movie(img).shape == (1, 12, 16)
+
+
+def test_bigtiff(tmp_path):
+    data = _stack(6)
+    tifffile.imwrite(tmp_path / "big.tif", data, bigtiff=True, photometric="minisblack",
+                     resolution=(1e7 / 130, 1e7 / 130), resolutionunit="CENTIMETER")
+    with tifffile.TiffFile(tmp_path / "big.tif") as tif:
+        assert tif.is_bigtiff
+    with open_movie(tmp_path / "big.tif") as m:
+        assert m.shape == data.shape and m.pixel_size == pytest.approx(130)
+        np.testing.assert_array_equal(m[5], data[5])
+    with TifWriter(tmp_path / "w.tif", 130, bigtiff=True) as w:
+        for frame in data:
+            w.write(frame)
+    with open_movie(tmp_path / "w.tif") as m:
+        np.testing.assert_array_equal(m[:], data)
+
+
+def _read_pages_spy(monkeypatch):
+    """Count the pages decoded by tifffile."""
+    calls = []
+    orig = tifffile.TiffPage.asarray
+
+    def spy(self, *a, **k):
+        calls.append(self.index)
+        return orig(self, *a, **k)
+
+    monkeypatch.setattr(tifffile.TiffPage, "asarray", spy)
+    if hasattr(tifffile, "TiffFrame"):
+        orig_frame = tifffile.TiffFrame.asarray
+
+        def spy_frame(self, *a, **k):
+            calls.append(self.index)
+            return orig_frame(self, *a, **k)
+
+        monkeypatch.setattr(tifffile.TiffFrame, "asarray", spy_frame)
+    return calls
+
+
+def test_compressed_tif_read_page_by_page(tmp_path, monkeypatch):
+    data = _stack(9)
+    tifffile.imwrite(tmp_path / "z.tif", data, compression="zlib", photometric="minisblack")
+    with open_movie(tmp_path / "z.tif") as m:
+        assert not m.memmapped and m.shape == data.shape
+        calls = _read_pages_spy(monkeypatch)
+        np.testing.assert_array_equal(m[4], data[4])
+        assert set(calls) == {4}  # only the frame asked for is decoded
+        np.testing.assert_array_equal(m[[1, 8]], data[[1, 8]])
+        np.testing.assert_array_equal(m[2:4, 1:3], data[2:4, 1:3])
+        np.testing.assert_array_equal(list(m.iter_frames(6)), data[6:])
+
+
+def test_tif_written_one_page_at_a_time_with_separate_series(tmp_path):
+    data = _stack(6)
+    for frame in data:  # like camera software appending page by page
+        tifffile.imwrite(tmp_path / "pages.tif", frame, append=True)
+    with tifffile.TiffFile(tmp_path / "pages.tif") as tif:
+        assert len(tif.series) == 6  # the case to handle: one series per page
+    with open_movie(tmp_path / "pages.tif") as m:
+        assert m.shape == data.shape
+        np.testing.assert_array_equal(m[:], data)
+        np.testing.assert_array_equal(m[5], data[5])
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"compression": "zlib"}, {"imagej": True}])
+def test_truncated_tif_is_an_error(tmp_path, kwargs):
+    full = tmp_path / "full.tif"
+    tifffile.imwrite(full, _stack(8), **({"photometric": "minisblack"} | kwargs))
+    blob = full.read_bytes()
+    with tifffile.TiffFile(full) as tif:  # where the last frame's pixels end
+        data_end = tif.pages[-1].dataoffsets[-1] + tif.pages[-1].databytecounts[-1]
+    for cut in (len(blob) // 2, data_end - 10):
+        bad = tmp_path / "trunc.tif"
+        bad.write_bytes(blob[:cut])
+        with pytest.raises(InputError, match="truncated|corrupt|not a readable") as exc:
+            open_movie(bad)
+        assert str(bad) in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_not_a_tif(tmp_path):
+    bad = tmp_path / "x.tif"
+    bad.write_bytes(b"this is not a tif at all")
+    with pytest.raises(InputError, match="not a readable tif") as exc:
+        open_movie(bad)
+    assert str(bad) in str(exc.value)
+
+
+def test_rgb_tif_refused(tmp_path):
+    tifffile.imwrite(tmp_path / "rgb.tif", np.zeros((8, 8, 3), np.uint8), photometric="rgb")
+    with pytest.raises(InputError, match="RGB"):
+        open_movie(tmp_path / "rgb.tif")
+
+
+def test_picasso_raw_movie(tmp_path):
+    data = _stack(4, 8, 10)
+    data.tofile(tmp_path / "m.raw")
+    (tmp_path / "m.yaml").write_text("Byte Order: <\nCamera: Simulation\nCamera.Pixelsize: 130\n"
+                                     "Data Type: uint16\nFrames: 4\nHeight: 8\nWidth: 10\n")
+    with open_movie(tmp_path / "m.raw") as m:
+        assert m.memmapped and m.shape == (4, 8, 10)
+        assert m.pixel_size == 130
+        np.testing.assert_array_equal(m[2], data[2])
+    (tmp_path / "t.raw").write_bytes(data.tobytes()[:100])
+    (tmp_path / "t.yaml").write_text((tmp_path / "m.yaml").read_text())
+    with pytest.raises(InputError, match="truncated"):
+        open_movie(tmp_path / "t.raw")
+    (tmp_path / "n.raw").write_bytes(data.tobytes())
+    with pytest.raises(InputError, match="n.yaml"):
+        open_movie(tmp_path / "n.raw")
+
+
+def test_real_picasso_raw_movie(shared_data):
+    with open_movie(shared_data / "picasso" / "testdata.raw") as m:
+        assert m.shape == (100, 32, 32) and m.dtype == np.uint16
+        assert m.memmapped
+        assert m.pixel_size == 160 and "testdata.yaml" in m.pixel_size_source
+        frame = m[10]
+    expected = np.fromfile(shared_data / "picasso" / "testdata.raw", dtype="<u2", count=32 * 32,
+                           offset=10 * 32 * 32 * 2).reshape(32, 32)
+    np.testing.assert_array_equal(frame, expected)
+
+
+def test_input_never_modified(tmp_path):
+    path = write_tif(tmp_path / "m.tif", _stack(3), 100)
+    before = path.read_bytes()
+    with open_movie(path) as m:
+        with pytest.raises((ValueError, TypeError)):
+            m._data[0, 0, 0] = 1  # read-only memmap
+        _ = m[0]
+    assert path.read_bytes() == before
+
+
+# ---------------------------------------------------------------------------------------------
+# memory: opening a large tif and reading a few frames does not load the file
+# ---------------------------------------------------------------------------------------------
+
+
+def _rss_anon_kb() -> int:
+    text = Path("/proc/self/status").read_text()
+    return int(re.search(r"RssAnon:\s+(\d+) kB", text).group(1))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("compression", [None, "zlib"])
+def test_lazy_read_does_not_load_the_file(tmp_path, compression):
+    frame_shape = (512, 512)
+    n = 400 if compression is None else 120  # 200 MB uncompressed; compressed written page by page
+    path = tmp_path / "large.tif"
+    rng = np.random.default_rng(0)
+    noise = rng.integers(0, 60000, frame_shape, dtype=np.uint16)
+    with tifffile.TiffWriter(path, bigtiff=False) as tw:
+        for i in range(n):
+            tw.write(np.roll(noise, i, axis=0), photometric="minisblack", compression=compression,
+                     contiguous=compression is None)
+    file_size = path.stat().st_size
+    before = _rss_anon_kb() * 1024
+    with open_movie(path) as m:
+        assert m.n_frames == n
+        frames = [m[i].copy() for i in range(0, n, n // 10)][:10]
+        after = _rss_anon_kb() * 1024
+    np.testing.assert_array_equal(frames[1], np.roll(noise, n // 10, axis=0))
+    assert after - before < file_size / 4, (after - before, file_size)
