@@ -1,0 +1,192 @@
+"""The companion notebooks in a real browser: Voilà serves them, headless Chromium drives them.
+
+Needs Debian's ``chromium`` (or ``IMAGESUMMING_CHROMIUM``), ``voila`` and ``playwright``
+(``tests/requirements-browser.txt``; ``.ci/browser-setup.sh`` installs them). Outside CI the tests
+skip with the reason when something is missing; in CI (``CI=true``) they fail instead.
+Screenshots go to ``$IMAGESUMMING_ARTIFACTS`` (default: a pytest temporary folder).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("IMAGESUMMING_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+TIMEOUT_MS = 90_000  # first page load starts a kernel and imports numpy, pandas, matplotlib
+
+
+def _unavailable(reason: str):
+    if IN_CI:
+        pytest.fail(f"the browser test cannot run in CI: {reason} (run .ci/browser-setup.sh)")
+    pytest.skip(reason)
+
+
+def _check_tools() -> None:
+    if not Path(CHROMIUM).is_file():
+        _unavailable(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    for module in ("playwright", "voila"):
+        if importlib.util.find_spec(module) is None:
+            _unavailable(f"python package {module!r} missing (pip install -r tests/requirements-browser.txt)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory) -> Path:
+    folder = os.environ.get("IMAGESUMMING_ARTIFACTS")
+    path = Path(folder) if folder else tmp_path_factory.mktemp("browser-artifacts")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """A folder with the notebooks and demo data, served by one Voilà server on 127.0.0.1."""
+    _check_tools()
+    from imagesumming.demo import make_demo_data, make_demo_prediction
+    from imagesumming.io import open_movie, read_locs
+
+    root = tmp_path_factory.mktemp("voila-site")
+    home = tmp_path_factory.mktemp("home")  # Jupyter, IPython, matplotlib and Chromium write here
+    for name in ("ImageSumming.ipynb", "VisualizeDeepSTORM2DLocs.ipynb"):
+        shutil.copy(REPO / "templates" / name, root / name)
+    movie_path, locs_path = make_demo_data(root / "demo", seed=3)
+    truth, _ = read_locs(locs_path)
+    with open_movie(movie_path) as movie:
+        pred = make_demo_prediction(root / "demo" / "prediction", truth, pixel_size=movie.pixel_size,
+                                    height=movie.height, width=movie.width, movie=np.asarray(movie), seed=3)
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "IMAGESUMMING_DEMO_DIR"}
+    env.update(HOME=str(home), MPLBACKEND="Agg", PYTHONUNBUFFERED="1",
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]))
+    log = open(root / "voila.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "voila", str(root), "--no-browser", f"--port={port}",
+                             "--Voila.ip=127.0.0.1", "--show_tracebacks=True"],
+                            cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"voila exited with {proc.returncode}: {(root / 'voila.log').read_text()[-2000:]}")
+            try:
+                urllib.request.urlopen(f"{url}/voila/static/", timeout=2)
+                break
+            except urllib.error.HTTPError:
+                break  # any HTTP status: the server is up
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail("voila did not answer within 60 s")
+                time.sleep(0.2)
+        yield {"url": url, "root": root, "home": home, "movie": movie_path, "locs": locs_path,
+               "prediction": pred["folder"]}
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)  # the server and the kernels it started
+            proc.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(site):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
+                                  env={**os.environ, "HOME": str(site["home"])})
+        except Exception as exc:  # noqa: BLE001 - report why the browser did not start
+            _unavailable(f"Chromium did not start: {exc}")
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, site, artifacts, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    yield pg
+    pg.screenshot(path=str(artifacts / f"{request.node.name}-last.png"), full_page=True)
+    context.close()
+
+
+def _open(page, site, notebook):
+    page.goto(f"{site['url']}/voila/render/{notebook}", timeout=TIMEOUT_MS)
+
+
+def _texts(page, selector):
+    return [t.strip() for t in page.locator(selector).all_inner_texts()]
+
+
+def test_summing_notebook_in_browser(page, site, artifacts):
+    _open(page, site, "ImageSumming.ipynb")
+    load = page.get_by_role("button", name="Load inputs")
+    load.wait_for()
+    page.get_by_placeholder("movie.tif").fill(str(site["movie"]))
+    page.get_by_placeholder("locs.csv / _locs.hdf5").fill(str(site["locs"]))
+    load.click()
+    page.get_by_text("loaded 1 input pair").wait_for()
+    page.locator(".widget-output img").first.wait_for()  # the input frame with crosses
+    n_input_images = page.locator(".widget-output img").count()
+    assert n_input_images >= 2  # frame view + density box plot
+
+    page.get_by_role("button", name="Run").click()
+    page.get_by_text("done:").wait_for()
+    # result frame + density are added to the input figures
+    page.wait_for_function(f"document.querySelectorAll('.widget-output img').length >= {n_input_images + 2}")
+    assert "patch_size" in page.content()  # the notebook settings table
+    page.get_by_role("button", name="Show single").click()
+    page.wait_for_function(f"document.querySelectorAll('.widget-output img').length >= {n_input_images + 3}")
+    page.screenshot(path=str(artifacts / "summing-result.png"), full_page=True)
+    assert (artifacts / "summing-result.png").stat().st_size > 10_000
+
+
+def test_prediction_viewer_in_browser(page, site, artifacts):
+    _open(page, site, "VisualizeDeepSTORM2DLocs.ipynb")
+    load = page.get_by_role("button", name="Load")
+    load.wait_for()
+    page.get_by_placeholder("folder with Localizations_*.csv").fill(str(site["prediction"]))
+    page.get_by_placeholder("ground truth (optional)").fill(str(site["locs"]))
+    load.click()
+    metrics = page.locator(".imagesumming-metrics")
+    metrics.get_by_text("Jaccard").first.wait_for()
+    page.locator(".widget-output img").first.wait_for()
+    before = metrics.inner_text()
+    page.screenshot(path=str(artifacts / "viewer-loaded.png"), full_page=True)
+
+    handle = page.locator(".imagesumming-threshold .noUi-handle, .imagesumming-threshold .ui-slider-handle").first
+    handle.focus()
+    for _ in range(15):
+        handle.press("ArrowRight")
+    page.wait_for_function(
+        "([sel, old]) => { const e = document.querySelector(sel); return e && e.innerText !== old; }",
+        arg=[".imagesumming-metrics", before])
+    after = metrics.inner_text()
+    assert after != before
+    page.screenshot(path=str(artifacts / "viewer-threshold.png"), full_page=True)
