@@ -1,0 +1,104 @@
+"""CLI commands of the add-ons: split, merge, frames, sum-frames (thin over :mod:`imagesumming.addons`)."""
+
+from __future__ import annotations
+
+import argparse
+
+_FORMATS_HELP = ("localization format to write: deepstorm, thunderstorm, picasso or prediction "
+                 "(default: the input's; a Picasso csv export is written as ThunderSTORM csv)")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--to", metavar="FMT", help=_FORMATS_HELP)
+    p.add_argument("--pixel-size", type=float, metavar="NM", help="camera pixel size in nm (overrides the files)")
+    p.add_argument("--drop-invalid", action="store_true",
+                   help="drop (and count) localizations outside the image or beyond the movie instead of stopping")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("split", help="split a movie and its localizations in two at a frame",
+                       description="Frames 1..F go to DIR/<stem>_part1.tif, the rest to DIR/<stem>_part2.tif "
+                                   "(frames renumbered from 1); localizations follow their frames into "
+                                   "<stem>_partK.csv (Picasso: <stem>_partK_locs.hdf5 + yaml).")
+    p.add_argument("movie", help="movie (.tif, .raw)")
+    p.add_argument("locs", nargs="?", help="its localizations (Picasso, ThunderSTORM, Deep-STORM)")
+    p.add_argument("--at", type=int, required=True, metavar="F", help="last frame (1-based) of the first part")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
+    _common(p)
+    p.set_defaults(func=cmd_split)
+
+    p = sub.add_parser("merge", help="stack movies (and their localizations) into one",
+                       description="Frames stacked in the order given; localization frames offset by the "
+                                   "frame counts of the movies before. Image and pixel sizes must agree.")
+    p.add_argument("--movie", action="append", required=True, metavar="TIF", help="a movie (repeat, in order)")
+    p.add_argument("--locs", action="append", metavar="FILE", help="its localizations (repeat, one per movie)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="merged tif (OUT.tif; localizations in OUT.csv or OUT_locs.hdf5)")
+    _common(p)
+    p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("frames", help="write every frame as its own tif and localization file",
+                       description="DIR/<stem>_0001.tif and <stem>_0001.csv ... (zero-padded so they sort); "
+                                   "every frame is frame 1 of its file; empty frames get a csv with the header.")
+    p.add_argument("movie", help="movie (.tif, .raw)")
+    p.add_argument("locs", nargs="?", help="its localizations")
+    p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
+    _common(p)
+    p.set_defaults(func=cmd_frames)
+
+    p = sub.add_parser("sum-frames", help="sum every N frames into one (offset subtracted N-1 times)",
+                       description="Every N consecutive frames (or N frames drawn at random without "
+                                   "replacement with --shuffle) are summed exactly in a wide integer type, "
+                                   "minus (N-1) x the camera offset; the remainder frames are reported and left "
+                                   "out. With --locs the summed movie gets its ground truth. OUT_groups.json "
+                                   "records the source frames of every summed frame and the seed.")
+    p.add_argument("movie", help="movie (.tif, .raw)")
+    p.add_argument("--locs", metavar="FILE", help="its localizations (ground truth of the summed movie)")
+    p.add_argument("-n", type=int, required=True, metavar="N", help="frames per sum")
+    p.add_argument("--camera-offset", type=float, required=True, metavar="ADU", help="camera offset in ADU")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="summed tif (OUT.tif)")
+    p.add_argument("--shuffle", action="store_true", help="draw the N frames at random instead of consecutively")
+    p.add_argument("--seed", type=int, default=0, help="seed of --shuffle (default: %(default)s; recorded)")
+    _common(p)
+    p.set_defaults(func=cmd_sum_frames)
+
+
+def _options(args) -> dict:
+    return {"to": args.to, "pixel_size": args.pixel_size, "on_invalid": "drop" if args.drop_invalid else "error",
+            "force": args.force, "progress": not getattr(args, "quiet", False)}
+
+
+def _report(args, result) -> int:
+    if not getattr(args, "quiet", False):
+        for note in result.notes:
+            print(f"note: {note}")
+    print(result.summary())
+    return 0
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from .addons import split_movie
+
+    return _report(args, split_movie(args.movie, args.locs, at=args.at, out_dir=args.out, **_options(args)))
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from .addons import merge_movies
+
+    return _report(args, merge_movies(args.movie, args.locs, output=args.output, **_options(args)))
+
+
+def cmd_frames(args: argparse.Namespace) -> int:
+    from .addons import split_frames
+
+    return _report(args, split_frames(args.movie, args.locs, out_dir=args.out, **_options(args)))
+
+
+def cmd_sum_frames(args: argparse.Namespace) -> int:
+    from .addons import sum_frames
+
+    if args.seed != 0 and not args.shuffle:
+        print("note: --seed has no effect without --shuffle")
+    return _report(args, sum_frames(args.movie, args.locs, n=args.n, camera_offset=args.camera_offset,
+                                    output=args.output, shuffle=args.shuffle, seed=args.seed, **_options(args)))
