@@ -394,10 +394,27 @@ def _check_fits(arr: np.ndarray, dtype: np.dtype, path) -> None:
         raise InputError(f"pixel values {lo}..{hi} do not fit in {dtype} (they would wrap); use a wider dtype", path)
 
 
+def _resolution(pixel_size: float) -> tuple[int, int]:
+    """Pixels per cm as the TIFF rational closest to ``1e7 / pixel_size`` (both terms < 2**32).
+
+    Passing a float lets some tifffile versions (e.g. 2024.12.12) pick a coarse fraction
+    (130 nm came back as 130.001 nm); an explicit rational is exact for usual pixel sizes.
+    """
+    from fractions import Fraction
+
+    if not np.isfinite(float(pixel_size)) or float(pixel_size) <= 0:
+        raise InputError(f"pixel size must be a positive number of nm, got {pixel_size}")
+    res = 1e7 / float(pixel_size)
+    f = Fraction(res).limit_denominator(max(1, int((2**32 - 1) / max(res, 1.0))))
+    if f.numerator == 0 or f.numerator > 2**32 - 1:
+        raise InputError(f"pixel size {pixel_size} nm cannot be stored in tif resolution tags")
+    return f.numerator, f.denominator
+
+
 def _tif_kwargs(pixel_size):
     kw = {"photometric": "minisblack", "metadata": {}}
     if pixel_size is not None:
-        res = 1e7 / float(pixel_size)
+        res = _resolution(pixel_size)
         kw.update(resolution=(res, res), resolutionunit="CENTIMETER")
     return kw
 
