@@ -1,0 +1,234 @@
+"""CLI commands of the evaluation: filter, evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("filter", help="keep the predictions with confidence >= a threshold",
+                       description="Write the rows of a Deep-STORM prediction csv whose confidence is >= the "
+                                   "threshold, in the same format (rows unchanged), and report how many were kept.")
+    p.add_argument("input", metavar="PRED.csv", help="prediction csv (frame,x [nm],y [nm],confidence [a.u])")
+    p.add_argument("--threshold", "-t", type=float, required=True, metavar="T", help="keep rows with confidence >= T")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.csv")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output")
+    p.set_defaults(func=cmd_filter)
+
+    p = sub.add_parser("evaluate", help="measure Deep-STORM predictions against ground truth",
+                       description="Match predictions to ground truth frame by frame (KD-tree candidates, optimal "
+                                   "or greedy one-to-one assignment) at several radii; print recall, precision, "
+                                   "Jaccard, F1, lateral RMSE, bias and efficiency; sweep the confidence "
+                                   "threshold; write metrics.csv, sweep.csv, metrics.json and PNG figures.")
+    p.add_argument("input", metavar="PRED.csv", help="prediction csv (Localizations_<name>_avg.csv or _max.csv)")
+    p.add_argument("--gt", metavar="GT", help="ground truth (Picasso hdf5/csv, ThunderSTORM or Deep-STORM csv)")
+    p.add_argument("--gt-format", default="auto", metavar="FMT", help="ground-truth format (default: detect)")
+    p.add_argument("--movie", metavar="M.tif", help="the input movie (for the frame views and densities)")
+    p.add_argument("--prediction-dir", metavar="DIR",
+                   help="the notebook's result folder (Predicted_/Widefield_/PredictedStack_<name>.tif); "
+                        "default: the csv's folder when its name follows the notebook's pattern")
+    p.add_argument("--name", help="<name> of the prediction files when the folder holds several")
+    p.add_argument("--radius", default="50,100,250", metavar="NM[,NM...]",
+                   help="matching radii in nm (default: %(default)s)")
+    p.add_argument("--matcher", default="optimal", choices=("optimal", "greedy"),
+                   help="one-to-one assignment: optimal (most pairs, then least distance) or greedy "
+                        "(closest first, as in the SMLM challenge); default: %(default)s")
+    p.add_argument("--threshold", type=float, metavar="T",
+                   help="evaluate only predictions with confidence >= T (the sweep always uses all)")
+    p.add_argument("--sweep-grid", type=int, metavar="N",
+                   help="sweep N evenly spaced thresholds (default: every distinct confidence, exact)")
+    p.add_argument("--frames", metavar="F[,F...]", help="frames (1-based) to draw (default: the frame with the "
+                                                         "most ground-truth localizations)")
+    p.add_argument("--pixel-size", type=float, metavar="NM", help="camera pixel size in nm (overrides tags)")
+    p.add_argument("--pixel-size-hr", type=float, metavar="NM", help="prediction pixel size in nm (overrides tags)")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder")
+    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def cmd_filter(args: argparse.Namespace) -> int:
+    from .evaluation.predictions import filter_prediction_file
+
+    r = filter_prediction_file(args.input, args.threshold, args.output, force=args.force)
+    pct = 100.0 * r["kept"] / r["total"] if r["total"] else 0.0
+    print(f"kept {r['kept']} of {r['total']} localizations ({pct:.1f} %) with {r['column']} >= {args.threshold:g}")
+    if r["no_confidence"]:
+        print(f"left out {r['no_confidence']} row(s) without a confidence value")
+    print(f"wrote {args.output}")
+    return 0
+
+
+def _numbers(text: str, what: str, cast=float) -> list:
+    try:
+        values = [cast(v) for v in str(text).replace(" ", "").split(",") if v]
+    except ValueError:
+        raise InputError(f"{what} must be comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise InputError(f"{what}: no value given")
+    return values
+
+
+def _json_safe(obj):
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return None if not math.isfinite(float(obj)) else float(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _print_table(table) -> None:
+    cols = [("radius_nm", "radius", "{:g}"), ("tp", "TP", "{:d}"), ("fp", "FP", "{:d}"), ("fn", "FN", "{:d}"),
+            ("recall", "recall", "{:.3f}"), ("precision", "precision", "{:.3f}"), ("jaccard", "Jaccard", "{:.3f}"),
+            ("f1", "F1", "{:.3f}"), ("rmse_lateral_nm", "RMSE nm", "{:.1f}"), ("mean_dx_nm", "dx nm", "{:+.1f}"),
+            ("mean_dy_nm", "dy nm", "{:+.1f}"), ("efficiency", "eff.", "{:.3f}")]
+    rows = [[h for _, h, _ in cols]]
+    for rec in table.to_dict("records"):
+        row = []
+        for key, _, fmt in cols:
+            v = rec[key]
+            if isinstance(v, float) and not math.isfinite(v):
+                row.append("nan")
+            else:
+                row.append(fmt.format(int(v) if fmt == "{:d}" else v))
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
+    for r in rows:
+        print("  ".join(s.rjust(w) for s, w in zip(r, widths)))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from . import __version__
+    from ._files import atomic_path, check_input_file, check_outputs
+    from .evaluation import views
+    from .evaluation.matching import frame_overlap, match_radii
+    from .evaluation.metrics import metrics
+    from .evaluation.predictions import filter_confidence, load_prediction_folder, prediction_name
+    from .evaluation.sweep import best_threshold, threshold_sweep
+
+    radii = _numbers(args.radius, "--radius")
+    frames_wanted = _numbers(args.frames, "--frames", int) if args.frames else None
+    pred_path = check_input_file(args.input)
+    folder, name = None, args.name
+    if args.prediction_dir:
+        folder = args.prediction_dir
+        name = name or (prediction_name(pred_path) or (None,))[0]
+    elif prediction_name(pred_path):
+        folder, name = pred_path.parent, name or prediction_name(pred_path)[0]
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise InputError("output must be a folder", out)
+
+    with load_prediction_folder(folder, locs=pred_path, name=name, movie=args.movie, gt=args.gt,
+                                gt_format=args.gt_format, pixel_size=args.pixel_size,
+                                pixel_size_hr=args.pixel_size_hr) as pf:
+        pred_all = pf.locs
+        has_conf = "confidence" in pred_all.columns
+        pred = pred_all
+        if args.threshold is not None:
+            pred = filter_confidence(pred_all, args.threshold)
+        gt = pf.gt
+        n_frames = pf.n_frames
+        if frames_wanted is None:
+            source = gt if gt is not None and len(gt) else pred_all
+            frames_wanted = [int(source["frame"].value_counts().sort_index().idxmax())] if len(source) else []
+        figures = {"confidence_histogram.png": has_conf, "density_per_frame.png": pf.field_nm is not None,
+                   "sweep.png": gt is not None and has_conf,
+                   "merged.png": pf.widefield is not None or pf.predicted is not None}
+        figures.update({f"frame_{f}.png": True for f in frames_wanted})
+        files = ["metrics.json"] + (["metrics.csv"] if gt is not None else []) + \
+                (["sweep.csv"] if gt is not None and has_conf else []) + [k for k, v in figures.items() if v]
+        check_outputs([out / f for f in files], force=args.force)  # nothing is written before this passes
+        out.mkdir(parents=True, exist_ok=True)
+
+        summary = {"imagesumming_version": __version__, "command": "evaluate",
+                   "inputs": {k: str(v) for k, v in pf.paths.items()}, "matcher": args.matcher,
+                   "radii_nm": radii, "threshold": args.threshold, "n_pred_total": len(pred_all),
+                   "n_pred_evaluated": len(pred), "pixel_size_nm": pf.pixel_size,
+                   "pixel_size_hr_nm": pf.pixel_size_hr, "n_frames": n_frames, "notes": list(pf.notes)}
+        print(f"predictions: {len(pred_all)} localizations in {pred_all['frame'].nunique()} frames"
+              + (f"; {len(pred)} with confidence >= {args.threshold:g}" if args.threshold is not None else ""))
+        for note in pf.notes:
+            print(f"note: {note}")
+
+        matches = None
+        if gt is not None:
+            summary["n_gt"] = len(gt)
+            summary["frames"] = frame_overlap(gt["frame"].to_numpy(), pred["frame"].to_numpy())
+            ov = summary["frames"]
+            print(f"ground truth: {len(gt)} localizations; frames in both: {ov['frames_both']}, only in ground "
+                  f"truth: {ov['frames_only_gt']} ({ov['gt_rows_in_frames_only_gt']} locs, all misses), only in "
+                  f"predictions: {ov['frames_only_pred']} ({ov['pred_rows_in_frames_only_pred']} locs, all false)")
+            all_matches = match_radii(gt, pred, radii, args.matcher)
+            table = pd.DataFrame([metrics(m) for m in all_matches.values()])
+            matches = all_matches[max(all_matches)]
+            print(f"\nmetrics ({args.matcher} matching; RMSE lateral; dx, dy = prediction - ground truth):")
+            _print_table(table)
+            summary["metrics"] = table.to_dict("records")
+            with atomic_path(out / "metrics.csv", force=args.force) as tmp:
+                table.to_csv(tmp, index=False)
+            if has_conf:
+                sweep = threshold_sweep(gt, pred_all, radii, args.matcher, thresholds=args.sweep_grid)
+                with atomic_path(out / "sweep.csv", force=args.force) as tmp:
+                    sweep.to_csv(tmp, index=False)
+                best = {}
+                print(f"\nconfidence sweep over {sweep['threshold'].nunique()} thresholds "
+                      + ("(every distinct confidence)" if args.sweep_grid is None else f"(grid of {args.sweep_grid})"))
+                for r in radii:
+                    s = sweep[sweep["radius_nm"] == r]
+                    best[r] = {}
+                    for metric in ("jaccard", "efficiency"):
+                        try:
+                            b = best_threshold(s, metric)
+                        except InputError:
+                            continue
+                        best[r][metric] = {"threshold": float(b["threshold"]), metric: float(b[metric]),
+                                           "recall": float(b["recall"]), "precision": float(b["precision"])}
+                    text = ", ".join(f"best {k} {v[k]:.3f} at threshold {v['threshold']:.4g}" for k, v in best[r].items())
+                    print(f"  radius {r:g} nm: {text}")
+                summary["best_thresholds"] = best
+                summary["sweep"] = "every distinct confidence" if args.sweep_grid is None else f"grid of {args.sweep_grid}"
+                _save(views.sweep_view(sweep), out / "sweep.png", args.force)
+            else:
+                print("note: the predictions have no confidence column: no threshold sweep")
+        else:
+            print("note: no ground truth (--gt): no metrics, only views")
+
+        if has_conf:
+            _save(views.confidence_histogram(pred_all, threshold=args.threshold, matches=None if args.threshold
+                                             is not None else matches),
+                  out / "confidence_histogram.png", args.force)
+        if pf.field_nm is not None:
+            w, h = pf.field_nm
+            _save(views.density_view(gt, pred, n_frames=max(n_frames, 1), width=w, height=h, pixel_size=1.0),
+                  out / "density_per_frame.png", args.force)
+        if figures["merged.png"]:
+            _save(views.merged_view(pf.widefield, pf.predicted, pixel_size_hr=pf.pixel_size_hr or 1.0),
+                  out / "merged.png", args.force)
+        for f in frames_wanted:
+            _save(views.folder_frame_view(pf, f, threshold=args.threshold), out / f"frame_{f}.png", args.force)
+        with atomic_path(out / "metrics.json", force=args.force) as tmp:
+            tmp.write_text(json.dumps(_json_safe(summary), indent=2) + "\n")
+    print(f"\nwrote {', '.join(files)} to {out}")
+    return 0
+
+
+def _save(fig, path: Path, force: bool) -> None:
+    from ._files import atomic_path
+
+    with atomic_path(path, force=force) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
