@@ -73,10 +73,15 @@ def _as_list(obj, what):
 
 
 def _count(value, name, minimum=1):
-    try:
-        ok = float(value) == int(value)
-    except (TypeError, ValueError, OverflowError):
+    if isinstance(value, (bool, np.bool_)):
         ok = False
+    elif isinstance(value, (int, np.integer)):
+        ok = True
+    else:
+        try:
+            ok = float(value).is_integer()
+        except (TypeError, ValueError, OverflowError):
+            ok = False
     if not ok or int(value) < minimum:
         raise InputError(f"{name} must be a whole number >= {minimum}, got {value!r}")
     return int(value)
@@ -288,7 +293,7 @@ def sum_patches(movies, locs, *, pixel_size=None, camera_offset=100.0, patch_siz
     if on_invalid not in ("error", "drop"):
         raise InputError(f"on_invalid must be 'error' or 'drop', not {on_invalid!r}")
     if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2**63))
+        seed = int(np.random.SeedSequence().entropy % 2**32)  # short enough to type back in
     seed = _count(seed, "seed", 0)
     max_attempts = max(100_000, 500 * n_patches) if max_attempts is None else _count(max_attempts, "max_attempts")
 

@@ -1,0 +1,542 @@
+"""Tests of imagesumming.summing (sum_patches, SummingResult) and imagesumming.sampling."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from imagesumming.errors import InputError, OutputExistsError
+from imagesumming.io import Movie, read_locs, write_deepstorm_csv, write_picasso_hdf5, write_tif
+from imagesumming.sampling import TRANSFORMS, choose_bins, index_locs, transform_patches, transform_xy, window_members
+from imagesumming.schema import make_locs
+from imagesumming.summing import SummingResult, output_paths, sum_patches
+from imagesumming.synthetic import simulate_movie
+
+PS = 100.0
+
+
+def coded_movie(n_frames=12, height=40, width=48):
+    """uint16 movie whose pixel values say where they come from: f*2000 + r*width + c."""
+    f, r, c = np.meshgrid(np.arange(n_frames), np.arange(height), np.arange(width), indexing="ij")
+    return (f * 2000 + r * width + c).astype(np.uint16)
+
+
+def random_locs(n_frames, height, width, per_frame=15, seed=0, edges=True):
+    """Random localizations, some of them exactly on pixel edges (the half-open rule matters there)."""
+    rng = np.random.default_rng(seed)
+    n = n_frames * per_frame
+    frame = rng.integers(1, n_frames + 1, n)
+    x = rng.uniform(0, width * PS, n)
+    y = rng.uniform(0, height * PS, n)
+    if edges:
+        e = rng.random(n) < 0.3
+        x[e] = rng.integers(0, width, e.sum()) * PS
+        y[e] = rng.integers(0, height, e.sum()) * PS
+    return make_locs({"frame": frame, "x": x, "y": y, "photons": rng.uniform(100, 200, n), "tag": np.arange(n)})
+
+
+def brute_force_members(locs, frame, row, col, P):
+    """Localizations of a window by the issue's rule, written the slow and obvious way."""
+    out = []
+    for rec in locs.itertuples(index=False):
+        c, r = int(np.floor(rec.x / PS)), int(np.floor(rec.y / PS))
+        if rec.frame == frame and col <= c < col + P and row <= r < row + P:
+            out.append((rec.tag, rec.x - col * PS, rec.y - row * PS))
+    return sorted(out)
+
+
+def members_of(result, summed_frame):
+    sel = result.locs[result.locs["frame"] == summed_frame]
+    return sorted(zip(sel["tag"], sel["x"], sel["y"]))
+
+
+# --------------------------------------------------------------------------------------------
+# sampling: membership, windows, frame order
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_each_window_and_its_locs_come_from_the_same_frame_and_position(seed):
+    movie = coded_movie()
+    locs = random_locs(12, 40, 48, seed=seed)
+    P = 7
+    res = sum_patches(movie, locs, pixel_size=PS, camera_offset=0, patch_size=P, n_patches=40, n_summed=40,
+                      bin_size=1, min_emitters=1, seed=seed, progress=False)
+    assert len(res.provenance) == 40
+    for rec in res.provenance.itertuples(index=False):
+        window = movie[rec.frame - 1, rec.row:rec.row + P, rec.col:rec.col + P]
+        np.testing.assert_array_equal(res.frames[rec.summed_frame - 1], window)
+        expected = brute_force_members(locs, rec.frame, rec.row, rec.col, P)
+        got = members_of(res, rec.summed_frame)
+        assert [t for t, _, _ in got] == [t for t, _, _ in expected]
+        np.testing.assert_allclose([g[1:] for g in got], [e[1:] for e in expected], atol=1e-9)
+        assert rec.n_emitters == len(expected) >= 1
+    # shifted to the patch origin: everything inside [0, P*PS)
+    assert res.locs["x"].between(0, P * PS, inclusive="left").all()
+    assert res.locs["y"].between(0, P * PS, inclusive="left").all()
+
+
+def test_membership_is_half_open_on_pixel_edges():
+    locs = make_locs({"frame": [1, 1, 1, 1], "x": [2 * PS, 6 * PS, 6 * PS - 1e-9, 5.5 * PS],
+                      "y": [3 * PS, 3 * PS, 3 * PS, 7 * PS]})
+    index = index_locs([locs], [1], PS)
+    # window of 4 px at row 3, col 2 covers columns 2..5 and rows 3..6
+    window, entry = window_members(index, [0], [0], [3], [2], 4)
+    assert sorted(index.source[entry]) == [0, 2]  # x=6*PS is column 6 (outside), y=7*PS is row 7 (outside)
+    window, entry = window_members(index, [0], [0], [3], [3], 4)
+    assert sorted(index.source[entry]) == [1, 2]  # x=2*PS (column 2) is outside a window starting at column 3
+
+
+def test_each_needed_frame_is_read_once_and_the_movie_never_whole():
+    data = coded_movie(n_frames=30)
+    reads = []
+
+    def reader(i):
+        reads.append(i)
+        return data[i]
+
+    movie = Movie(reader=reader, shape=data.shape, dtype=data.dtype, pixel_size=PS)
+    locs = random_locs(30, 40, 48, per_frame=20, seed=4)
+    res = sum_patches(movie, locs, patch_size=8, n_patches=60, n_summed=30, bin_size=3, min_emitters=1,
+                      camera_offset=0, seed=2, progress=False)
+    needed = set(res.provenance["frame"] - 1)
+    assert len(reads) == len(set(reads))  # every frame at most once
+    assert needed <= set(reads) and len(reads) < 30
+    # the sums are right with the frame-by-frame reader too
+    for s in (1, 17, 30):
+        prov = res.provenance[res.provenance["summed_frame"] == s]
+        expected = sum(data[r.frame - 1, r.row:r.row + 8, r.col:r.col + 8].astype(np.int64) for r in prov.itertuples())
+        np.testing.assert_array_equal(res.frames[s - 1], expected)
+
+
+# --------------------------------------------------------------------------------------------
+# sums: exact integers, negatives, floats
+# --------------------------------------------------------------------------------------------
+
+
+def expected_sums(res, movies, offset):
+    P = res.frames.shape[1]
+    out = np.zeros(res.frames.shape, np.float64 if movies[0].dtype.kind == "f" else np.int64)
+    for r in res.provenance.itertuples(index=False):
+        out[r.summed_frame - 1] += movies[r.movie][r.frame - 1, r.row:r.row + P, r.col:r.col + P]
+    k = res.params["bin_size"]
+    return out - (k - 1) * offset
+
+
+def test_sums_are_exact_in_a_wide_integer_type():
+    rng = np.random.default_rng(0)
+    movie = rng.integers(60000, 65536, (10, 32, 32)).astype(np.uint16)  # sums of 5 overflow uint16 and int16
+    locs = random_locs(10, 32, 32, per_frame=30, seed=1)
+    res = sum_patches(movie, locs, pixel_size=PS, patch_size=10, n_patches=30, n_summed=20, bin_size=5,
+                      min_emitters=1, camera_offset=100, seed=0, progress=False)
+    exp = expected_sums(res, [movie], 100)
+    assert exp.max() > 2**16
+    assert res.frames.dtype == np.int32
+    np.testing.assert_array_equal(res.frames, exp)
+
+
+def test_negative_values_are_kept_and_counted():
+    rng = np.random.default_rng(1)
+    movie = rng.integers(40, 95, (10, 32, 32)).astype(np.uint16)  # below the offset: sums of 3 minus 200 go negative
+    locs = random_locs(10, 32, 32, per_frame=30, seed=2)
+    res = sum_patches(movie, locs, pixel_size=PS, patch_size=10, n_patches=30, n_summed=20, bin_size=3,
+                      min_emitters=1, camera_offset=100, seed=0, progress=False)
+    exp = expected_sums(res, [movie], 100)
+    n_neg = int((exp < 0).sum())
+    assert n_neg > 0
+    assert res.frames.dtype == np.int32
+    np.testing.assert_array_equal(res.frames, exp)
+    assert res.params["output"]["negative_pixels"] == n_neg
+    assert f"{n_neg} negative pixel value(s) kept" in res.summary()
+
+
+def test_uint16_output_when_values_fit():
+    movie = coded_movie()
+    locs = random_locs(12, 40, 48, seed=3)
+    res = sum_patches(movie, locs, pixel_size=PS, patch_size=6, n_patches=20, n_summed=10, bin_size=2,
+                      min_emitters=1, camera_offset=100, seed=5, progress=False)
+    assert res.frames.dtype == np.uint16
+    np.testing.assert_array_equal(res.frames, expected_sums(res, [movie], 100))
+
+
+def test_float_movies_are_summed_in_float():
+    rng = np.random.default_rng(2)
+    movie = rng.normal(100, 5, (10, 32, 32)).astype(np.float32)
+    locs = random_locs(10, 32, 32, per_frame=30, seed=3)
+    res = sum_patches(movie, locs, pixel_size=PS, patch_size=10, n_patches=30, n_summed=20, bin_size=4,
+                      min_emitters=1, camera_offset=100, seed=0, progress=False)
+    assert res.frames.dtype == np.float32
+    np.testing.assert_allclose(res.frames, expected_sums(res, [movie], 100), rtol=1e-6, atol=1e-3)
+    assert not np.allclose(res.frames, np.round(res.frames))  # not rounded to integers
+
+
+# --------------------------------------------------------------------------------------------
+# bins: distinct patches, unique
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n,k", [(200, 10), (12, 10), (10, 10), (5, 1)])
+def test_bins_hold_distinct_patches(n, k):
+    bins = choose_bins(np.random.default_rng(0), n, 50, k)
+    assert bins.shape == (50, k)
+    assert all(len(set(row)) == k for row in bins)
+    assert bins.min() >= 0 and bins.max() < n
+
+
+def test_unique_uses_each_patch_once():
+    movie = coded_movie()
+    locs = random_locs(12, 40, 48, seed=6)
+    res = sum_patches(movie, locs, pixel_size=PS, patch_size=6, n_patches=40, n_summed=10, bin_size=4,
+                      min_emitters=1, unique=True, seed=1, progress=False)
+    assert res.provenance["patch"].is_unique and len(res.provenance) == 40
+    with pytest.raises(InputError, match="unique.*40"):
+        sum_patches(movie, locs, pixel_size=PS, patch_size=6, n_patches=39, n_summed=10, bin_size=4,
+                    min_emitters=1, unique=True, seed=1, progress=False)
+
+
+def test_patches_are_reused_by_default():
+    movie = coded_movie()
+    locs = random_locs(12, 40, 48, seed=6)
+    res = sum_patches(movie, locs, pixel_size=PS, patch_size=6, n_patches=20, n_summed=30, bin_size=5,
+                      min_emitters=1, seed=1, progress=False)
+    assert not res.provenance["patch"].is_unique
+    assert res.provenance.groupby("summed_frame")["patch"].nunique().eq(5).all()
+
+
+# --------------------------------------------------------------------------------------------
+# synthetic data: localizations sit on the spots (with and without augmentation)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bright():
+    movie, truth = simulate_movie(n_frames=40, height=64, width=64, pixel_size=PS, emitters_per_frame=6,
+                                  photons=3000, min_photons=2000, background=10, psf_sigma=110, seed=11)
+    return movie, truth
+
+
+def values_at(res, locs):
+    f = locs["frame"].to_numpy() - 1
+    c = np.floor(locs["x"].to_numpy() / PS).astype(int)
+    r = np.floor(locs["y"].to_numpy() / PS).astype(int)
+    med = np.median(res.frames.reshape(len(res.frames), -1), axis=1)
+    return res.frames[f, r, c].astype(float) - med[f]
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_localizations_sit_on_their_spots(bright, augment):
+    movie, truth = bright
+    P = 20
+    res = sum_patches(movie, truth, pixel_size=PS, patch_size=P, n_patches=60, n_summed=30, bin_size=4,
+                      min_emitters=2, augment=augment, seed=3, progress=False)
+    above = values_at(res, res.locs)
+    assert len(above) > 100
+    assert (above > 60).all(), np.sort(above)[:5]
+    if augment:
+        assert res.provenance["transform"].nunique() == 8
+        # control: the same positions without moving them like their patches miss the spots
+        wrong = res.locs.copy()
+        wrong["x"] = P * PS - wrong["x"] - 1e-6
+        assert (values_at(res, wrong) > 60).mean() < 0.6
+    else:
+        assert set(res.provenance["transform"]) == {"identity"}
+
+
+def test_transforms_match_numpy_and_move_positions_alike():
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 100, (1, 5, 5))
+    numpy_ops = {"identity": lambda m: m, "flip_lr": np.fliplr, "flip_ud": np.flipud,
+                 "rot180": lambda m: np.rot90(m, 2), "transpose": lambda m: m.T,
+                 "rot270": lambda m: np.rot90(m, -1), "rot90": lambda m: np.rot90(m, 1),
+                 "antitranspose": lambda m: np.rot90(m, 2).T}
+    for code, name in enumerate(TRANSFORMS):
+        np.testing.assert_array_equal(transform_patches(a, [code])[0], numpy_ops[name](a[0]))
+        for r, c in [(0, 0), (1, 3), (4, 2)]:
+            one = np.zeros((1, 5, 5), int)
+            one[0, r, c] = 1
+            rr, cc = np.argwhere(transform_patches(one, [code])[0])[0]
+            x, y = transform_xy([(c + 0.3) * PS], [(r + 0.8) * PS], [code], 5 * PS)
+            assert (int(x[0] // PS), int(y[0] // PS)) == (cc, rr), name
+    # a position on the patch's edge stays inside the half-open patch after a flip
+    x, y = transform_xy([0.0], [0.0], [3], 5 * PS)
+    assert x[0] < 5 * PS and y[0] < 5 * PS and x[0] > 5 * PS - 1e-6
+
+
+# --------------------------------------------------------------------------------------------
+# target density, search bound
+# --------------------------------------------------------------------------------------------
+
+
+def test_target_density_chooses_k(bright):
+    movie, truth = bright
+    res = sum_patches(movie, truth, pixel_size=PS, patch_size=20, n_patches=80, n_summed=40, target_density=3.0,
+                      min_emitters=1, seed=4, progress=False)
+    mean_patch = res.densities["patches"].mean()
+    k = res.params["bin_size"]
+    assert k == round(3.0 / mean_patch) and k > 1
+    assert len(res.provenance) == 40 * k
+    reached = res.densities["output"].mean()
+    assert reached == pytest.approx(res.params["output"]["mean_density"])
+    assert abs(reached - 3.0) < 0.35 * 3.0
+    # the density per summed frame counts its patches' emitters
+    area = (20 * PS / 1000) ** 2
+    per_frame = res.provenance.groupby("summed_frame")["n_emitters"].sum().to_numpy() / area
+    np.testing.assert_allclose(res.densities["output"], per_frame)
+    assert "target 3" in res.summary()
+
+
+def test_target_density_out_of_reach_is_an_error(bright):
+    movie, truth = bright
+    with pytest.raises(InputError, match="target density 500 .* needs k = "):
+        sum_patches(movie, truth, pixel_size=PS, patch_size=20, n_patches=30, n_summed=10, target_density=500,
+                    min_emitters=1, seed=4, progress=False)
+
+
+def test_search_is_bounded_and_says_what_to_change():
+    movie = coded_movie()
+    locs = random_locs(12, 40, 48, per_frame=3, seed=0, edges=False)
+    with pytest.raises(InputError) as err:
+        sum_patches(movie, locs, pixel_size=PS, patch_size=10, n_patches=20, n_summed=5, bin_size=2,
+                    min_emitters=50, seed=0, progress=False, max_attempts=5000)
+    msg = str(err.value)
+    assert "found only 0 of 20 patches" in msg and "5000 random windows" in msg
+    assert "best held" in msg and "emitters/µm²" in msg and "--min-emitters" in msg
+    assert "\n" not in msg
+
+
+# --------------------------------------------------------------------------------------------
+# reproducibility and outputs
+# --------------------------------------------------------------------------------------------
+
+
+def test_same_seed_gives_byte_identical_outputs(tmp_path, bright):
+    movie, truth = bright
+    kw = dict(pixel_size=PS, patch_size=16, n_patches=50, n_summed=20, bin_size=5, augment=True, progress=False)
+    a = sum_patches(movie, truth, seed=9, **kw)
+    b = sum_patches(movie, truth, seed=9, **kw)
+    c = sum_patches(movie, truth, seed=10, **kw)
+    pa, pb = a.save(tmp_path / "a"), b.save(tmp_path / "b")
+    for key in ("tif", "csv", "provenance"):
+        assert pa[key].read_bytes() == pb[key].read_bytes(), key
+    assert not np.array_equal(a.frames, c.frames)
+    # an unseeded run records the seed it drew, which reproduces it
+    d = sum_patches(movie, truth, seed=None, **kw)
+    e = sum_patches(movie, truth, seed=d.params["seed"], **kw)
+    np.testing.assert_array_equal(d.frames, e.frames)
+    pd.testing.assert_frame_equal(d.locs, e.locs)
+
+
+def test_saved_files_and_params(tmp_path, bright):
+    movie, truth = bright
+    write_tif(tmp_path / "m.tif", movie, PS)
+    write_deepstorm_csv(tmp_path / "l.csv", truth)
+    res = sum_patches(str(tmp_path / "m.tif"), str(tmp_path / "l.csv"), patch_size=16, n_patches=50, n_summed=20,
+                      bin_size=5, seed=1, progress=False)
+    paths = res.save(tmp_path / "out", name="train")
+    assert {p.name for p in paths.values()} == {"train.tif", "train.csv", "train_provenance.csv", "train_params.json"}
+    params = json.loads(paths["params"].read_text())
+    assert params["seed"] == 1 and params["pixel_size"] == pytest.approx(PS)
+    assert params["pixel_size_source"].startswith("m.tif")
+    assert params["inputs"][0]["movie_bytes"] == (tmp_path / "m.tif").stat().st_size
+    assert params["inputs"][0]["shape"] == [40, 64, 64]
+    assert params["inputs"][0]["localizations"] == len(truth)
+    assert {"imagesumming", "numpy", "pandas", "tifffile"} <= set(params["versions"])
+    assert params["notebook_settings"] == res.notebook_settings
+    prov = pd.read_csv(paths["provenance"])
+    assert list(prov.columns)[:9] == ["summed_frame", "patch", "movie", "movie_name", "frame", "row", "col",
+                                      "n_emitters", "transform"]
+    assert (prov["movie_name"] == "m.tif").all()
+    back, _ = read_locs(paths["csv"])
+    assert len(back) == len(res.locs)
+    np.testing.assert_allclose(np.sort(back["x"]), np.sort(res.locs["x"]))
+    # existing outputs are refused before anything is written
+    (tmp_path / "again").mkdir()
+    (tmp_path / "again" / "train_params.json").write_text("{}")
+    with pytest.raises(OutputExistsError):
+        res.save(tmp_path / "again", name="train")
+    assert sorted(p.name for p in (tmp_path / "again").iterdir()) == ["train_params.json"]
+    res.save(tmp_path / "again", name="train", force=True)
+    assert json.loads((tmp_path / "again" / "train_params.json").read_text())["seed"] == 1
+
+
+def test_notebook_hand_off(tmp_path, bright):
+    """Apply the Deep-STORM notebook's own rules (NOTEBOOK.md) to the saved tif and csv."""
+    import tifffile
+    from PIL import Image
+
+    movie, truth = bright
+    P, U = 20, 8
+    res = sum_patches(movie, truth, pixel_size=107.0, patch_size=P, n_patches=60, n_summed=25, bin_size=4,
+                      seed=2, progress=False)
+    paths = res.save(tmp_path)
+    nb = res.notebook_settings
+    assert nb["patch_size"] == P - 1 and nb["num_patches_per_frame"] == 1 and nb["max_num_patches"] >= 25
+    # pixel size as the notebook reads it with Pillow
+    with Image.open(paths["tif"]) as im:
+        unit, xres = im.tag_v2[296], float(im.tag_v2[282])
+        assert unit == 3
+        assert 1e7 / xres == pytest.approx(107.0, rel=1e-9)
+        assert im.n_frames == 25
+    stack = tifffile.imread(paths["tif"])
+    assert stack.shape == (25, P, P)
+    # csv read with index_col=0, rows looked up by id 1..N in frame order
+    df = pd.read_csv(paths["csv"], index_col=0)
+    assert list(df.columns[:3]) == ["frame", "x [nm]", "y [nm]"]
+    assert df.index.tolist() == list(range(1, len(df) + 1))
+    assert df["frame"].is_monotonic_increasing and df["frame"].min() >= 1 and df["frame"].max() <= len(stack)
+    rng = np.random.default_rng(0)
+    ps_hr = 107.0 / U
+    Mhr = P * U
+    patch_hr = nb["patch_size"] * U
+    ids = iter(range(1, len(df) + 1))
+    kept = 0
+    for f in range(1, len(stack) + 1):  # the notebook's loop over frames, one patch per frame
+        n_f = int((df["frame"] == f).sum())
+        rows = [df.loc[next(ids)] for _ in range(n_f)]
+        assert all(int(r["frame"]) == f for r in rows)
+        grid = np.zeros((Mhr, Mhr))
+        for r in rows:
+            xi = min(max(int(round(r["x [nm]"] / ps_hr)), 0), Mhr - 1)
+            yi = min(max(int(round(r["y [nm]"] / ps_hr)), 0), Mhr - 1)
+            grid[yi, xi] += 1
+        for _ in range(5):
+            r0, c0 = rng.integers(0, Mhr - patch_hr, 2)  # np.random.randint(0, Mhr - patch_size)
+            kept += grid[r0:r0 + patch_hr, c0:c0 + patch_hr].sum() >= nb["min_number_of_emitters_per_patch"]
+    assert kept == 5 * len(stack)  # every summed frame yields its training patch
+
+
+def test_inputs_are_not_modified(bright):
+    movie, truth = bright
+    m0, t0 = movie.copy(), truth.copy()
+    sum_patches(movie, truth, pixel_size=PS, patch_size=16, n_patches=30, n_summed=10, bin_size=3, augment=True,
+                seed=0, progress=False)
+    np.testing.assert_array_equal(movie, m0)
+    pd.testing.assert_frame_equal(truth, t0)
+
+
+def test_several_movies_of_different_sizes():
+    a, b = coded_movie(10, 40, 48), (coded_movie(8, 30, 36) + 30000).astype(np.uint16)
+    la, lb = random_locs(10, 40, 48, seed=1), random_locs(8, 30, 36, seed=2)
+    res = sum_patches([a, b], [la, lb], pixel_size=PS, camera_offset=0, patch_size=6, n_patches=60, n_summed=60,
+                      bin_size=1, min_emitters=1, seed=3, progress=False)
+    assert set(res.provenance["movie"]) == {0, 1}
+    assert set(res.provenance["movie_name"]) == {"movie0", "movie1"}
+    for rec in res.provenance.itertuples(index=False):
+        src, locs = (a, la) if rec.movie == 0 else (b, lb)
+        np.testing.assert_array_equal(res.frames[rec.summed_frame - 1],
+                                      src[rec.frame - 1, rec.row:rec.row + 6, rec.col:rec.col + 6])
+        assert [t for t, _, _ in members_of(res, rec.summed_frame)] == \
+               [t for t, _, _ in brute_force_members(locs, rec.frame, rec.row, rec.col, 6)]
+
+
+# --------------------------------------------------------------------------------------------
+# pixel size
+# --------------------------------------------------------------------------------------------
+
+
+def test_pixel_size_from_tif_tags_or_picasso_yaml(tmp_path, bright):
+    movie, truth = bright
+    write_tif(tmp_path / "m.tif", movie, PS)
+    write_tif(tmp_path / "plain.tif", movie)  # no pixel size in its tags
+    write_picasso_hdf5(tmp_path / "l_locs.hdf5", truth, pixel_size=PS, width=64, height=64, frames=40)
+    kw = dict(patch_size=16, n_patches=20, n_summed=5, bin_size=2, seed=0, progress=False)
+    r1 = sum_patches(tmp_path / "plain.tif", tmp_path / "l_locs.hdf5", **kw)
+    assert r1.pixel_size == pytest.approx(PS) and "yaml" in r1.params["pixel_size_source"]
+    r2 = sum_patches(tmp_path / "m.tif", truth, **kw)
+    assert r2.pixel_size == pytest.approx(PS) and "tif resolution tags" in r2.params["pixel_size_source"]
+    # the two sources agree, and the flag wins over the files
+    r3 = sum_patches(tmp_path / "m.tif", tmp_path / "l_locs.hdf5", **kw)
+    assert r3.pixel_size == pytest.approx(PS)
+    # a tif with another pixel size disagrees with the yaml
+    write_tif(tmp_path / "other.tif", movie, 160.0)
+    with pytest.raises(InputError, match="pixel sizes disagree: 160 nm .* 100 nm"):
+        sum_patches(tmp_path / "other.tif", tmp_path / "l_locs.hdf5", **kw)
+    r4 = sum_patches(tmp_path / "other.tif", tmp_path / "l_locs.hdf5", pixel_size=PS, **kw)
+    assert r4.params["pixel_size_source"] == "given by the caller"
+    with pytest.raises(InputError, match="pixel size unknown"):
+        sum_patches(tmp_path / "plain.tif", truth, **kw)
+
+
+# --------------------------------------------------------------------------------------------
+# bad input: one-line errors
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs,pattern", [
+    (dict(patch_size=50), "patch size 50 px is larger than the 48x40 px frames"),
+    (dict(bin_size=30, n_patches=20), "bin size 30 is larger than the number of patches 20"),
+    (dict(n_patches=0), "number of patches must be a whole number >= 1"),
+    (dict(n_summed=-3), "number of summed frames must be a whole number >= 1"),
+    (dict(bin_size=0), "bin size must be a whole number >= 1"),
+    (dict(patch_size=1), "patch size must be a whole number >= 2"),
+    (dict(patch_size=2.5), "patch size must be a whole number"),
+    (dict(min_emitters=-1), "minimum emitters per patch must be a whole number >= 0"),
+    (dict(camera_offset=-5), "camera offset must be a non-negative number"),
+    (dict(target_density=0), "target density must be a positive number"),
+    (dict(pixel_size=-100), "pixel size must be a positive number"),
+    (dict(on_invalid="keep"), "on_invalid must be 'error' or 'drop'"),
+])
+def test_bad_parameters(kwargs, pattern):
+    movie = coded_movie()
+    locs = random_locs(12, 40, 48, seed=0)
+    kw = dict(pixel_size=PS, patch_size=6, n_patches=20, n_summed=5, bin_size=2, min_emitters=1, seed=0,
+              progress=False)
+    kw.update(kwargs)
+    with pytest.raises(InputError, match=pattern) as err:
+        sum_patches(movie, locs, **kw)
+    assert "\n" not in str(err.value)
+
+
+def test_movie_and_locs_counts_must_match():
+    movie = coded_movie()
+    locs = random_locs(12, 40, 48, seed=0)
+    with pytest.raises(InputError, match="2 movie.* but 1 localization file"):
+        sum_patches([movie, movie], [locs], pixel_size=PS, progress=False)
+
+
+def test_invalid_localizations_error_with_counts_or_are_dropped():
+    movie = coded_movie()
+    locs = random_locs(12, 40, 48, seed=0, edges=False)
+    bad = pd.concat([locs, make_locs({"frame": [1, 2, 13, 20, 3], "x": [48 * PS, 10.0, 10.0, 10.0, 50.0],
+                                      "y": [10.0, 40 * PS + 1, 10.0, 10.0, 50.0],
+                                      "photons": [1.0] * 5, "tag": [-1] * 5})], ignore_index=True)
+    kw = dict(pixel_size=PS, patch_size=6, n_patches=20, n_summed=5, bin_size=2, min_emitters=1, seed=0,
+              progress=False)
+    with pytest.raises(InputError, match=r"2 outside the 48x40 px image, 2 frame beyond the movie's 12 frames"):
+        sum_patches(movie, bad, **kw)
+    res = sum_patches(movie, bad, on_invalid="drop", **kw)
+    assert res.params["inputs"][0]["invalid"] == {"outside the 48x40 px image": 2,
+                                                   "frame beyond the movie's 12 frames": 2}
+    assert res.params["inputs"][0]["localizations_used"] == len(locs) + 1
+    assert "dropped 2 outside" in res.summary()
+
+
+# --------------------------------------------------------------------------------------------
+# report and figures
+# --------------------------------------------------------------------------------------------
+
+
+def test_summary_and_figures(tmp_path, bright):
+    from matplotlib.figure import Figure
+
+    movie, truth = bright
+    res = sum_patches(movie, truth, pixel_size=PS, patch_size=16, n_patches=30, n_summed=10, bin_size=3,
+                      augment=True, seed=0, progress=False)
+    assert isinstance(res, SummingResult)
+    text = res.summary()
+    for part in ("summed frames: 10 of 16x16 px, k = 3", "output density: mean", "emitters/µm²",
+                 "negative pixel value", "patch_size = 15", "num_patches_per_frame = 1", "max_num_patches >= 10"):
+        assert part in text, part
+    assert res.background["noise_mad"].mean() > res.patch_stats["noise_mad"].mean()  # k-fold read noise
+    for fig in (res.plot_density(), res.plot_frame(2), res.plot_single(3), res.plot_background()):
+        assert isinstance(fig, Figure)
+    assert len(res.plot_single(1).axes) == 2 * (3 + 1)
+    with pytest.raises(IndexError):
+        res.plot_frame(0)
+    paths = res.save(tmp_path, plots=True)
+    for key in ("png_density", "png_frame", "png_single", "png_background"):
+        assert paths[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert set(output_paths(tmp_path, plots=True)) == set(paths)
