@@ -70,10 +70,10 @@ def _options(args) -> dict:
 
 
 def _report(args, result) -> int:
-    if not getattr(args, "quiet", False):
+    if not getattr(args, "quiet", False):  # -q: only errors
         for note in result.notes:
             print(f"note: {note}")
-    print(result.summary())
+        print(result.summary())
     return 0
 
 
