@@ -35,6 +35,11 @@ def register(sub) -> None:
     p.add_argument("--from", dest="from_", default="auto", metavar="FMT", help="input format (default: detect)")
     p.add_argument("--pixel-size", type=float, metavar="NM", help="camera pixel size in nm")
     p.add_argument("--frame-base", type=int, choices=(0, 1), help="override the input's frame base")
+    bad = p.add_mutually_exclusive_group()
+    bad.add_argument("--drop-invalid", action="store_true",
+                     help="drop localizations with NaN/inf or negative x/y, outside the image or beyond the "
+                          "last frame (counts are printed); by default they stop the conversion")
+    bad.add_argument("--keep-invalid", action="store_true", help="keep such localizations (counts are printed)")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
     p.set_defaults(func=cmd_convert)
 
@@ -93,8 +98,14 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 def cmd_convert(args: argparse.Namespace) -> int:
     from .io import read_locs, write_locs
+    from .validate import check_locs
 
     locs, rep = read_locs(args.input, pixel_size=args.pixel_size, format=args.from_, frame_base=args.frame_base)
+    meta = {k: int(rep.metadata[k]) for k in ("Width", "Height", "Frames") if k in rep.metadata}
+    on_invalid = "drop" if args.drop_invalid else "keep" if args.keep_invalid else "error"
+    locs, invalid = check_locs(locs, pixel_size=args.pixel_size or rep.pixel_size, width=meta.get("Width"),
+                               height=meta.get("Height"), n_frames=meta.get("Frames"), on_invalid=on_invalid,
+                               source=args.input)
     kwargs = {}
     if args.to.lower().startswith("picasso") or args.to.lower() in ("hdf5", "h5"):
         ps = args.pixel_size or rep.pixel_size
@@ -111,6 +122,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     if rep.rows_dropped:
         print(f"dropped: {rep.rows_dropped}")
+    if invalid:
+        print(("dropped" if on_invalid == "drop" else "kept") + " invalid localizations: "
+              + ", ".join(f"{n} {why}" for why, n in invalid.items()))
     print(f"wrote {len(locs)} localizations to {args.output} ({args.to})")
     return 0
 
