@@ -278,8 +278,12 @@ def _greedy(g, p, d, n_g, n_p) -> np.ndarray:
     return chosen
 
 
-def _components(g, p, n_g, n_p):
-    """Connected groups of the bipartite candidate graph: a group label per edge."""
+def _components(g, p, *, node_labels=False):
+    """Connected groups of the bipartite candidate graph.
+
+    Returns a group label per edge and the compact node ids (0..) of each edge's ground-truth
+    and predicted point; with ``node_labels`` also the group of every compact node.
+    """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -289,16 +293,20 @@ def _components(g, p, n_g, n_p):
     n = len(gu) + len(pu)
     graph = coo_matrix((np.ones(len(g), np.int8), (gl, pl + len(gu))), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
-    return labels[gl], gl, pl
+    labels = labels.astype(np.int64)  # int64: group ids are multiplied with node ids
+    out = labels[gl], gl.astype(np.int64), pl.astype(np.int64)
+    if node_labels:
+        out += (labels[:len(gu)], labels[len(gu):])
+    return out
 
 
 def _optimal(g, p, d, n_g, n_p) -> np.ndarray:
     chosen = np.zeros(len(g), bool)
-    comp, gl, pl = _components(g, p, n_g, n_p)
-    # per group: distinct ground-truth and predicted nodes
+    comp, gl, pl, g_comp, p_comp = _components(g, p, node_labels=True)
+    # per group: number of distinct ground-truth and predicted points
     n_comp = int(comp.max()) + 1
-    g_count = _distinct_count(comp, gl, n_comp)
-    p_count = _distinct_count(comp, pl, n_comp)
+    g_count = np.bincount(g_comp, minlength=n_comp)
+    p_count = np.bincount(p_comp, minlength=n_comp)
 
     # groups with one point on a side: the closest pair is optimal (one pair at most)
     star = (g_count == 1) | (p_count == 1)
@@ -321,11 +329,6 @@ def _optimal(g, p, d, n_g, n_p) -> np.ndarray:
     if len(big):
         _lsa_groups(chosen, comp, gl, pl, cost, big)
     return chosen
-
-
-def _distinct_count(comp, node, n_comp) -> np.ndarray:
-    key = np.unique(comp * (int(node.max()) + 1) + node)
-    return np.bincount(key // (int(node.max()) + 1), minlength=n_comp)
 
 
 def _local_ids(edge_comp, node):

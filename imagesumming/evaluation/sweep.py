@@ -140,7 +140,7 @@ def _level_sums(gi, pi, d, level, n_t, gx, gy, px, py, matcher) -> dict:
     zeros = {k: np.zeros(n_t) for k in ("tp", "d2", "dx", "dy")}
     if len(gi) == 0:
         return zeros
-    comp, _, _ = _components(gi, pi, 0, 0)
+    comp, _, _ = _components(gi, pi)
     b = level[pi]
     # distinct levels per group, sorted by (group, level)
     key = np.unique(comp * n_t + b)
