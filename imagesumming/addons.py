@@ -322,6 +322,18 @@ def _check_plan(outputs, inputs, *, fmt, pixel_size, force) -> None:
     check_outputs(outputs, force=force)
 
 
+def _plan(command, inputs, tifs, *, to, pixel_size, dtype, force, extra=()):
+    """Output names and checks before writing: ``(result, localization names per tif, all outputs)``."""
+    fmt = _out_format(to, inputs)
+    locs_names = [_locs_names(t, fmt) for t in tifs]
+    outputs = list(tifs) + [p for names in locs_names for p in names] + list(extra)
+    _check_plan(outputs, inputs, fmt=fmt, pixel_size=pixel_size, force=force)
+    res = AddonResult(command, locs_format=fmt, dtype=str(dtype), pixel_size=pixel_size,
+                      dropped=_merge_dropped(inputs))
+    _notes_for_format(fmt, inputs, res.notes)
+    return res, locs_names, outputs
+
+
 def _merge_dropped(inputs) -> dict:
     out = {}
     for inp in inputs:
@@ -452,15 +464,10 @@ def split_movie(movie, locs=None, *, at: int, out_dir, to: str | None = None, pi
         if at_int is None or not 1 <= at_int <= n - 1:
             raise InputError(f"split frame {at} is out of range: the movie has {n} frames, so split after a "
                              f"frame 1..{n - 1}", m.path)
-        fmt = _out_format(to, [inp])
-        stem = _stem(m)
-        tifs = [Path(out_dir) / f"{stem}_part{k}.tif" for k in (1, 2)]
-        locs_names = [_locs_names(t, fmt) for t in tifs]
-        outputs = tifs + [p for names in locs_names for p in names]
-        _check_plan(outputs, [inp], fmt=fmt, pixel_size=inp.pixel_size, force=force)
-        res = AddonResult("split", locs_format=fmt, dtype=str(_native(m.dtype)), pixel_size=inp.pixel_size,
-                          dropped=dict(inp.dropped))
-        _notes_for_format(fmt, [inp], res.notes)
+        tifs = [Path(out_dir) / f"{_stem(m)}_part{k}.tif" for k in (1, 2)]
+        res, locs_names, outputs = _plan("split", [inp], tifs, to=to, pixel_size=inp.pixel_size,
+                                         dtype=_native(m.dtype), force=force)
+        fmt = res.locs_format
         ranges = [(0, at_int), (at_int, n)]
         with _Staging(outputs) as stage, _progress(n, "split", progress) as bar:
             for k, (tif, (a, b)) in enumerate(zip(tifs, ranges)):
@@ -532,17 +539,14 @@ def merge_movies(movies, locs=None, *, output, to: str | None = None, pixel_size
                                  "merge must have the same size", inp.movie.path)
         ps = _common_pixel_size(inputs, pixel_size)
         dtype = np.result_type(*[_native(i.movie.dtype) for i in inputs])
-        fmt = _out_format(to, inputs)
         tif = _tif_name(output)
-        names = _locs_names(tif, fmt)
-        _check_plan([tif] + names, inputs, fmt=fmt, pixel_size=ps, force=force)
+        res, (names,), outputs = _plan("merge", inputs, [tif], to=to, pixel_size=ps, dtype=dtype, force=force)
+        fmt = res.locs_format
         total = sum(i.movie.n_frames for i in inputs)
-        res = AddonResult("merge", locs_format=fmt, dtype=str(dtype), pixel_size=ps, dropped=_merge_dropped(inputs))
         if any(_native(i.movie.dtype) != dtype for i in inputs):
             res.notes.append(f"movies of dtypes {sorted({str(i.movie.dtype) for i in inputs})} widened to {dtype} "
                              "(values unchanged)")
-        _notes_for_format(fmt, inputs, res.notes)
-        with _Staging([tif] + names) as stage, _progress(total, "merge", progress) as bar:
+        with _Staging(outputs) as stage, _progress(total, "merge", progress) as bar:
             with TifWriter(stage(tif), ps, n_frames=total) as w:
                 for inp in inputs:
                     _copy_frames(w, inp.movie, 0, inp.movie.n_frames, bar, dtype=dtype)
@@ -590,15 +594,11 @@ def split_frames(movie, locs=None, *, out_dir, to: str | None = None, pixel_size
     inp = _prepare(movie, locs, pixel_size=pixel_size, on_invalid=on_invalid)
     try:
         m, n = inp.movie, inp.movie.n_frames
-        fmt = _out_format(to, [inp])
         stem, width = _stem(m), len(str(n))
         tifs = [Path(out_dir) / f"{stem}_{i + 1:0{width}d}.tif" for i in range(n)]
-        locs_names = [_locs_names(t, fmt) for t in tifs]
-        outputs = tifs + [p for names in locs_names for p in names]
-        _check_plan(outputs, [inp], fmt=fmt, pixel_size=inp.pixel_size, force=force)
-        res = AddonResult("frames", locs_format=fmt, dtype=str(_native(m.dtype)), pixel_size=inp.pixel_size,
-                          dropped=dict(inp.dropped))
-        _notes_for_format(fmt, [inp], res.notes)
+        res, locs_names, outputs = _plan("frames", [inp], tifs, to=to, pixel_size=inp.pixel_size,
+                                         dtype=_native(m.dtype), force=force)
+        fmt = res.locs_format
         if fmt is not None:
             table = sort_locs(inp.locs)
             bounds = np.searchsorted(table["frame"].to_numpy(), np.arange(1, n + 2))
@@ -699,17 +699,14 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
         else:
             acc_dtype = np.dtype(np.float64)
             out_dtype = np.dtype(np.float32) if in_dtype == np.float32 else acc_dtype
-        fmt = _out_format(to, [inp])
         tif = _tif_name(output)
-        names = _locs_names(tif, fmt)
         groups_json = tif.with_name(tif.name[: -len(tif.suffix)] + "_groups.json")
-        outputs = [tif] + names + [groups_json]
-        _check_plan(outputs, [inp], fmt=fmt, pixel_size=inp.pixel_size, force=force)
+        res, (names,), outputs = _plan("sum-frames", [inp], [tif], to=to, pixel_size=inp.pixel_size,
+                                       dtype=out_dtype, force=force, extra=[groups_json])
+        fmt = res.locs_format
         groups, remainder = frame_groups(nf, n, shuffle=shuffle, seed=seed)
-        res = AddonResult("sum-frames", locs_format=fmt, dtype=str(out_dtype), pixel_size=inp.pixel_size,
-                          dropped=dict(inp.dropped), remainder=(remainder + 1).tolist(),
-                          groups=(groups + 1).tolist(), seed=seed if shuffle else None)
-        _notes_for_format(fmt, [inp], res.notes)
+        res.remainder, res.groups = (remainder + 1).tolist(), (groups + 1).tolist()
+        res.seed = seed if shuffle else None
         if len(remainder):
             res.notes.append(f"{len(remainder)} frame(s) left out ({nf} frames are not a multiple of {n}): "
                              f"{_ranges(remainder + 1)}")

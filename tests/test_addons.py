@@ -25,10 +25,10 @@ from imagesumming.io import open_movie, read_locs, write_locs, write_tif
 from imagesumming.schema import locs_equal, make_locs
 
 PS = 100.0
-COLS = ["x", "y", "photons", "sigma"]
+COLS = ["x", "y", "photons", "sigma", "confidence"]
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DTYPES = ("uint16", "int16", "uint8", "int32", "float32")
-FORMATS = ("deepstorm", "thunderstorm", "picasso-hdf5")
+FORMATS = ("deepstorm", "thunderstorm", "picasso-hdf5", "deepstorm-prediction")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -48,7 +48,8 @@ def random_locs(rng, counts, h, w):
     frames = np.repeat(np.arange(1, len(counts) + 1), counts)
     k = len(frames)
     return make_locs({"frame": frames, "x": rng.uniform(0, w * PS, k), "y": rng.uniform(0, h * PS, k),
-                      "photons": rng.uniform(100, 5000, k).round(1), "sigma": rng.uniform(80, 200, k).round(2)})
+                      "photons": rng.uniform(100, 5000, k).round(1), "sigma": rng.uniform(80, 200, k).round(2),
+                      "confidence": rng.uniform(0, 1, k)})
 
 
 def write_data(folder, name, movie, locs, fmt):
@@ -161,7 +162,7 @@ def test_merge_then_split_at_the_boundary_gives_back_the_inputs(a, b):
 
 
 @SETTINGS
-@given(params=datasets(n_max=12))
+@given(params=datasets(n_max=9))
 def test_single_frames_merged_give_back_the_movie(params):
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
@@ -591,6 +592,43 @@ def test_a_failure_while_writing_leaves_nothing(tmp_path, data, monkeypatch):
     with pytest.raises(OSError):
         split_movie(tif, csv, at=3, out_dir=tmp_path / "kept", progress=False)
     assert list((tmp_path / "kept").iterdir()) == []  # the existing folder stays, empty
+
+
+def test_page_by_page_and_big_endian_inputs_stream_bit_for_bit(tmp_path, small_movie):
+    import tifffile
+
+    movie, truth = small_movie
+    zipped = tmp_path / "zipped.tif"
+    tifffile.imwrite(zipped, movie, compression="zlib", photometric="minisblack")  # not memory-mappable
+    with open_movie(zipped) as m:
+        assert not m.memmapped
+    r = split_movie(zipped, at=7, out_dir=tmp_path / "z", pixel_size=PS, progress=False)
+    assert np.array_equal(np.concatenate([pixels(p) for p in r.movies]), movie)
+    raw = tmp_path / "big_endian.raw"
+    movie.astype(">u2").tofile(raw)
+    raw.with_suffix(".yaml").write_text("Byte Order: '>'\nData Type: uint16\nFrames: 12\nHeight: 40\nWidth: 48\n"
+                                        "Pixelsize: 100\n")
+    s = sum_frames(raw, n=3, camera_offset=100, output=tmp_path / "be", progress=False)
+    assert s.pixel_size == PS and np.array_equal(pixels(tmp_path / "be.tif"),
+                                                 reference_sum(movie, np.arange(12).reshape(4, 3), 100))
+
+
+def test_float_movies_sum_in_float64(tmp_path):
+    rng = np.random.default_rng(1)
+    movie = rng.standard_normal((6, 3, 4)).astype(np.float32) * 1000
+    r = sum_frames(movie, n=3, camera_offset=10.5, output=tmp_path / "f", pixel_size=PS, progress=False)
+    ref = (movie.astype(np.float64).reshape(2, 3, 3, 4).sum(1) - 2 * 10.5).astype(np.float32)
+    out = pixels(tmp_path / "f.tif")
+    assert r.dtype == "float32" and np.array_equal(out, ref)
+
+
+def test_merge_widens_different_dtypes_exactly(tmp_path):
+    a = np.array([[[0, 65535]]], np.uint16)
+    b = np.array([[[-32768, 32767]]], np.int16)
+    r = merge_movies([a, b], output=tmp_path / "ab", pixel_size=PS, progress=False)
+    out = pixels(tmp_path / "ab.tif")
+    assert r.dtype == "int32" and out.dtype == np.int32 and out.tolist() == [[[0, 65535]], [[-32768, 32767]]]
+    assert any("widened to int32" in note for note in r.notes)
 
 
 def test_frame_groups():
