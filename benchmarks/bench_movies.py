@@ -1,0 +1,129 @@
+"""Benchmark of lazy movie reading (a script that prints figures; not a test).
+
+Writes a ~1 GB uint16 tif into a temporary folder (streaming, with :class:`imagesumming.io.TifWriter`),
+then, in a fresh process, opens it with :func:`imagesumming.io.open_movie`, reads 10 frames spread
+over the movie and prints the time and the peak anonymous memory (RssAnon, sampled from
+/proc/self/status in a thread; memory-mapped file pages are file-backed and do not count). Goal:
+peak RssAnon far below the file size (the whole movie is never loaded).
+
+Two layouts are measured: a contiguous tif (memory-mapped) and a tif whose pages are written one at a
+time with their IFDs in between (as camera software does; read page by page).
+
+Usage::
+
+    python benchmarks/bench_movies.py               # 1 GB per layout
+    python benchmarks/bench_movies.py --size-gb 0.2 # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def rss_anon_mb() -> float:
+    text = Path("/proc/self/status").read_text()
+    return int(re.search(r"RssAnon:\s+(\d+) kB", text).group(1)) / 1024
+
+
+class PeakSampler(threading.Thread):
+    """Sample RssAnon every millisecond; ``peak`` holds the largest value seen (MB)."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peak = rss_anon_mb()
+        self._halt = threading.Event()
+
+    def run(self):
+        while not self._halt.is_set():
+            self.peak = max(self.peak, rss_anon_mb())
+            time.sleep(0.001)
+
+    def stop(self) -> float:
+        self._halt.set()
+        self.join()
+        self.peak = max(self.peak, rss_anon_mb())
+        return self.peak
+
+
+def write_movie(path: Path, n_frames: int, shape, contiguous: bool) -> None:
+    import tifffile
+
+    from imagesumming.io import TifWriter
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(90, 4000, shape, dtype=np.uint16)
+    if contiguous:
+        with TifWriter(path, pixel_size=107.0, n_frames=n_frames) as w:
+            for i in range(n_frames):
+                w.write(np.roll(base, i, axis=1))
+    else:
+        # one IFD per page between the pixel data, no shaped metadata: not memory-mappable
+        with tifffile.TiffWriter(path, bigtiff=True) as tw:
+            for i in range(n_frames):
+                tw.write(np.roll(base, i, axis=1), photometric="minisblack", contiguous=False, metadata=None)
+
+
+def child(path: str) -> None:
+    """Runs in a fresh process: open, read 10 frames, report figures as JSON."""
+    import imagesumming.io as sio  # import first so that the import is not counted
+
+    baseline = rss_anon_mb()
+    sampler = PeakSampler()
+    sampler.start()
+    t0 = time.perf_counter()
+    with sio.open_movie(path) as m:
+        t_open = time.perf_counter() - t0
+        idx = np.linspace(0, m.n_frames - 1, 10).astype(int)
+        t1 = time.perf_counter()
+        checksum = int(sum(int(m[int(i)].sum()) for i in idx))
+        t_read = time.perf_counter() - t1
+        info = dict(frames=m.n_frames, shape=m.shape, memmapped=m.memmapped)
+    peak = sampler.stop()
+    print(json.dumps(dict(info, baseline_mb=baseline, peak_mb=peak, open_s=t_open, read10_s=t_read,
+                          checksum=checksum)))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size-gb", type=float, default=1.0, help="file size per layout (default 1)")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    shape = (512, 512)
+    n_frames = max(10, int(args.size_gb * 2**30 / (shape[0] * shape[1] * 2)))
+    with tempfile.TemporaryDirectory(prefix="bench_movies_") as d:
+        for contiguous in (True, False):
+            path = Path(d) / ("contiguous.tif" if contiguous else "pages.tif")
+            t0 = time.perf_counter()
+            write_movie(path, n_frames, shape, contiguous)
+            t_write = time.perf_counter() - t0
+            size_mb = path.stat().st_size / 2**20
+            res = subprocess.run([sys.executable, __file__, "--child", str(path)], capture_output=True,
+                                 text=True)
+            if res.returncode:
+                sys.exit(f"reading {path.name} failed:\n{res.stderr}")
+            r = json.loads(res.stdout.strip().splitlines()[-1])
+            layout = "contiguous (memory-mapped)" if r["memmapped"] else "page by page"
+            print(f"{path.name}: {r['frames']} frames of {shape[1]}x{shape[0]} uint16, {size_mb:,.0f} MB "
+                  f"written in {t_write:.1f} s; read as {layout}")
+            print(f"  open {r['open_s'] * 1000:.1f} ms, 10 frames read in {r['read10_s'] * 1000:.1f} ms")
+            print(f"  RssAnon: {r['baseline_mb']:.1f} MB after import, peak {r['peak_mb']:.1f} MB "
+                  f"(+{r['peak_mb'] - r['baseline_mb']:.1f} MB = "
+                  f"{100 * (r['peak_mb'] - r['baseline_mb']) / size_mb:.2f} % of the file)")
+            path.unlink()
+
+
+if __name__ == "__main__":
+    main()
