@@ -128,7 +128,7 @@ def browser(site):
 
 @pytest.fixture
 def page(browser, site, artifacts, request):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context = browser.new_context(viewport={"width": 1400, "height": 3400})
     pg = context.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
     yield pg

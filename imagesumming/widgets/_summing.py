@@ -120,7 +120,7 @@ class SummingUI:
         self.augment = w.Checkbox(value=False, description="augment (flip / rotate patches)", indent=False)
         self.on_invalid = w.Dropdown(options=[("stop with an error", "error"), ("drop them (counted)", "drop")],
                                      value="error", description="localizations outside the movie",
-                                     style=c._STYLE)
+                                     style=c._STYLE, layout=w.Layout(width="460px"))
         self.run_button = c.button("Run", "success", "play")
         self.run_button.on_click(lambda _: self.run())
         self.progress = w.IntProgress(value=0, min=0, max=3, description="", bar_style="")
