@@ -230,7 +230,7 @@ def load_prediction_folder(folder=None, *, locs=None, name: str | None = None, m
             paths["movie"] = Path(movie)
         _camera_pixel_size(out, pixel_size)
         if gt is not None:
-            out.gt = _read_gt(gt, gt_format, out)
+            out.gt = _read_gt(gt, gt_format, out, pixel_size)
             paths["gt"] = Path(gt)
     except BaseException:
         out.close()
@@ -315,12 +315,25 @@ def _camera_pixel_size(out: PredictionFolder, pixel_size) -> None:
         out.notes.append(f"prediction pixel size {out.pixel_size_hr:g} nm from the camera pixel size / {ratio[1]:g}")
 
 
-def _read_gt(path, fmt, out: PredictionFolder) -> pd.DataFrame:
-    table, rep = read_locs(path, pixel_size=out.pixel_size, format=fmt)
-    src = rep.pixel_size_source or ""
-    if rep.pixel_size and out.pixel_size and "caller" not in src and _differ(rep.pixel_size, out.pixel_size):
-        raise InputError(f"ground-truth pixel size {rep.pixel_size:g} nm ({src}) differs from the camera pixel "
-                         f"size {out.pixel_size:g} nm", path)
+def _read_gt(path, fmt, out: PredictionFolder, caller_pixel_size) -> pd.DataFrame:
+    """Read the ground truth; its own pixel size (Picasso metadata) must match the movie's.
+
+    A pixel size given by the caller overrides the file's (as in read_locs); one derived from
+    the movie or the images is only used when the file has none.
+    """
+    if caller_pixel_size is not None:
+        table, rep = read_locs(path, pixel_size=caller_pixel_size, format=fmt)
+    else:
+        try:
+            table, rep = read_locs(path, format=fmt)
+        except InputError:
+            if out.pixel_size is None:
+                raise
+            table, rep = read_locs(path, pixel_size=out.pixel_size, format=fmt)
+        src = rep.pixel_size_source or ""
+        if rep.pixel_size and out.pixel_size and _differ(rep.pixel_size, out.pixel_size):
+            raise InputError(f"ground-truth pixel size {rep.pixel_size:g} nm ({src}) differs from the camera pixel "
+                             f"size {out.pixel_size:g} nm (give --pixel-size to override)", path)
     out.notes.append(f"ground truth: {len(table)} localizations read as {rep.format}")
     return table
 

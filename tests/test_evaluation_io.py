@@ -1,0 +1,258 @@
+"""Prediction folders, the confidence filter, views and the CLI (imagesumming.evaluation)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from imagesumming.cli import main
+from imagesumming.demo import make_demo_prediction
+from imagesumming.errors import InputError, OutputExistsError
+from imagesumming.evaluation import (confidence_histogram, density_view, evaluate, filter_confidence,
+                                     filter_prediction_file, find_prediction_files, folder_frame_view, frame_view,
+                                     load_prediction_folder, match, merged_view, sweep_view, threshold_sweep)
+from imagesumming.io import TifWriter, read_locs, write_locs, write_tif
+from imagesumming.synthetic import simulate_movie
+
+PX, UP = 100.0, 4
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """A movie, its ground truth (Deep-STORM csv) and a fake prediction folder with a stack."""
+    movie, truth = simulate_movie(n_frames=6, height=16, width=20, pixel_size=PX, emitters_per_frame=5, seed=2)
+    write_tif(tmp_path / "movie.tif", movie, PX)
+    write_locs(tmp_path / "gt.csv", truth, "deepstorm")
+    info = make_demo_prediction(tmp_path / "pred", truth, pixel_size=PX, height=16, width=20, movie=movie,
+                                upsampling=UP, seed=4, name="movie")
+    with TifWriter(tmp_path / "pred" / "PredictedStack_movie.tif", PX / UP, n_frames=6) as w:
+        for i in range(6):
+            w.write(np.full((16 * UP, 20 * UP), i, np.float32))
+    return tmp_path, truth, info
+
+
+def one_line_error(exc_info, *words):
+    text = str(exc_info.value)
+    assert "\n" not in text
+    for w in words:
+        assert w in text, text
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+def test_load_prediction_folder(folder):
+    tmp, truth, info = folder
+    with load_prediction_folder(tmp / "pred", movie=tmp / "movie.tif", gt=tmp / "gt.csv") as pf:
+        assert pf.name == "movie"
+        assert pf.pixel_size_hr == pytest.approx(PX / UP) and pf.pixel_size == pytest.approx(PX)
+        assert pf.upsampling == pytest.approx(UP)
+        assert pf.predicted.shape == pf.widefield.shape == (16 * UP, 20 * UP)
+        assert pf.stack.shape == (6, 16 * UP, 20 * UP) and pf.stack[3][0, 0] == 3  # stack[f - 1] is frame f
+        assert len(pf.locs) == info["detected"] + info["false"] and "confidence" in pf.locs
+        assert len(pf.gt) == len(truth) and pf.n_frames == 6
+        assert pf.field_nm == (20 * PX, 16 * PX)
+        assert any("resolution tags" in n for n in pf.notes)
+    # without the movie, the camera pixel size can come from the caller
+    pf = load_prediction_folder(tmp / "pred", pixel_size=PX)
+    assert pf.movie is None and pf.upsampling == pytest.approx(UP)
+    pf.close()
+
+
+def test_camera_pixel_size_derived_from_image_sizes(folder):
+    tmp, _, _ = folder
+    movie, _ = simulate_movie(n_frames=6, height=16, width=20, pixel_size=PX, seed=2)
+    write_tif(tmp / "untagged.tif", movie)  # no resolution tags
+    with load_prediction_folder(tmp / "pred", movie=tmp / "untagged.tif") as pf:
+        assert pf.pixel_size == pytest.approx(PX)
+
+
+def test_mismatched_pixel_sizes_are_one_line_errors(folder):
+    tmp, _, _ = folder
+    # the movie's tags say 160 nm but the images are 4x the movie at 25 nm -> 100 nm
+    movie, _ = simulate_movie(n_frames=6, height=16, width=20, pixel_size=PX, seed=2)
+    write_tif(tmp / "movie160.tif", movie, 160.0)
+    with pytest.raises(InputError) as exc:
+        load_prediction_folder(tmp / "pred", movie=tmp / "movie160.tif")
+    one_line_error(exc, "movie160.tif", "pixel sizes do not match")
+    # two prediction tifs that disagree
+    wide = read_locs  # keep linters quiet about unused imports in this branch
+    del wide
+    img = np.zeros((16 * UP, 20 * UP), np.float32)
+    write_tif(tmp / "pred" / "Widefield_movie.tif", img, 30.0, force=True)
+    with pytest.raises(InputError) as exc:
+        load_prediction_folder(tmp / "pred")
+    one_line_error(exc, "pixel sizes disagree", "Widefield_movie.tif 30 nm", "Predicted_movie.tif 25 nm")
+    # a caller's camera pixel size contradicting the image-size ratio
+    write_tif(tmp / "pred" / "Widefield_movie.tif", img, PX / UP, force=True)
+    with pytest.raises(InputError) as exc:
+        load_prediction_folder(tmp / "pred", movie=tmp / "movie.tif", pixel_size=107.0)
+    one_line_error(exc, "pixel sizes do not match")
+
+
+def test_ground_truth_pixel_size_must_match(folder, tmp_path):
+    tmp, truth, _ = folder
+    from imagesumming.io import write_picasso_hdf5
+
+    write_picasso_hdf5(tmp / "gt_locs.hdf5", truth, pixel_size=160.0, width=20, height=16)
+    with pytest.raises(InputError) as exc:
+        load_prediction_folder(tmp / "pred", movie=tmp / "movie.tif", gt=tmp / "gt_locs.hdf5")
+    one_line_error(exc, "gt_locs.hdf5", "ground-truth pixel size 160 nm")
+
+
+def test_unknown_formats_and_missing_files_are_one_line_errors(folder):
+    tmp, _, _ = folder
+    (tmp / "odd.csv").write_text("a,b,c\n1,2,3\n")
+    with pytest.raises(InputError) as exc:
+        load_prediction_folder(tmp / "pred", gt=tmp / "odd.csv")
+    one_line_error(exc, "odd.csv", "unknown localization format")
+    with pytest.raises(InputError) as exc:
+        load_prediction_folder(locs=tmp / "odd.csv")
+    one_line_error(exc, "odd.csv", "unknown localization format")
+    with pytest.raises(InputError) as exc:
+        load_prediction_folder(tmp / "nowhere")
+    one_line_error(exc, "nowhere", "not a folder")
+    (tmp / "empty").mkdir()
+    with pytest.raises(InputError) as exc:
+        find_prediction_files(tmp / "empty")
+    one_line_error(exc, "Localizations_<name>_<avg|max>.csv")
+
+
+def test_several_predictions_need_a_name(folder):
+    tmp, truth, _ = folder
+    make_demo_prediction(tmp / "pred", truth, pixel_size=PX, height=16, width=20, upsampling=UP, name="other")
+    with pytest.raises(InputError) as exc:
+        find_prediction_files(tmp / "pred")
+    one_line_error(exc, "several movies", "movie", "other")
+    assert find_prediction_files(tmp / "pred", name="other")["locs"].name == "Localizations_other_avg.csv"
+    assert "stack" not in find_prediction_files(tmp / "pred", name="other")
+
+
+# --- filter -----------------------------------------------------------------------------------
+
+def test_filter_prediction_file_keeps_rows_verbatim(tmp_path):
+    text = ("frame,x [nm],y [nm],confidence [a.u]\n"
+            "1,100.0,200.5,0.9\n1,12.5,7,0.25\n2,300,400,0.5\n3,1,2,\n3,5,6,0.7000\n")
+    src = tmp_path / "Localizations_a_avg.csv"
+    src.write_text(text)
+    res = filter_prediction_file(src, 0.5, tmp_path / "out.csv")
+    assert (res["kept"], res["total"], res["no_confidence"]) == (3, 5, 1)
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert lines == ["frame,x [nm],y [nm],confidence [a.u]", "1,100.0,200.5,0.9", "2,300,400,0.5", "3,5,6,0.7000"]
+    assert src.read_text() == text  # input untouched
+    # the output reads back as the same format
+    out, rep = read_locs(tmp_path / "out.csv")
+    assert rep.format == "deepstorm-prediction" and out["confidence"].min() == 0.5
+    with pytest.raises(OutputExistsError):
+        filter_prediction_file(src, 0.1, tmp_path / "out.csv")
+    assert len((tmp_path / "out.csv").read_text().splitlines()) == 4
+
+
+def test_filter_errors(tmp_path):
+    src = tmp_path / "gt.csv"
+    src.write_text(",frame,x [nm],y [nm]\n1,1,2,3\n")
+    with pytest.raises(InputError) as exc:
+        filter_prediction_file(src, 0.5, tmp_path / "o.csv")
+    one_line_error(exc, "gt.csv", "no confidence column")
+    assert not (tmp_path / "o.csv").exists()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("frame,x [nm],y [nm],confidence [a.u]\n1,1,2,high\n")
+    with pytest.raises(InputError) as exc:
+        filter_prediction_file(bad, 0.5, tmp_path / "o.csv")
+    one_line_error(exc, "bad.csv")
+    t = read_locs(src)[0]
+    with pytest.raises(InputError) as exc:
+        filter_confidence(t, 0.5)
+    one_line_error(exc, "no 'confidence' column")
+
+
+# --- views ------------------------------------------------------------------------------------
+
+def test_views_return_figures(folder, tmp_path):
+    from matplotlib.figure import Figure
+
+    tmp, _, _ = folder
+    with load_prediction_folder(tmp / "pred", movie=tmp / "movie.tif", gt=tmp / "gt.csv") as pf:
+        sweep = threshold_sweep(pf.gt, pf.locs, [100, 250])
+        figs = {
+            "frame": folder_frame_view(pf, 2, threshold=0.4),
+            "frame_bare": frame_view(1, gt=pf.gt, pred=pf.locs, field_nm=(2000, 1600)),
+            "merged": merged_view(pf.widefield, pf.predicted, pixel_size_hr=pf.pixel_size_hr),
+            "merged_half": merged_view(None, pf.predicted, pixel_size_hr=pf.pixel_size_hr),
+            "hist": confidence_histogram(pf.locs, threshold=0.4, matches=match(pf.gt, pf.locs, 100)),
+            "density": density_view(pf.gt, pf.locs, n_frames=pf.n_frames + 2, width=20, height=16, pixel_size=PX),
+            "sweep": sweep_view(sweep),
+        }
+        # the prediction panel shows the stack frame (constant value f - 1 in frame f)
+        right = figs["frame"].axes[1]
+        assert right.images[0].get_array().max() == 1
+        n_shown = sum(len(c.get_offsets()) for c in right.collections)
+        assert n_shown == int(((pf.locs["frame"] == 2) & (pf.locs["confidence"] >= 0.4)).sum())
+    for name, fig in figs.items():
+        assert isinstance(fig, Figure)
+        fig.savefig(tmp_path / f"{name}.png")
+        assert (tmp_path / f"{name}.png").stat().st_size > 1000
+    # density lines count empty frames: the two frames beyond the data are at 0
+    line = figs["density"].axes[0].lines[0]
+    assert len(line.get_ydata()) == 8 and line.get_ydata()[-1] == 0
+    assert len(figs["sweep"].axes) == 2
+
+
+# --- CLI --------------------------------------------------------------------------------------
+
+def test_cli_filter(folder, capsys):
+    tmp, _, info = folder
+    src = info["locs"]
+    assert main(["filter", str(src), "--threshold", "0.5", "-o", str(tmp / "f.csv")]) == 0
+    n = int((read_locs(src)[0]["confidence"] >= 0.5).sum())
+    assert f"kept {n} of {info['detected'] + info['false']}" in capsys.readouterr().out
+    assert len(read_locs(tmp / "f.csv")[0]) == n
+    assert main(["filter", str(src), "--threshold", "0.5", "-o", str(tmp / "f.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "exists already" in err and "\n" not in err
+
+
+def test_cli_evaluate_writes_its_files(folder, capsys):
+    tmp, truth, info = folder
+    out = tmp / "eval"
+    args = ["evaluate", str(info["locs"]), "--gt", str(tmp / "gt.csv"), "--movie", str(tmp / "movie.tif"),
+            "--radius", "50,250", "--frames", "1,3", "-o", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    expected = {"metrics.csv", "metrics.json", "sweep.csv", "confidence_histogram.png", "density_per_frame.png",
+                "sweep.png", "merged.png", "frame_1.png", "frame_3.png"}
+    assert {p.name for p in out.iterdir()} == expected
+    metrics_csv = pd.read_csv(out / "metrics.csv")
+    pred = read_locs(info["locs"])[0]
+    ref = evaluate(truth, pred, radii=[50, 250])
+    assert metrics_csv["tp"].tolist() == ref["tp"].tolist()
+    assert metrics_csv["jaccard"].to_numpy() == pytest.approx(ref["jaccard"].to_numpy())
+    summary = json.loads((out / "metrics.json").read_text())
+    assert summary["n_gt"] == len(truth) and summary["matcher"] == "optimal"
+    assert set(summary["best_thresholds"]) == {"50.0", "250.0"}
+    sweep = pd.read_csv(out / "sweep.csv")
+    assert sweep["threshold"].nunique() == pred["confidence"].nunique()
+    assert "Jaccard" in printed and "best jaccard" in printed
+    # a second run refuses to overwrite, and leaves the files alone; --force overwrites
+    before = (out / "metrics.csv").stat().st_mtime_ns
+    assert main(args) == 2
+    assert "exists already" in capsys.readouterr().err
+    assert (out / "metrics.csv").stat().st_mtime_ns == before
+    assert main(args + ["--force", "--matcher", "greedy", "--threshold", "0.4", "--sweep-grid", "11"]) == 0
+    assert pd.read_csv(out / "sweep.csv")["threshold"].nunique() == 11
+    assert json.loads((out / "metrics.json").read_text())["n_pred_evaluated"] == int((pred["confidence"] >= 0.4).sum())
+
+
+def test_cli_evaluate_without_ground_truth_and_errors(folder, capsys):
+    tmp, _, info = folder
+    out = tmp / "views"
+    assert main(["evaluate", str(info["locs"]), "-o", str(out)]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert "metrics.json" in names and "confidence_histogram.png" in names and "metrics.csv" not in names
+    assert "no ground truth" in capsys.readouterr().out
+    assert main(["evaluate", str(info["locs"]), "--radius", "50,wide", "-o", str(tmp / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--radius" in err and "\n" not in err
+    assert not (tmp / "x").exists()
