@@ -208,6 +208,10 @@ def _prepare(movie, locs, *, pixel_size, on_invalid) -> _Input:
         table, report, source = _read_input_locs(locs, pixel_size, m.pixel_size)
         if report is not None:
             paths.append(Path(report.path))
+            if report.format == "picasso-hdf5":
+                paths.append(Path(report.path).with_suffix(".yaml"))
+        if m.path is not None and m.path.suffix.lower() == ".raw":
+            paths.append(m.path.with_suffix(".yaml"))
         ps = pixel_size
         if ps is None:
             l_ps = None if report is None else report.pixel_size
@@ -221,6 +225,12 @@ def _prepare(movie, locs, *, pixel_size, on_invalid) -> _Input:
         if table is not None:
             table, dropped = check_locs(table, pixel_size=ps, width=m.width, height=m.height, n_frames=m.n_frames,
                                         on_invalid=on_invalid, source=source)
+        if report is not None:  # a Picasso yaml that describes another movie hints at a wrong pairing
+            said = {k: report.metadata[k] for k in ("Frames", "Width", "Height") if k in report.metadata}
+            has = {"Frames": m.n_frames, "Width": m.width, "Height": m.height}
+            differ = [f"{k} {v} (movie: {has[k]})" for k, v in said.items() if str(v) != str(has[k])]
+            if differ:
+                report.notes.append(f"the file's metadata say {', '.join(differ)}")
         return _Input(m, table, report, ps, paths, opened, dropped, source)
     except BaseException:
         if opened:
@@ -306,12 +316,18 @@ def _notes_for_format(fmt, inputs, notes) -> None:
                              f"({fmt} csv holds {', '.join(_KEPT[fmt])})")
         for key, n in inp.dropped.items():
             notes.append(f"{inp.locs_source}: dropped {n} localization(s): {key}")
+        if inp.report is not None:  # what the reader did (half-pixel shifts, frame base, rows without frame)
+            notes += [f"{inp.locs_source}: {n}" for n in inp.report.notes]
+            notes += [f"{inp.locs_source}: {n} row(s) not read: {k}" for k, n in inp.report.rows_dropped.items()]
 
 
 def _check_plan(outputs, inputs, *, fmt, pixel_size, force) -> None:
     """Refuse before writing: existing outputs, outputs that are inputs, Picasso without pixel size."""
     if fmt == "picasso-hdf5" and pixel_size is None:
         raise InputError("Picasso hdf5 stores camera pixels: give the pixel size in nm (--pixel-size / pixel_size=)")
+    folder = Path(outputs[0]).parent
+    if folder.exists() and not folder.is_dir():
+        raise InputError("is a file, expected an output folder", folder)
     input_files = {p.resolve() for inp in inputs for p in inp.paths}
     for out in outputs:
         if Path(out).resolve() in input_files:
@@ -460,6 +476,8 @@ def split_movie(movie, locs=None, *, at: int, out_dir, to: str | None = None, pi
     inp = _prepare(movie, locs, pixel_size=pixel_size, on_invalid=on_invalid)
     try:
         m, n = inp.movie, inp.movie.n_frames
+        if n < 2:
+            raise InputError("a movie of one frame cannot be split", m.path)
         at_int = int(at) if float(at).is_integer() else None
         if at_int is None or not 1 <= at_int <= n - 1:
             raise InputError(f"split frame {at} is out of range: the movie has {n} frames, so split after a "
@@ -666,7 +684,8 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
     shuffle : bool
         Draw the frames of each group at random without replacement instead of consecutively.
     seed : int, optional
-        Seed of the shuffle (recorded in the result and the json).
+        Seed of the shuffle (recorded in the result and the json); None draws a fresh one (recorded
+        too).
     to, pixel_size, on_invalid, force, progress
         As for :func:`split_movie`.
 
@@ -704,6 +723,8 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
         res, (names,), outputs = _plan("sum-frames", [inp], [tif], to=to, pixel_size=inp.pixel_size,
                                        dtype=out_dtype, force=force, extra=[groups_json])
         fmt = res.locs_format
+        if shuffle and seed is None:  # a fresh seed, recorded so the run can be repeated
+            seed = int(np.random.SeedSequence().generate_state(1)[0])
         groups, remainder = frame_groups(nf, n, shuffle=shuffle, seed=seed)
         res.remainder, res.groups = (remainder + 1).tolist(), (groups + 1).tolist()
         res.seed = seed if shuffle else None

@@ -631,6 +631,33 @@ def test_merge_widens_different_dtypes_exactly(tmp_path):
     assert any("widened to int32" in note for note in r.notes)
 
 
+def test_one_frame_movie_and_output_folder_that_is_a_file(tmp_path, data):
+    movie, truth, tif, csv = data
+    with pytest.raises(InputError, match="one frame cannot be split"):
+        split_movie(movie[:1], out_dir=tmp_path / "o", progress=False)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(InputError) as e:
+        split_frames(tif, csv, out_dir=tmp_path / "afile", progress=False)
+    assert_one_line(e, "afile", "expected an output folder")
+
+
+def test_shuffle_without_seed_records_a_fresh_seed(tmp_path, data):
+    movie, truth, tif, csv = data
+    r = sum_frames(tif, n=4, camera_offset=100, output=tmp_path / "a", shuffle=True, seed=None, progress=False)
+    assert isinstance(r.seed, int) and json.loads((tmp_path / "a_groups.json").read_text())["Seed"] == r.seed
+    again = sum_frames(tif, n=4, camera_offset=100, output=tmp_path / "b", shuffle=True, seed=r.seed, progress=False)
+    assert again.groups == r.groups
+
+
+def test_reader_notes_and_metadata_mismatch_are_reported(tmp_path, small_movie):
+    movie, truth = small_movie
+    tif = write_tif(tmp_path / "m.tif", movie, PS)
+    lp = tmp_path / "m_locs.hdf5"
+    write_locs(lp, truth, "picasso", pixel_size=PS, width=48, height=40, frames=99)
+    r = split_movie(tif, lp, at=6, out_dir=tmp_path / "o", progress=False)
+    assert any("m_locs.hdf5" in n and "Frames 99 (movie: 12)" in n for n in r.notes), r.notes
+
+
 def test_frame_groups():
     groups, rest = frame_groups(7, 3)
     assert groups.tolist() == [[0, 1, 2], [3, 4, 5]] and rest.tolist() == [6]
