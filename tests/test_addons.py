@@ -634,7 +634,7 @@ def test_merge_widens_different_dtypes_exactly(tmp_path):
 def test_one_frame_movie_and_output_folder_that_is_a_file(tmp_path, data):
     movie, truth, tif, csv = data
     with pytest.raises(InputError, match="one frame cannot be split"):
-        split_movie(movie[:1], out_dir=tmp_path / "o", progress=False)
+        split_movie(movie[:1], at=1, out_dir=tmp_path / "o", progress=False)
     (tmp_path / "afile").write_text("x")
     with pytest.raises(InputError) as e:
         split_frames(tif, csv, out_dir=tmp_path / "afile", progress=False)
