@@ -325,3 +325,17 @@ def test_lazy_read_does_not_load_the_file(tmp_path, contiguous):
     np.testing.assert_array_equal(frames[1], np.roll(noise, n // 10, axis=0))
     path.unlink()  # do not leave 200 MB in pytest's kept temporary folders
     assert after - before < file_size / 4, (after - before, file_size)
+
+
+def test_pixel_size_given_by_the_caller_is_checked(tmp_path):
+    path = write_tif(tmp_path / "m.tif", _stack(2), 100)
+    with open_movie(path, pixel_size=120) as m:
+        assert m.pixel_size == 120 and m.pixel_size_source == "given by the caller"
+    for bad in (0, -3, float("nan"), "abc"):
+        with pytest.raises(InputError, match="pixel size") as exc:
+            open_movie(path, pixel_size=bad)
+        assert str(path) in str(exc.value)
+        with pytest.raises(InputError, match="pixel size"):
+            write_tif(tmp_path / "n.tif", _stack(1), bad)
+    assert not (tmp_path / "n.tif").exists()
+    assert as_movie(_stack(2), pixel_size=99).pixel_size == 99
