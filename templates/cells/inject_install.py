@@ -7,17 +7,18 @@ import importlib, importlib.metadata, importlib.util, os, subprocess, sys, tempf
 imagesumming_requirements = {'numpy': 'numpy', 'pandas': 'pandas', 'tifffile': 'tifffile', 'h5py': 'h5py',
                              'ipywidgets': 'ipywidgets', 'nbformat': 'nbformat', 'matplotlib': 'matplotlib',
                              'scipy': 'scipy', 'yaml': 'pyyaml', 'tqdm': 'tqdm'}
-imagesumming_missing = [dist for module, dist in imagesumming_requirements.items() if importlib.util.find_spec(module) is None]
+imagesumming_missing = [imagesumming_dist for imagesumming_module, imagesumming_dist in imagesumming_requirements.items()
+                        if importlib.util.find_spec(imagesumming_module) is None]
 if imagesumming_missing:
   imagesumming_pins = []
-  for dist in ('numpy', 'pandas', 'scipy', 'tensorflow', 'keras', 'h5py', 'matplotlib'):
+  for imagesumming_dist in ('numpy', 'pandas', 'scipy', 'tensorflow', 'keras', 'h5py', 'matplotlib'):
     try:
-      imagesumming_pins.append(dist + '==' + importlib.metadata.version(dist))
+      imagesumming_pins.append(imagesumming_dist + '==' + importlib.metadata.version(imagesumming_dist))
     except importlib.metadata.PackageNotFoundError:
       pass
   imagesumming_constraints = os.path.join(tempfile.gettempdir(), 'imagesumming-constraints.txt')
-  with open(imagesumming_constraints, 'w') as constraints_file:
-    constraints_file.write('\n'.join(imagesumming_pins) + '\n')
+  with open(imagesumming_constraints, 'w') as imagesumming_file:
+    imagesumming_file.write('\n'.join(imagesumming_pins) + '\n')
   print('Installing the missing dependencies: ' + ', '.join(imagesumming_missing))
   subprocess.check_call([sys.executable, '-m', 'pip', 'install', '-q', '-c', imagesumming_constraints] + imagesumming_missing)
 

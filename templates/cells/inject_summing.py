@@ -21,7 +21,8 @@ summing_output_folder = "" #@param {type:"string"}
 summing_overwrite = False #@param {type:"boolean"}
 
 import os
-from IPython.display import display
+from io import BytesIO  # the notebook's own `io` is skimage.io: leave that name alone
+import IPython.display
 from imagesumming.summing import sum_patches
 
 if not summing_movie_path or not summing_localizations_path:
@@ -41,11 +42,13 @@ imagesumming_result = sum_patches(summing_movie_path, summing_localizations_path
                                   seed=summing_seed)
 imagesumming_paths = imagesumming_result.save(summing_output_folder, name='summed', force=summing_overwrite)
 print(imagesumming_result.summary())
-display(imagesumming_result.plot_density())
+imagesumming_png = BytesIO()
+imagesumming_result.plot_density().savefig(imagesumming_png, format='png', dpi=100, bbox_inches='tight')
+IPython.display.display(IPython.display.Image(data=imagesumming_png.getvalue()))
 
 print('--------------------------------------------------------------------')
 print('Summed training data: ' + str(imagesumming_paths['tif']) + ' and ' + str(imagesumming_paths['csv']))
 print('Section 3.1 a): leave ImageData_path and LocalizationData_path empty to load them (or paste these paths).')
 print('Section 3.2 settings:')
-for setting_name, setting_value in imagesumming_result.notebook_settings.items():
-  print('  ' + setting_name + ' = ' + str(setting_value))
+for imagesumming_setting, imagesumming_value in imagesumming_result.notebook_settings.items():
+  print('  ' + imagesumming_setting + ' = ' + str(imagesumming_value))

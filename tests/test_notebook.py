@@ -1,0 +1,506 @@
+"""Tests of the notebook patcher (imagesumming.notebook, ``imagesumming patch-notebook``).
+
+The fixture ``fixtures/deepstorm2d_anchors.ipynb`` was written for these tests: it holds only the
+cells and lines the patches look for, in the real notebook's JSON style (nbformat 4.0, Colab ids in
+``metadata.id``, ``json.dumps(indent=2, ensure_ascii=False)`` without a trailing newline). The same
+checks run on the real ZeroCostDL4Mic notebook when ``IMAGESUMMING_DEEPSTORM_NOTEBOOK`` points to it.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import os
+import re
+import textwrap
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from imagesumming import __version__
+from imagesumming.cli import main
+from imagesumming.errors import InputError, OutputExistsError
+from imagesumming.notebook import (PATCH_IDS, NotebookStyle, PatchError, load_notebook, load_patches,
+                                   patch_notebook, patch_notebook_file, strip_shell_lines, validate_notebook)
+
+FIXTURE = Path(__file__).parent / "fixtures" / "deepstorm2d_anchors.ipynb"
+REAL_ENV = "IMAGESUMMING_DEEPSTORM_NOTEBOOK"
+
+
+def real_notebook() -> Path:
+    value = os.environ.get(REAL_ENV)
+    if not value:
+        pytest.skip(f"the real Deep-STORM 2D notebook is not available: set {REAL_ENV} to "
+                    "Colab_notebooks/Deep-STORM_2D_ZeroCostDL4Mic.ipynb of HenriquesLab/ZeroCostDL4Mic")
+    path = Path(value)
+    if not path.is_file():
+        pytest.skip(f"{REAL_ENV}={value} is not a file")
+    return path
+
+
+@pytest.fixture(params=["fixture", "real"])
+def notebook_path(request) -> Path:
+    return FIXTURE if request.param == "fixture" else real_notebook()
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def marks(cell) -> dict:
+    return (cell.get("metadata") or {}).get("imagesumming", {}).get("patches", {})
+
+
+def src(cell) -> str:
+    s = cell["source"]
+    return "".join(s) if isinstance(s, list) else s
+
+
+def cell_by_id(nb, cid):
+    return next(c for c in nb["cells"] if c["metadata"].get("id") == cid)
+
+
+def restore(patched: dict, original: dict) -> dict:
+    """``patched`` with injected cells removed and patched cells put back as they were."""
+    by_id = {c["metadata"]["id"]: c for c in original["cells"]}
+    out = copy.deepcopy(patched)
+    cells = []
+    for c in out["cells"]:
+        m = c["metadata"].get("imagesumming")
+        if m and m.get("injected"):
+            continue
+        cells.append(copy.deepcopy(by_id[c["metadata"]["id"]]) if m else c)
+    out["cells"] = cells
+    return out
+
+
+def code_without_shell(source: str) -> str:
+    """The issue's check: drop ``!``/``%`` lines, then ``ast.parse``."""
+    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("!", "%")))
+
+
+# --- specs, resources, serialization ---------------------------------------------------------
+
+def test_patch_specs_and_templates_load_from_the_package():
+    from importlib.resources import files
+
+    specs = load_patches()
+    assert tuple(sorted(s["id"] for s in specs)) == tuple(sorted(PATCH_IDS))
+    for spec in specs:
+        assert spec["purpose"].strip()
+        for op in spec["operations"]:
+            for item in [op] + op.get("cells", []):
+                if "template" in item:
+                    assert files("imagesumming.templates").joinpath("cells", item["template"]).is_file()
+
+
+@pytest.mark.parametrize("kwargs,newline", [
+    (dict(indent=2, ensure_ascii=False), False),                                       # Colab today
+    (dict(separators=(",", ":"), ensure_ascii=True), False),                          # notebook 1.12/1.13
+    (dict(indent=1, sort_keys=True, ensure_ascii=False, separators=(",", ": ")), True),  # nbformat.write
+    (dict(indent=2, ensure_ascii=True), True),
+])
+def test_style_detection_reproduces_the_bytes(kwargs, newline):
+    nb = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    raw = json.dumps(nb, **kwargs) + ("\n" if newline else "")
+    style = NotebookStyle.detect(raw, json.loads(raw))
+    assert style.exact
+    assert style.dumps(json.loads(raw)) == raw
+
+
+def test_fixture_is_stored_like_the_real_notebook():
+    nb, style, raw = load_notebook(FIXTURE)
+    assert style == NotebookStyle(indent=2, ensure_ascii=False, trailing_newline=False)
+    assert raw == json.dumps(nb, indent=2, ensure_ascii=False)
+    assert "µm" in raw  # a non-ASCII character that must stay unescaped
+
+
+# --- the patches on the fixture and on the real notebook -------------------------------------
+
+def test_every_patch_applies_validates_and_leaves_other_cells_byte_identical(notebook_path, tmp_path):
+    original, style, raw = load_notebook(notebook_path)
+    out = tmp_path / "patched.ipynb"
+    report = patch_notebook_file(notebook_path, out, summed_frames=20000)
+    assert [r.status for r in report.results] == ["applied"] * 5, report.table()
+    assert all(r.found_by.startswith("metadata.id") for r in report.results)
+    text = out.read_text(encoding="utf-8")
+    patched = json.loads(text)
+    validate_notebook(patched)
+    assert text == style.dumps(patched)  # written in the input's own serialization
+    # untouched cells (and the notebook metadata) keep their bytes: undoing the patches gives the input back
+    assert style.dumps(restore(patched, original)) == raw
+    # every patched/injected cell is marked with its patch id and the package version
+    marked = {pid: v for c in patched["cells"] for pid, v in marks(c).items()}
+    assert marked == {pid: __version__ for pid in PATCH_IDS}
+    assert len(patched["cells"]) == len(original["cells"]) + 3
+
+
+def test_injected_cells_follow_the_notebook_style(notebook_path):
+    original, _, _ = load_notebook(notebook_path)
+    nb, _ = patch_notebook(notebook_path, install_spec="imagesumming @ git+https://example.org/x.git")
+    ids = [c["metadata"]["id"] for c in nb["cells"]]
+    assert len(ids) == len(set(ids))
+    injected = [c for c in nb["cells"] if c["metadata"].get("imagesumming", {}).get("injected")]
+    assert [c["cell_type"] for c in injected] == ["markdown", "code", "code"]
+    heading = next(i for i, c in enumerate(nb["cells"]) if c["metadata"]["id"] == "vu8f5NGJkJos")
+    assert nb["cells"][heading - 3:heading] == injected  # right before "3. Generate patches for training"
+    for c in injected:
+        assert "id" not in c  # nbformat 4.0 has no top-level cell id
+        assert re.fullmatch(r"[A-Za-z0-9_-]{12}", c["metadata"]["id"])
+        assert isinstance(c["source"], list)
+        if c["cell_type"] == "code":
+            assert c["metadata"]["cellView"] == "form"
+            assert c["outputs"] == [] and c["execution_count"] is None
+            first_code = next(o for o in original["cells"] if o["cell_type"] == "code")
+            assert list(c) == list(first_code)  # same key order as the notebook's own cells
+    install = src(injected[1])
+    assert '%pip install -q --no-deps "imagesumming @ git+https://example.org/x.git"' in install
+    form = src(injected[2])
+    for field in ("summing_movie_path", "summing_localizations_path", "summing_pixel_size", "summing_camera_offset",
+                  "summing_patch_size", "summing_source_patches", "summing_summed_frames", "summing_bin_size",
+                  "summing_target_density", "summing_min_emitters", "summing_seed", "summing_output_folder"):
+        assert re.search(rf"^{field} = .*#@param", form, re.M), field
+
+
+def test_every_patched_or_injected_code_cell_parses(notebook_path):
+    nb, _ = patch_notebook(notebook_path)
+    checked = 0
+    for c in nb["cells"]:
+        if c["cell_type"] == "code" and marks(c):
+            ast.parse(code_without_shell(src(c)))
+            checked += 1
+    assert checked == 6  # 4 patched cells + 2 injected code cells
+
+
+def test_second_run_changes_nothing_and_says_already_applied(notebook_path, tmp_path, capsys):
+    once = tmp_path / "once.ipynb"
+    assert main(["patch-notebook", str(notebook_path), "-o", str(once)]) == 0
+    before = once.read_bytes()
+    nb, report = patch_notebook(once)
+    assert [r.status for r in report.results] == ["already applied"] * 5
+    assert not report.changed and report.diff() == ""
+    assert nb == json.loads(before)
+    twice = tmp_path / "twice.ipynb"
+    capsys.readouterr()
+    assert main(["patch-notebook", str(once), "-o", str(twice)]) == 0
+    assert twice.read_bytes() == before
+    assert main(["patch-notebook", str(once), "--in-place"]) == 0
+    assert "already applied" in capsys.readouterr().out
+    assert once.read_bytes() == before
+
+
+def test_form_defaults_keep_their_annotations_and_spacing():
+    nb, report = patch_notebook(FIXTURE, patch_size=20, summed_frames=300)
+    lines = src(cell_by_id(nb, "AsNx5KzcFNvC")).splitlines(keepends=True)
+    assert 'patch_size = 19 #@param {type:"integer"}   \n' in lines  # trailing spaces of the fixture line kept
+    assert 'num_patches_per_frame =  1#@param {type:"integer"}\n' in lines
+    assert 'max_num_patches =  10000#@param {type:"integer"}\n' in lines  # 10000 >= 300: kept
+    assert any("kept" in n for r in report.results for n in r.notes)
+    nb, _ = patch_notebook(FIXTURE, summed_frames=25000)
+    assert 'max_num_patches =  25000#@param {type:"integer"}\n' in cell_by_id(nb, "AsNx5KzcFNvC")["source"]
+    nb, _ = patch_notebook(FIXTURE)  # no summed frames: max_num_patches untouched
+    assert 'max_num_patches =  10000#@param {type:"integer"}\n' in cell_by_id(nb, "AsNx5KzcFNvC")["source"]
+    # the inject form's defaults follow the patch-time values
+    form = src(next(c for c in patch_notebook(FIXTURE, patch_size=20, summed_frames=300)[0]["cells"]
+                    if "summing_movie_path" in src(c)))
+    assert "summing_patch_size = 20 #@param" in form and "summing_summed_frames = 300 #@param" in form
+
+
+def test_cells_are_found_by_heading_or_anchor_without_colab_ids(tmp_path):
+    nb = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    for c in nb["cells"]:
+        c["metadata"].pop("id")
+    patched, report = patch_notebook(nb)
+    how = {r.id: r.found_by for r in report.results}
+    assert [r.status for r in report.results] == ["applied"] * 5
+    assert how["inject-imagesumming"] == "heading"
+    assert how["training-patch-params"] == "heading"
+    assert how["prediction-stack"] == "anchor line"
+    assert json.loads(FIXTURE.read_text(encoding="utf-8")) != nb or True  # input dict is not modified:
+    assert all("imagesumming" not in c["metadata"] for c in nb["cells"])
+
+
+def test_a_missing_anchor_is_reported_and_blocks_writing(tmp_path, capsys):
+    nb = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    qc = cell_by_id(nb, "dhlTnxC5lUZy")
+    qc["source"] = [line.replace("int(Mhr/M)", "round(Mhr / M)") for line in qc["source"]]
+    changed = tmp_path / "changed.ipynb"
+    changed.write_text(json.dumps(nb, indent=2, ensure_ascii=False), encoding="utf-8")
+
+    with pytest.raises(PatchError, match=r"qc-upsampling-factor: looked for .*dhlTnxC5lUZy.*int\\\(") as exc:
+        patch_notebook(changed)
+    assert [r.id for r in exc.value.report.missing] == ["qc-upsampling-factor"]
+
+    out = tmp_path / "out.ipynb"
+    assert main(["patch-notebook", str(changed), "-o", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert not out.exists()
+    assert "qc-upsampling-factor" in captured.err and "nothing written" in captured.err
+    assert "missing" in captured.out
+    assert main(["patch-notebook", str(changed), "--check"]) == 1
+
+    assert main(["patch-notebook", str(changed), "-o", str(out), "--allow-missing"]) == 0
+    patched = json.loads(out.read_text(encoding="utf-8"))
+    found = {pid for c in patched["cells"] for pid in marks(c)}
+    assert found == set(PATCH_IDS) - {"qc-upsampling-factor"}
+    _, report = patch_notebook(changed, allow_missing=True)
+    assert "no line matching" in report.missing[0].message
+
+
+def test_cli_check_diff_only_skip_and_output_safety(tmp_path, capsys):
+    nb_in = tmp_path / "in.ipynb"
+    nb_in.write_bytes(FIXTURE.read_bytes())
+    before = nb_in.read_bytes()
+
+    assert main(["patch-notebook", str(nb_in), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^patch\s+cell\s+status", out, re.M)
+    assert all(re.search(rf"^{pid}\s+\S+.*applied", out, re.M) for pid in PATCH_IDS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.ipynb"]
+
+    assert main(["patch-notebook", str(nb_in), "--diff", "--only", "qc-upsampling-factor"]) == 0
+    out = capsys.readouterr().out
+    assert "-    upsampling_factor = int(Mhr/M)" in out and "+++ b/cell #12 dhlTnxC5lUZy (qc-upsampling-factor)" in out
+    assert "save_stack" not in out
+
+    dst = tmp_path / "out.ipynb"
+    assert main(["patch-notebook", str(nb_in), "-o", str(dst), "--skip", "inject-imagesumming,prediction-stack"]) == 0
+    patched = json.loads(dst.read_text(encoding="utf-8"))
+    assert {pid for c in patched["cells"] for pid in marks(c)} == set(PATCH_IDS) - {"inject-imagesumming",
+                                                                                   "prediction-stack"}
+    assert main(["patch-notebook", str(nb_in), "-o", str(dst)]) == 2  # exists: refused without --force
+    assert "exists already" in capsys.readouterr().err
+    assert main(["patch-notebook", str(nb_in), "-o", str(dst), "--force"]) == 0
+    assert main(["patch-notebook", str(nb_in), "-o", str(nb_in), "--force"]) == 2  # never the input
+    assert main(["patch-notebook", str(nb_in), "--only", "no-such-patch", "--check"]) == 2
+    assert "unknown patch id" in capsys.readouterr().err
+    assert main(["patch-notebook", str(nb_in)]) == 2  # no output named
+    assert nb_in.read_bytes() == before
+
+    assert main(["patch-notebook", str(nb_in), "--in-place"]) == 0
+    assert nb_in.read_bytes() != before
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path):
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(InputError, match="invalid JSON"):
+        patch_notebook(bad)
+    bad.write_text(json.dumps({"nbformat": 3, "cells": []}), encoding="utf-8")
+    with pytest.raises(InputError, match="nbformat 3"):
+        patch_notebook(bad)
+    with pytest.raises(InputError, match="patch size"):
+        patch_notebook(FIXTURE, patch_size=1)
+    with pytest.raises(InputError, match="install spec"):
+        patch_notebook(FIXTURE, install_spec='x" && rm -rf /')
+    with pytest.raises(OutputExistsError):
+        patch_notebook_file(FIXTURE, FIXTURE)
+
+
+def test_output_failing_validation_is_not_written(tmp_path):
+    nb = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    nb["cells"][0]["id"] = "top-level ids are not allowed in nbformat 4.0"
+    src_path = tmp_path / "in.ipynb"
+    src_path.write_text(json.dumps(nb, indent=2), encoding="utf-8")
+    with pytest.raises(InputError, match="does not validate"):
+        patch_notebook_file(src_path, tmp_path / "out.ipynb")
+    assert not (tmp_path / "out.ipynb").exists()
+
+
+def test_strip_shell_lines_keeps_blocks_valid():
+    source = "def f():\n    !pip freeze\nx = 1\n%pip install y\n"
+    assert strip_shell_lines(source) == "def f():\n    pass\nx = 1\npass"
+    ast.parse(strip_shell_lines(source))
+
+
+# --- execution: the patched prediction function, the QC line -------------------------------
+
+class _Tensor(np.ndarray):
+    """A numpy array with ``.numpy()`` (TF 2) and ``.eval()`` (TF 1, the BioImage.io variant), like the
+    tensors the maxima finder returns."""
+
+    def numpy(self):
+        return np.asarray(self)
+
+    eval = numpy
+
+
+def _prediction_namespace(record):
+    import math
+    import scipy.io
+    import tifffile
+
+    class Model:
+        def __init__(self, shape):
+            self.shape = shape
+            self.calls = 0
+
+        def load_weights(self, path):
+            pass
+
+        def predict_on_batch(self, batch):
+            # known content, different for every frame, with negatives that the notebook clips
+            assert batch.shape[1:] == self.shape
+            rng = np.random.default_rng(100 + self.calls)
+            self.calls += 1
+            out = rng.normal(size=batch.shape).astype(np.float32)
+            record.append(out.copy())
+            return out
+
+    def maxima_finder(thresh, nhood, use_local_avg):
+        def find(pred):
+            flat = pred[..., 0].reshape(len(pred), -1).argmax(axis=1)
+            rows, cols = np.unravel_index(flat, pred.shape[1:3])
+            conf = pred[np.arange(len(pred)), rows, cols, 0].astype(np.float32)
+            return tuple(np.asarray(a).view(_Tensor) for a in (np.arange(len(pred)), cols.astype(np.float32),
+                                                                rows.astype(np.float32), conf))
+        return find
+
+    def save_as_tif(path, name, array, pixel_size):
+        tifffile.imwrite(os.path.join(path, name + ".tif"), array)
+
+    return {"np": np, "os": os, "math": math, "csv": __import__("csv"), "sio": scipy.io,
+            "io": types.SimpleNamespace(imread=tifffile.imread), "tqdm": lambda it: it,
+            "buildModel": Model, "Maximafinder": maxima_finder, "saveAsTIF": save_as_tif,
+            "project_01": lambda im: np.asarray(im, np.float32), "normalize_im": lambda im, m, s: im,
+            "getPixelSizeTIFFmetadata": lambda *a, **k: pytest.fail("pixel size is given")}
+
+
+def _function_from_cell(nb, name):
+    cell = next(c for c in nb["cells"] if f"def {name}(" in src(c))
+    source = src(cell)
+    tree = ast.parse(strip_shell_lines(source))
+    node = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+    return ast.get_source_segment(strip_shell_lines(source), node)
+
+
+def _model_folder(path, factor):
+    import scipy.io
+
+    path.mkdir()
+    scipy.io.savemat(path / "model_metadata.mat", {"upsampling_factor": factor, "mean_test": 0.0, "std_test": 1.0,
+                                                   "Normalization factor": 100.0})
+    return path
+
+
+def test_patched_prediction_writes_one_page_per_frame(notebook_path, tmp_path):
+    import tifffile
+
+    nb, _ = patch_notebook(notebook_path)
+    code = _function_from_cell(nb, "batchFramePredictionLocalization")
+    record = []
+    ns = _prediction_namespace(record)
+    exec(compile(code, "patched_prediction", "exec"), ns)
+    predict = ns["batchFramePredictionLocalization"]
+
+    data, out = tmp_path / "data", tmp_path / "out"
+    data.mkdir(), out.mkdir()
+    model = _model_folder(tmp_path / "model", 4)
+    rng = np.random.default_rng(0)
+    tifffile.imwrite(data / "movie.tif", rng.integers(100, 200, size=(5, 6, 7)).astype(np.uint16))
+
+    # the 6.1 call site: positional arguments, 2 batches of up to 3 frames
+    predict(str(data), "movie.tif", str(model), str(out), 3, 0.1, 3, False, pixel_size=100)
+    assert [r.shape[0] for r in record] == [3, 2]
+    expected = [frame for batch in record for frame in np.clip(batch, 0, None).sum(axis=3)]
+    with tifffile.TiffFile(out / "PredictedStack_movie.tif") as tif:
+        assert len(tif.pages) == 5
+        for page, want in zip(tif.pages, expected):
+            np.testing.assert_array_equal(page.asarray(), want)
+            num, den = page.tags["XResolution"].value
+            assert page.tags["ResolutionUnit"].value == 3  # centimetre
+            assert 1e7 / (num / den) == pytest.approx(100 / 4, rel=1e-6)  # high-res pixel size, nm
+        assert tif.pages[0].asarray().shape == (24, 28)
+    assert not np.allclose(expected[0], expected[1])  # frames differ: not a batch sum
+    predicted = tifffile.imread(out / "Predicted_movie.tif")  # the summed image stays as it was
+    np.testing.assert_allclose(predicted, np.sum(expected, axis=0), rtol=1e-5)
+    assert not [p for p in out.iterdir() if p.suffix == ".part"]
+
+    # the QC call site (defaults) and the new keyword turning the stack off
+    (out / "PredictedStack_movie.tif").unlink()
+    predict(str(data), "movie.tif", str(model), str(out), pixel_size=100, save_stack=False)
+    assert not (out / "PredictedStack_movie.tif").exists()
+    predict(str(data), "movie.tif", str(model), str(out), pixel_size=100)  # batch size 1: 5 batches
+    assert len(tifffile.TiffFile(out / "PredictedStack_movie.tif").pages) == 5
+
+
+def _qc_block(nb) -> str:
+    """The statements the qc-upsampling-factor patch put in place of ``upsampling_factor = int(Mhr/M)``."""
+    lines = src(cell_by_id(nb, "dhlTnxC5lUZy")).splitlines()
+    start = next(i for i, line in enumerate(lines) if "patch qc-upsampling-factor" in line)
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    stop = next(i for i in range(start + 1, len(lines))
+                if lines[i].strip() and len(lines[i]) - len(lines[i].lstrip()) <= indent
+                and not lines[i].lstrip().startswith(("except", "try")))
+    return textwrap.dedent("\n".join(lines[start:stop]))
+
+
+def test_patched_qc_line_reads_the_models_factor(notebook_path, tmp_path):
+    nb, _ = patch_notebook(notebook_path, upsampling_factor=6)
+    block = _qc_block(nb)
+    assert "int(Mhr/M)" not in block.replace("not int(Mhr/M)", "")
+    model = _model_folder(tmp_path / "model", 16)
+    ns = {"QC_model_path": str(model), "Mhr": 64, "M": 8}
+    exec(block, ns)
+    assert ns["upsampling_factor"] == 16  # from model_metadata.mat, not 64/8
+    ns = {"QC_model_path": str(tmp_path / "no-model"), "Mhr": 64, "M": 8}
+    exec(block, ns)
+    assert ns["upsampling_factor"] == 6  # the value fixed at patch time
+
+
+# --- execution in a real Jupyter kernel ------------------------------------------------------
+
+def _fill_form(source: str, values: dict) -> str:
+    for name, value in values.items():
+        source, n = re.subn(rf"^{name} = .*?(#@param.*)$", lambda m: f"{name} = {value!r} {m.group(1)}", source,
+                            flags=re.M)
+        assert n == 1, name
+    return source
+
+
+def test_injected_cells_run_in_a_jupyter_kernel(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    from imagesumming.demo import make_demo_data
+
+    movie, locs = make_demo_data(tmp_path / "drive", seed=3)
+    nb, _ = patch_notebook(FIXTURE, patch_size=24, summed_frames=15)
+    injected = [c for c in nb["cells"] if c["metadata"].get("imagesumming", {}).get("injected")]
+    install, form = src(injected[1]), src(injected[2])
+    # outside Colab: the package is installed already; the pip line is the only Colab-only statement
+    assert re.search(r"^%pip install .*--no-deps", install, re.M)
+    install = re.sub(r"^%pip install .*$", "pass  # installed in the test environment", install, flags=re.M)
+    form = _fill_form(form, {"summing_movie_path": str(movie), "summing_localizations_path": str(locs),
+                             "summing_source_patches": 40, "summing_bin_size": 4,
+                             "summing_output_folder": str(tmp_path / "summed")})
+    form = form.replace("seed=summing_seed)", "seed=summing_seed, progress=False)")
+    load = src(cell_by_id(nb, "CT6SNcfNg6j0"))  # 3.1 a) with empty paths picks up the summed data
+
+    cells = [nbformat.v4.new_code_cell(s) for s in (install, form, load)]
+    cells.append(nbformat.v4.new_code_cell(
+        "import json, tifffile, pandas as pd\n"
+        "assert training_files == (str(imagesumming_paths['tif']), str(imagesumming_paths['csv']))\n"
+        "print(json.dumps({'pages': len(tifffile.TiffFile(training_files[0]).pages),"
+        " 'rows': len(pd.read_csv(training_files[1], index_col=0))}))"))
+    run = nbformat.v4.new_notebook(cells=cells)
+    client = nbclient.NotebookClient(run, timeout=120, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+
+    summed = tmp_path / "summed"
+    assert (summed / "summed.tif").is_file() and (summed / "summed.csv").is_file()
+    import tifffile
+
+    frames = tifffile.imread(summed / "summed.tif")
+    assert frames.shape == (15, 24, 24)
+    outputs = [o for c in run.cells for o in c.get("outputs", [])]
+    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    assert "imagesumming " + __version__ + " is ready" in text
+    assert "patch_size = 23" in text and "num_patches_per_frame = 1" in text
+    assert "Using the summed training data" in text
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # the density plot was shown
+    result = json.loads(text.strip().splitlines()[-1])
+    assert result["pages"] == 15 and result["rows"] > 0
