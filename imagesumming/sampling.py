@@ -37,19 +37,22 @@ __all__ = [
 TRANSFORMS = ("identity", "flip_lr", "flip_ud", "rot180", "transpose", "rot270", "rot90", "antitranspose")
 
 # loc entries examined per vectorised step of the search (bounds its temporary memory)
-_ENTRIES_PER_STEP = 2_000_000
+_ENTRIES_PER_STEP = 500_000
 
 
 @dataclasses.dataclass
 class LocIndex:
-    """Localizations of one or more movies, sorted by (movie, frame), with per-frame ranges.
+    """Localizations of one or more movies, sorted by (movie, frame, pixel row).
 
-    ``starts[g]:starts[g + 1]`` are the entries of global frame ``g``; the global frame of frame
+    ``key = global_frame * row_stride + row`` is sorted, so the entries of a frame whose rows lie in
+    ``[r0, r1)`` are one contiguous range found with ``searchsorted``. The global frame of frame
     ``f`` (0-based) of movie ``m`` is ``frame_offset[m] + f``. ``rows``/``cols`` are the camera
-    pixels of each entry and ``source`` the entry's row in the concatenated input tables.
+    pixels of each entry and ``source`` the entry's row in the concatenated input tables (entries
+    of one frame and row keep their table order).
     """
 
-    starts: np.ndarray
+    key: np.ndarray
+    row_stride: int
     frame_offset: np.ndarray
     cols: np.ndarray
     rows: np.ndarray
@@ -58,54 +61,68 @@ class LocIndex:
     source: np.ndarray
 
 
-def index_locs(tables, n_frames, pixel_size: float) -> LocIndex:
-    """Index canonical tables (one per movie) by frame.
+def index_locs(tables, n_frames, pixel_size: float, heights=None) -> LocIndex:
+    """Index canonical tables (one per movie) by frame and pixel row.
 
     Parameters
     ----------
     tables : list of DataFrame
-        Canonical tables, already checked: frames ``1..n_frames[m]``, finite non-negative x/y in nm.
+        Canonical tables, already checked: frames ``1..n_frames[m]``, finite non-negative x/y in nm
+        inside the image.
     n_frames : list of int
         Frames of each movie.
     pixel_size : float
         Camera pixel size in nm.
+    heights : list of int, optional
+        Image heights in px (default: from the localizations).
     """
     n_frames = np.asarray(n_frames, dtype=np.int64)
     frame_offset = np.concatenate([[0], np.cumsum(n_frames)[:-1]]).astype(np.int64)
-    gframes, xs, ys, sources = [], [], [], []
+    xs = [t["x"].to_numpy(dtype=np.float64) for t in tables]
+    ys = [t["y"].to_numpy(dtype=np.float64) for t in tables]
+    rows = [np.floor(y / pixel_size).astype(np.int64) for y in ys]
+    stride = int(max([1] + list(heights or []) + [int(r.max()) + 1 for r in rows if len(r)]))
+    keys, sources, x_out, y_out, r_out = [], [], [], [], []
     row0 = 0
     for m, t in enumerate(tables):
-        f = t["frame"].to_numpy(dtype=np.int64)
-        order = np.argsort(f, kind="stable")
-        gframes.append(f[order] - 1 + frame_offset[m])
-        xs.append(t["x"].to_numpy(dtype=np.float64)[order])
-        ys.append(t["y"].to_numpy(dtype=np.float64)[order])
+        n = len(t)
+        key = (t["frame"].to_numpy(dtype=np.int64) - 1 + frame_offset[m]) * stride + rows[m]
+        # sort (key, table row) pairs in one fast unstable sort: equal keys keep table order
+        if n and int(key.max()) < (2**62) // n:
+            pair = key * n + np.arange(n, dtype=np.int64)
+            pair.sort()
+            order = pair % n
+            keys.append(pair // n)
+        else:
+            order = np.argsort(key, kind="stable")
+            keys.append(key[order])
         sources.append(order + row0)
-        row0 += len(t)
-    g = np.concatenate(gframes) if gframes else np.zeros(0, np.int64)
-    x = np.concatenate(xs) if xs else np.zeros(0)
-    y = np.concatenate(ys) if ys else np.zeros(0)
-    starts = np.searchsorted(g, np.arange(int(n_frames.sum()) + 1), side="left")
-    return LocIndex(starts=starts, frame_offset=frame_offset,
-                    cols=np.floor(x / pixel_size).astype(np.int64), rows=np.floor(y / pixel_size).astype(np.int64),
-                    x=x, y=y, source=np.concatenate(sources) if sources else np.zeros(0, np.int64))
+        x_out.append(xs[m][order])
+        y_out.append(ys[m][order])
+        r_out.append(rows[m][order])
+        row0 += n
+    cat = (lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dt))
+    x, y = cat(x_out, np.float64), cat(y_out, np.float64)
+    return LocIndex(key=cat(keys, np.int64), row_stride=stride, frame_offset=frame_offset,
+                    cols=np.floor(x / pixel_size).astype(np.int64), rows=cat(r_out, np.int64), x=x, y=y,
+                    source=cat(sources, np.int64))
 
 
 def _expand(index: LocIndex, gframe, rows, cols, size):
     """Entries of each window's frame that lie inside the window.
 
     Returns ``(window, entry)``: for every member, the window's position in the inputs and the
-    entry in ``index``; grouped by window in input order, entries in table order within a frame.
+    entry in ``index``; grouped by window in input order.
     """
-    lo = index.starts[gframe]
-    n = index.starts[gframe + 1] - lo
+    base = gframe * index.row_stride
+    lo = np.searchsorted(index.key, base + rows, side="left")
+    n = np.searchsorted(index.key, base + rows + size, side="left") - lo  # entries in the window's rows
     total = int(n.sum())
     window = np.repeat(np.arange(len(gframe)), n)
     # entry = lo[w] + (position within the window's block)
     entry = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(n) - n - lo, n)
-    c, r = index.cols[entry], index.rows[entry]
-    c0, r0 = cols[window], rows[window]
-    inside = (c >= c0) & (c < c0 + size) & (r >= r0) & (r < r0 + size)
+    c, c0 = index.cols[entry], cols[window]
+    inside = (c >= c0) & (c < c0 + size)
     return window[inside], entry[inside]
 
 
@@ -145,9 +162,9 @@ def find_patches(index: LocIndex, shapes, *, rng, n_patches: int, size: int, min
     """
     shapes = np.asarray(shapes, dtype=np.int64)
     n_movies = len(shapes)
-    total_locs = len(index.cols)
-    per_frame = max(1.0, total_locs / max(1, int(shapes[:, 0].sum())))
-    cap = int(np.clip(_ENTRIES_PER_STEP / per_frame, 256, 1 << 17))
+    # entries examined per window: the localizations in its band of rows
+    per_window = max(1.0, len(index.cols) / max(1, int(shapes[:, 0].sum())) * size / max(1, int(shapes[:, 1].min())))
+    cap = int(np.clip(_ENTRIES_PER_STEP / per_window, 256, 1 << 16))
     found = {k: [] for k in ("movie", "frame", "row", "col", "n_emitters")}
     n_found = attempts = best = 0
     emitters_seen = 0

@@ -173,25 +173,34 @@ def _read_windows(movie, frame, row, col, size, out, bar=None):
             bar.update(len(group))
 
 
-def _mad(a: np.ndarray) -> np.ndarray:
-    """Noise estimate per image of an (n, P, P) stack: 1.4826 x median absolute deviation."""
-    flat = a.reshape(len(a), -1).astype(np.float64)
-    med = np.median(flat, axis=1)
-    return 1.4826 * np.median(np.abs(flat - med[:, None]), axis=1)
+def _median_noise(stack: np.ndarray, chunk: int = 2048):
+    """Median and noise (1.4826 x median absolute deviation) of each image of an (n, P, P) stack."""
+    n = len(stack)
+    flat = stack.reshape(n, -1)
+    m = flat.shape[1]
+    med, noise = np.empty(n), np.empty(n)
+    lo, hi = (m - 1) // 2, m // 2
+    for s in range(0, n, chunk):  # chunks bound the temporaries; sorting is faster than partition here
+        block = flat[s:s + chunk]
+        if block.dtype.kind == "f" or block.dtype.itemsize > 4:
+            block = block.astype(np.float64)
+        srt = np.sort(block, axis=1)
+        mid = (srt[:, lo].astype(np.float64) + srt[:, hi]) / 2
+        dev = np.abs(block - mid[:, None]).astype(np.float32)
+        dev.sort(axis=1)
+        med[s:s + len(block)] = mid
+        noise[s:s + len(block)] = 1.4826 * (dev[:, lo].astype(np.float64) + dev[:, hi]) / 2
+    return med, noise
 
 
 def _versions() -> dict:
-    import importlib.metadata as md
+    """Versions of what decides the output bytes (random streams, csv and tif writers)."""
+    import tifffile
 
     from . import __version__
 
-    out = {"imagesumming": __version__, "python": platform.python_version()}
-    for pkg in ("numpy", "pandas", "tifffile", "scipy", "h5py", "matplotlib"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:  # pragma: no cover
-            out[pkg] = None
-    return out
+    return {"imagesumming": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "pandas": pd.__version__, "tifffile": tifffile.__version__}
 
 
 def _progress(progress, **kw):
@@ -327,7 +336,7 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
         checked.append(t2)
         invalid.append(counts)
     shapes = [m.shape for m in opened]
-    index = index_locs(checked, [s[0] for s in shapes], ps)
+    index = index_locs(checked, [s[0] for s in shapes], ps, heights=[s[1] for s in shapes])
 
     with _progress(progress, total=n_patches, desc="finding patches", unit="patch") as bar:
         found = find_patches(index, shapes, rng=rng, n_patches=n_patches, size=P, min_emitters=min_emitters,
@@ -420,12 +429,14 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
     xo, yo = out["x"].to_numpy(), out["y"].to_numpy()
     core = (xo >= ps) & (xo < (P - 1) * ps) & (yo >= ps) & (yo < (P - 1) * ps)
     core_min = int(np.bincount(out["frame"].to_numpy()[core] - 1, minlength=n_summed).min())
-    background = pd.DataFrame({
-        "summed_frame": np.arange(1, n_summed + 1),
-        "median": np.median(frames.reshape(n_summed, -1), axis=1),
-        "noise_mad": _mad(frames),
-    })
-    pool_stats = pd.DataFrame({"median": np.median(pool.reshape(n_patches, -1), axis=1), "noise_mad": _mad(pool)})
+    bg_median, bg_noise = _median_noise(frames)
+    background = pd.DataFrame({"summed_frame": np.arange(1, n_summed + 1), "median": bg_median, "noise_mad": bg_noise})
+    patch_median, patch_noise = _median_noise(pool)
+    pool_table = pd.DataFrame({
+        "patch": np.arange(n_patches), "movie": mov, "frame": frm + 1, "row": row, "col": col,
+        "n_emitters": found["n_emitters"],
+        "transform": pd.Series(np.asarray(TRANSFORMS, dtype=object)[codes], dtype=object),
+        "median": patch_median, "noise_mad": patch_noise})
 
     notebook = {"patch_size": P - 1, "num_patches_per_frame": 1, "max_num_patches": int(n_summed),
                 "min_number_of_emitters_per_patch": max(1, core_min), "pixel_size": ps,
@@ -466,7 +477,7 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
     return SummingResult(frames=frames, locs=out, provenance=provenance, params=params,
                          notebook_settings=notebook, densities={"inputs": in_density, "output": out_density,
                                                                  "patches": patch_density},
-                         background=background, patch_stats=pool_stats, patches=pool, names=names,
+                         background=background, patch_table=pool_table, patches=pool, names=names,
                          movie_sources=[s if isinstance(s, (str, os.PathLike)) else m for s, m in zip(sources, opened)])
 
 
@@ -498,8 +509,11 @@ class SummingResult:
     densities : dict
         Emitters/µm² per frame: ``inputs`` (list, one array per movie; empty frames count),
         ``output`` (per summed frame), ``patches`` (per source patch).
-    background, patch_stats : DataFrame
-        Median and noise (1.4826 x MAD) per summed frame and per source patch (ADU).
+    background : DataFrame
+        Median and noise (1.4826 x MAD, ADU) per summed frame.
+    patch_table : DataFrame
+        One row per source patch, in draw order: ``patch``, ``movie``, ``frame`` (1-based),
+        ``row``, ``col``, ``n_emitters``, ``transform``, ``median`` and ``noise_mad`` (ADU).
     patches : ndarray (n_patches, P, P)
         The source patches (after augmentation).
     """
@@ -511,7 +525,7 @@ class SummingResult:
     notebook_settings: dict
     densities: dict = dataclasses.field(default_factory=dict)
     background: pd.DataFrame | None = None
-    patch_stats: pd.DataFrame | None = None
+    patch_table: pd.DataFrame | None = None
     patches: np.ndarray | None = None
     names: list = dataclasses.field(default_factory=list)
     movie_sources: list = dataclasses.field(default_factory=list, repr=False)
@@ -557,10 +571,10 @@ class SummingResult:
         lines.append(f"pixel values: {o['min']:g}..{o['max']:g} ({o['dtype']}); "
                      f"{o['negative_pixels']} negative pixel value(s) kept (offset {p['camera_offset']:g} "
                      f"subtracted {p['bin_size'] - 1} times)")
-        if self.background is not None and self.patch_stats is not None:
-            lines.append(f"background (median ADU): source patches {self.patch_stats['median'].mean():.1f}, "
+        if self.background is not None and self.patch_table is not None:
+            lines.append(f"background (median ADU): source patches {self.patch_table['median'].mean():.1f}, "
                          f"summed {self.background['median'].mean():.1f}; noise (MAD): source "
-                         f"{self.patch_stats['noise_mad'].mean():.1f}, summed {self.background['noise_mad'].mean():.1f}")
+                         f"{self.patch_table['noise_mad'].mean():.1f}, summed {self.background['noise_mad'].mean():.1f}")
         lines.append(f"pixel size {p['pixel_size']:g} nm ({p['pixel_size_source']}); seed {p['seed']}")
         lines.append("Deep-STORM notebook settings: " + self.notebook_text())
         if self.paths:
@@ -671,10 +685,10 @@ class SummingResult:
         from .plots import new_figure, plot_density_boxes
 
         fig, axes = new_figure(2, 1, size=(4.5, 4.0))
-        plot_density_boxes(axes[0], {"source patches": self.patch_stats["median"],
+        plot_density_boxes(axes[0], {"source patches": self.patch_table["median"],
                                      "summed": self.background["median"]}, ylabel="median [ADU]")
         axes[0].set_title("background")
-        plot_density_boxes(axes[1], {"source patches": self.patch_stats["noise_mad"],
+        plot_density_boxes(axes[1], {"source patches": self.patch_table["noise_mad"],
                                      "summed": self.background["noise_mad"]}, ylabel="1.4826 x MAD [ADU]")
         axes[1].set_title("noise")
         return fig

@@ -74,6 +74,10 @@ def test_each_window_and_its_locs_come_from_the_same_frame_and_position(seed):
         assert [t for t, _, _ in got] == [t for t, _, _ in expected]
         np.testing.assert_allclose([g[1:] for g in got], [e[1:] for e in expected], atol=1e-9)
         assert rec.n_emitters == len(expected) >= 1
+    # the table of source patches agrees with the provenance
+    pt = res.patch_table.set_index("patch").loc[res.provenance["patch"]]
+    for col in ("movie", "frame", "row", "col", "n_emitters", "transform"):
+        np.testing.assert_array_equal(pt[col].to_numpy(), res.provenance[col].to_numpy())
     # shifted to the patch origin: everything inside [0, P*PS)
     assert res.locs["x"].between(0, P * PS, inclusive="left").all()
     assert res.locs["y"].between(0, P * PS, inclusive="left").all()
@@ -514,6 +518,19 @@ def test_invalid_localizations_error_with_counts_or_are_dropped():
     assert "dropped 2 outside" in res.summary()
 
 
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32, np.float32, np.int64])
+def test_median_and_noise_per_image(dtype):
+    from imagesumming.summing import _median_noise
+
+    rng = np.random.default_rng(0)
+    stack = (rng.normal(300, 20, (3000, 7, 7)) - (100 if dtype != np.uint16 else 0)).astype(dtype)
+    med, noise = _median_noise(stack, chunk=1000)
+    flat = stack.reshape(len(stack), -1).astype(np.float64)
+    exp_med = np.median(flat, axis=1)
+    np.testing.assert_allclose(med, exp_med)
+    np.testing.assert_allclose(noise, 1.4826 * np.median(np.abs(flat - exp_med[:, None]), axis=1), rtol=1e-6)
+
+
 # --------------------------------------------------------------------------------------------
 # report and figures
 # --------------------------------------------------------------------------------------------
@@ -530,7 +547,7 @@ def test_summary_and_figures(tmp_path, bright):
     for part in ("summed frames: 10 of 16x16 px, k = 3", "output density: mean", "emitters/µm²",
                  "negative pixel value", "patch_size = 15", "num_patches_per_frame = 1", "max_num_patches >= 10"):
         assert part in text, part
-    assert res.background["noise_mad"].mean() > res.patch_stats["noise_mad"].mean()  # k-fold read noise
+    assert res.background["noise_mad"].mean() > res.patch_table["noise_mad"].mean()  # k-fold read noise
     for fig in (res.plot_density(), res.plot_frame(2), res.plot_single(3), res.plot_background()):
         assert isinstance(fig, Figure)
     assert len(res.plot_single(1).axes) == 2 * (3 + 1)
