@@ -119,6 +119,11 @@ def test_errors_print_one_line_and_exit_2(capsys, tmp_path):
     bad_tif.write_bytes(b"garbage")
     rc, _, err = run(capsys, "info", bad_tif)
     assert_one_line_error(rc, err, bad_tif)
+    good = write_tif(tmp_path / "good.tif", np.ones((6, 8, 8), np.uint16), 100)
+    trunc = tmp_path / "trunc.tif"
+    trunc.write_bytes(good.read_bytes()[:500])
+    rc, _, err = run(capsys, "info", trunc)  # tifffile's own warnings must not leak out
+    assert "truncated" in assert_one_line_error(rc, err, trunc)
     px = tmp_path / "px.csv"
     px.write_text('"frame","x [px]","y [px]"\n1,1,2\n')
     rc, _, err = run(capsys, "convert", px, "-o", tmp_path / "o.csv")

@@ -243,12 +243,20 @@ def _frames_of(series) -> int:
 
 
 def _open_tif(path: Path) -> Movie:
-    import tifffile
-
     tlog = logging.getLogger("tifffile")
     collect, propagate = _Collect(), tlog.propagate
     tlog.addHandler(collect)
-    tlog.propagate = False  # reported below as one InputError line, not as loose warnings
+    tlog.propagate = False  # reported as one InputError line, not as loose warnings
+    try:
+        return _open_tif_logged(path, collect)
+    finally:
+        tlog.removeHandler(collect)
+        tlog.propagate = propagate
+
+
+def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
+    import tifffile
+
     try:
         tif = tifffile.TiffFile(path)
         try:
@@ -259,9 +267,6 @@ def _open_tif(path: Path) -> Movie:
             raise
     except Exception as exc:  # tifffile raises several types for bad files
         raise InputError(f"not a readable tif ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})", path) from None
-    finally:
-        tlog.removeHandler(collect)
-        tlog.propagate = propagate
     try:
         broken = [m for m in collect.messages if "invalid page offset" in m or "failed to reshape" in m]
         if broken:
@@ -302,7 +307,8 @@ def _open_tif(path: Path) -> Movie:
                 return Movie(data, path=path, pixel_size=ps, pixel_size_source=source)
             except (ValueError, OSError):
                 pass  # compressed or scattered pages: read page by page
-        if n_pages < shape[0]:
+        broken = [m for m in collect.messages if "invalid page offset" in m]
+        if n_pages < shape[0] or broken:
             raise InputError(f"tif is truncated or corrupt: {shape[0]} frames expected, {n_pages} page(s) found", path)
         pages = tif.pages
         pages.cache = False
