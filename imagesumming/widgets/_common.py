@@ -96,7 +96,7 @@ def reporting(status: w.HTML, busy: str | None = None):
 
 
 # --- figures and tables in Output widgets ----------------------------------------------------------
-def figure_png(fig, dpi: int = 90) -> bytes:
+def figure_png(fig, dpi: int = 80) -> bytes:
     """PNG bytes of a matplotlib Figure (no pyplot involved)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
