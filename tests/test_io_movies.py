@@ -339,3 +339,20 @@ def test_pixel_size_given_by_the_caller_is_checked(tmp_path):
             write_tif(tmp_path / "n.tif", _stack(1), bad)
     assert not (tmp_path / "n.tif").exists()
     assert as_movie(_stack(2), pixel_size=99).pixel_size == 99
+
+
+def test_tifwriter_picks_bigtiff_from_n_frames_and_refuses_overflow(tmp_path, monkeypatch):
+    import imagesumming.io.movies as movies
+
+    monkeypatch.setattr(movies, "_CLASSIC_TIFF_LIMIT", 3 * 8 * 8 * 2)  # pretend 3 frames fill 4 GiB
+    with TifWriter(tmp_path / "big.tif", 100, n_frames=5) as w:
+        for frame in _stack(5, 8, 8):
+            w.write(frame)
+    with tifffile.TiffFile(tmp_path / "big.tif") as tif:
+        assert tif.is_bigtiff and len(tif.pages) == 5
+    with pytest.raises(ValueError, match="4 GiB"):
+        with TifWriter(tmp_path / "small.tif", 100) as w:  # frame count unknown: classic TIFF
+            for frame in _stack(5, 8, 8):
+                w.write(frame)
+    assert not (tmp_path / "small.tif").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif"]

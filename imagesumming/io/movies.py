@@ -491,10 +491,15 @@ class TifWriter:
                 n = self._n_frames or 1
                 big = n * frame.nbytes > _CLASSIC_TIFF_LIMIT
             self._writer = tifffile.TiffWriter(self._tmp, bigtiff=big)
+            self._big = big
             self._first_shape, self._first_dtype = frame.shape, frame.dtype
         elif frame.shape != self._first_shape or frame.dtype != self._first_dtype:
             raise ValueError(f"frame {self.count} has shape/dtype {frame.shape}/{frame.dtype}, "
                              f"expected {self._first_shape}/{self._first_dtype}")
+        if not self._big and (self.count + 1) * frame.nbytes > _CLASSIC_TIFF_LIMIT:
+            # a classic TIFF cannot pass 4 GiB; say how to avoid it instead of failing inside tifffile
+            raise ValueError(f"{self.path}: more than 4 GiB of frames for a classic TIFF; give "
+                             "TifWriter(n_frames=...) or bigtiff=True")
         self._writer.write(frame, contiguous=True, **_tif_kwargs(self.pixel_size))
         self.count += 1
 
