@@ -347,6 +347,9 @@ def _plan(command, inputs, tifs, *, to, pixel_size, dtype, force, extra=()):
     res = AddonResult(command, locs_format=fmt, dtype=str(dtype), pixel_size=pixel_size,
                       dropped=_merge_dropped(inputs))
     _notes_for_format(fmt, inputs, res.notes)
+    if pixel_size is None:
+        res.notes.append("pixel size unknown: the tifs carry none (the notebook would assume 1000 nm); "
+                         "give it with --pixel-size / pixel_size=")
     return res, locs_names, outputs
 
 

@@ -77,7 +77,10 @@ def test_force_and_drop_invalid(tmp_path, capsys, files):
 def test_pixel_size_option_goes_into_the_tags(tmp_path, capsys, small_movie):
     movie, truth = small_movie
     tif = write_tif(tmp_path / "plain.tif", movie)  # no pixel size in the tags
+    code, out, err = run(capsys, "frames", tif, "-o", tmp_path / "g")
+    assert code == 0 and "note: pixel size unknown" in out
     code, out, err = run(capsys, "frames", tif, "-o", tmp_path / "f", "--pixel-size", 65)
+    assert "pixel size unknown" not in out
     assert code == 0 and "65 nm pixels" in out
     with open_movie(tmp_path / "f" / "plain_01.tif") as m:
         assert m.pixel_size == pytest.approx(65.0)
