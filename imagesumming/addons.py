@@ -715,9 +715,9 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
             offset = int(offset)
             info = np.iinfo(in_dtype) if in_dtype.kind != "b" else np.iinfo(np.uint8)
             lo, hi = n * int(info.min) - (n - 1) * offset, n * int(info.max) - (n - 1) * offset
-            acc_dtype, out_dtype = np.dtype(np.int64), smallest_dtype(min(lo, 0), hi)
             if lo < np.iinfo(np.int64).min or hi > np.iinfo(np.int64).max:
                 raise InputError(f"sums of {n} frames of {in_dtype} do not fit in 64-bit integers", m.path)
+            acc_dtype, out_dtype = np.dtype(np.int64), smallest_dtype(min(lo, 0), hi)
         else:
             acc_dtype = np.dtype(np.float64)
             out_dtype = np.dtype(np.float32) if in_dtype == np.float32 else acc_dtype

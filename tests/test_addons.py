@@ -518,6 +518,8 @@ def test_n_larger_than_the_movie_and_bad_n_or_offset(tmp_path, data):
     assert_one_line(e, "13 frames", "only 12", "m.tif")
     with pytest.raises(InputError, match="whole number >= 1"):
         sum_frames(tif, n=0, camera_offset=100, output=tmp_path / "s", progress=False)
+    with pytest.raises(InputError, match="do not fit in 64-bit integers"):
+        sum_frames(np.zeros((4, 2, 2), np.uint64), n=2, camera_offset=0, output=tmp_path / "s", progress=False)
     with pytest.raises(InputError, match="whole number of ADU"):
         sum_frames(tif, n=2, camera_offset=99.5, output=tmp_path / "s", progress=False)
     assert list(tmp_path.glob("s*")) == []
