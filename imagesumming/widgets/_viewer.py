@@ -52,6 +52,7 @@ class PredictionViewerUI:
         self.sweep = None
         self.recommended = None
         self.saved = None
+        self._matches = None
         self._quiet = False
 
         self.pred_dir = c.text("prediction folder", prediction_dir, "folder with Localizations_*.csv")
@@ -122,22 +123,25 @@ class PredictionViewerUI:
     # --- actions -------------------------------------------------------------------------------
     def load(self) -> bool:
         """Load the prediction folder (+ ground truth, movie), sweep the thresholds, draw everything."""
-        from ..evaluation import best_threshold, load_prediction_folder, sweep_view, threshold_sweep
+        from ..evaluation import best_threshold, load_prediction_folder, match, sweep_view, threshold_sweep
 
         ok = False
         with c.reporting(self.status, busy="loading ..."):
             folder = load_prediction_folder(
                 c.need_path(self.pred_dir.value, "prediction folder"), movie=c.path_or_none(self.movie_path.value),
                 gt=c.path_or_none(self.gt_path.value), pixel_size=float(self.pixel_size.value) or None)
-            sweep = recommended = None
+            sweep = recommended = matches = None
             has_conf = "confidence" in folder.locs.columns and np.isfinite(folder.locs["confidence"]).any()
             if folder.gt is not None and has_conf:
                 sweep = threshold_sweep(folder.gt, folder.locs, radius=float(self.radius.value),
                                         matcher=self.matcher.value)
                 recommended = best_threshold(sweep, "jaccard") if len(sweep) else None
+                # all predictions matched once: the histogram splits them into matched / unmatched
+                matches = match(folder.gt, folder.locs, float(self.radius.value), self.matcher.value)
             if self.folder is not None:
                 self.folder.close()
             self.folder, self.sweep, self.recommended, self.saved = folder, sweep, recommended, None
+            self._matches = matches
             self._setup_threshold(has_conf)
             self.frame.max = max(folder.n_frames, 1)
             self.frame.value = 1
@@ -249,14 +253,12 @@ class PredictionViewerUI:
         self._draw_threshold_views()
 
     def _draw_threshold_views(self) -> None:
-        from ..evaluation import confidence_histogram, density_view, match
+        from ..evaluation import confidence_histogram, density_view
 
         f = self.folder
         t = None if self.threshold.disabled else float(self.threshold.value)
         if t is not None:
-            matches = (match(f.gt, f.locs, float(self.radius.value), self.matcher.value)
-                       if f.gt is not None else None)
-            c.show(self.hist_out, confidence_histogram(f.locs, threshold=t, matches=matches))
+            c.show(self.hist_out, confidence_histogram(f.locs, threshold=t, matches=self._matches))
         else:
             c.clear(self.hist_out)
         size = self._field()

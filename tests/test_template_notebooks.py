@@ -1,0 +1,138 @@
+"""The companion notebooks: shipped in the package, copied by ``imagesumming notebooks``, stored
+without outputs, and executed headless (nbclient + ipykernel) on demo data without errors."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import nbformat
+import numpy as np
+import pytest
+
+from imagesumming.cli import main
+from imagesumming.widgets import NOTEBOOKS, copy_notebooks, notebook_text
+
+pytest.importorskip("ipywidgets")
+
+
+def _nb(name):
+    return nbformat.reads(notebook_text(name), as_version=4)
+
+
+def test_the_three_notebooks_ship_in_the_package():
+    files = resources.files("imagesumming.templates")
+    assert set(NOTEBOOKS) == {"ImageSumming.ipynb", "DeepSTORM2DAddOns.ipynb", "VisualizeDeepSTORM2DLocs.ipynb"}
+    for name in NOTEBOOKS:
+        assert files.joinpath(name).is_file()
+    with pytest.raises(ValueError, match="unknown notebook"):
+        notebook_text("Other.ipynb")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_is_clean_short_and_colab_ready(name):
+    nb = _nb(name)
+    nbformat.validate(nb)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    markdown = [cell for cell in nb.cells if cell.cell_type == "markdown"]
+    assert code and len(markdown) >= len(code) - 1  # a short explanation per step
+    for cell in code:
+        assert cell.outputs == [] and cell.execution_count is None  # stored without outputs
+    setup = [cell for cell in code if "google.colab" in cell.source]
+    assert len(setup) == 1 and "enable_custom_widget_manager()" in setup[0].source
+    assert "except ImportError" in setup[0].source  # elsewhere it does nothing
+    # one or two lines per cell, apart from the Colab setup
+    assert all(len(cell.source.strip().splitlines()) <= 2 for cell in code if cell is not setup[0])
+    assert any("IMAGESUMMING_DEMO_DIR" in cell.source for cell in code)
+    assert any("from imagesumming.widgets import" in cell.source for cell in code)
+
+
+def test_cli_copies_the_notebooks(tmp_path, capsys):
+    dest = tmp_path / "nbs"
+    assert main(["notebooks", str(dest)]) == 0
+    assert sorted(p.name for p in dest.iterdir()) == sorted(NOTEBOOKS)
+    for name in NOTEBOOKS:
+        assert (dest / name).read_text(encoding="utf-8") == notebook_text(name)
+    assert "wrote" in capsys.readouterr().out
+    # existing notebooks are refused (nothing written) unless --force
+    (dest / NOTEBOOKS[1]).write_text("mine")
+    assert main(["notebooks", str(dest)]) == 2
+    assert "exists already" in capsys.readouterr().err
+    assert (dest / NOTEBOOKS[1]).read_text() == "mine"
+    assert main(["notebooks", str(dest), "--force"]) == 0
+    assert (dest / NOTEBOOKS[1]).read_text(encoding="utf-8") == notebook_text(NOTEBOOKS[1])
+
+
+def test_copy_notebooks_into_current_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    paths = copy_notebooks()
+    assert [p.name for p in paths] == list(NOTEBOOKS) and all(p.is_file() for p in paths)
+
+
+# --- executed headless on demo data ------------------------------------------------------------------
+@pytest.fixture
+def demo_dir(tmp_path):
+    from imagesumming.demo import make_demo_data, make_demo_prediction
+    from imagesumming.io import open_movie, read_locs
+
+    folder = tmp_path / "demo"
+    movie_path, locs_path = make_demo_data(folder, seed=4)
+    truth, _ = read_locs(locs_path)
+    with open_movie(movie_path) as m:
+        make_demo_prediction(folder / "prediction", truth, pixel_size=m.pixel_size, height=m.height,
+                             width=m.width, movie=np.asarray(m), seed=4)
+    return folder
+
+
+def _execute(name, demo_dir, tmp_path, monkeypatch):
+    pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("IMAGESUMMING_DEMO_DIR", str(demo_dir))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    nb = _nb(name)
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(workdir)}},
+                   store_widget_state=True).execute()
+    errors = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
+              if out.output_type == "error"]
+    assert not errors, errors[0].get("ename", "") + ": " + errors[0].get("evalue", "")
+    # no widget shows an error message (the UIs catch exceptions and show them as text)
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    assert state, "the notebook displayed no widgets"
+    texts = [m["state"].get("value") for m in state.values() if isinstance(m["state"].get("value"), str)]
+    shown_errors = [t for t in texts if "Error:" in t]
+    assert not shown_errors, shown_errors
+    return nb, texts
+
+
+def test_summing_notebook_runs_on_demo_data(demo_dir, tmp_path, monkeypatch):
+    nb, texts = _execute("ImageSumming.ipynb", demo_dir, tmp_path, monkeypatch)
+    out = demo_dir / "summed"
+    assert sorted(p.name for p in out.iterdir()) == ["summed.csv", "summed.tif", "summed_params.json",
+                                                      "summed_provenance.csv"]
+    params = json.loads((out / "summed_params.json").read_text())
+    assert params["patch_size"] == 30 and params["bin_size"] == 10 and params["output"]["frames"] == 100
+    assert any(t.startswith("<div") and "saved 4 file(s)" in t for t in texts)
+
+
+def test_addons_notebook_runs_on_demo_data(demo_dir, tmp_path, monkeypatch):
+    _execute("DeepSTORM2DAddOns.ipynb", demo_dir, tmp_path, monkeypatch)
+    out = demo_dir / "addons"
+    for name in ("demo_locs_deepstorm.csv", "merged.tif", "merged.csv", "summed_frames.tif",
+                 "summed_frames.csv", "split/demo_movie_part1.tif", "split/demo_movie_part2.csv",
+                 "frames/demo_movie_01.tif", "frames/demo_movie_60.csv"):
+        assert (out / name).is_file(), name
+
+
+def test_viewer_notebook_runs_on_demo_data(demo_dir, tmp_path, monkeypatch):
+    from imagesumming.io import read_locs
+
+    _, texts = _execute("VisualizeDeepSTORM2DLocs.ipynb", demo_dir, tmp_path, monkeypatch)
+    filtered = demo_dir / "prediction" / "Localizations_demo_avg_filtered.csv"
+    kept, _ = read_locs(filtered)
+    everything, _ = read_locs(demo_dir / "prediction" / "Localizations_demo_avg.csv")
+    assert 0 < len(kept) < len(everything)  # the recommended threshold dropped some false detections
+    assert any("Jaccard" in t for t in texts)
