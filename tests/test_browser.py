@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import signal
 import socket
@@ -157,12 +158,15 @@ def test_summing_notebook_in_browser(page, site, artifacts):
     assert n_input_images >= 2  # frame view + density box plot
 
     page.get_by_role("button", name="Run").click()
-    page.get_by_text("done:").wait_for()
+    page.get_by_text(re.compile(r"^(done:|Error:)")).first.wait_for()
+    status = page.get_by_text(re.compile(r"^(done:|Error:)")).first.inner_text()
+    assert status.startswith("done: 100 summed frames"), status
     # result frame + density are added to the input figures
-    page.wait_for_function(f"document.querySelectorAll('.widget-output img').length >= {n_input_images + 2}")
+    page.locator(".imagesumming-result-frame img").wait_for()
+    page.locator(".imagesumming-density img").first.wait_for()
     assert "patch_size" in page.content()  # the notebook settings table
     page.get_by_role("button", name="Show single").click()
-    page.wait_for_function(f"document.querySelectorAll('.widget-output img').length >= {n_input_images + 3}")
+    page.locator(".imagesumming-single img").wait_for()
     page.screenshot(path=str(artifacts / "summing-result.png"), full_page=True)
     assert (artifacts / "summing-result.png").stat().st_size > 10_000
 
@@ -173,6 +177,7 @@ def test_prediction_viewer_in_browser(page, site, artifacts):
     load.wait_for()
     page.get_by_placeholder("folder with Localizations_*.csv").fill(str(site["prediction"]))
     page.get_by_placeholder("ground truth (optional)").fill(str(site["locs"]))
+    page.get_by_placeholder("input movie .tif (optional)").fill(str(site["movie"]))
     load.click()
     metrics = page.locator(".imagesumming-metrics")
     metrics.get_by_text("Jaccard").first.wait_for()
@@ -184,9 +189,12 @@ def test_prediction_viewer_in_browser(page, site, artifacts):
     handle.focus()
     for _ in range(15):
         handle.press("ArrowRight")
+    # the metrics follow the slider: wait until they show the value the slider reads out
+    readout = page.locator(".imagesumming-threshold .widget-readout")
     page.wait_for_function(
-        "([sel, old]) => { const e = document.querySelector(sel); return e && e.innerText !== old; }",
-        arg=[".imagesumming-metrics", before])
+        "([m, r, old]) => { const a = document.querySelector(m), b = document.querySelector(r);"
+        " return a && b && a.innerText !== old && a.innerText.includes('threshold ' + b.innerText.trim()); }",
+        arg=[".imagesumming-metrics", ".imagesumming-threshold .widget-readout", before])
     after = metrics.inner_text()
-    assert after != before
+    assert after != before and float(readout.inner_text()) > 0.05
     page.screenshot(path=str(artifacts / "viewer-threshold.png"), full_page=True)

@@ -178,6 +178,7 @@ class PredictionViewerUI:
             t.min = lo
             t.max = hi
             t.step = step
+            t.readout_format = f".{self._decimals(step)}f"
             t.value = lo
         finally:
             self._quiet = False
@@ -189,6 +190,10 @@ class PredictionViewerUI:
                                          f"{r['jaccard']:.3f} at {float(self.radius.value):g} nm)")
         else:
             self.recommend_text.value = ("give a ground truth for a recommended threshold" if has_conf else "")
+
+    @staticmethod
+    def _decimals(step: float) -> int:
+        return max(0, -math.floor(math.log10(step))) if step > 0 else 3
 
     def _kept(self):
         from ..evaluation import filter_confidence
@@ -216,7 +221,8 @@ class PredictionViewerUI:
         folder = self.folder
         n_all, kept = len(folder.locs), len(self._kept())
         t = float(self.threshold.value)
-        head = (f"<b>threshold {t:.4g}</b>: {kept} of {n_all} predicted localizations kept"
+        shown = f"{t:.{self._decimals(float(self.threshold.step))}f}"  # as the slider reads it out
+        head = (f"<b>threshold {shown}</b>: {kept} of {n_all} predicted localizations kept"
                 if not self.threshold.disabled else f"{n_all} predicted localizations (no confidence column)")
         body = ""
         if self.sweep is not None:

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Install what tests/test_browser.py needs into the virtual environment given as $1:
+# Debian's chromium (when /usr/bin/chromium is missing) and tests/requirements-browser.txt.
+# Usage: .ci/browser-setup.sh VENV   (then run pytest with CI=true: the browser test fails, not skips,
+# when something is missing). Never runs `playwright install` (no browser download).
+set -euo pipefail
+VENV=${1:?usage: browser-setup.sh VENV}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -x /usr/bin/chromium ]; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+/usr/bin/chromium --version 2>/dev/null  # the Debian wrapper may print a harmless shell warning
+"$VENV/bin/python" -m pip install -q -r "$ROOT/tests/requirements-browser.txt"
+"$VENV/bin/python" -c "import playwright, voila; print('playwright and voila ready')"
