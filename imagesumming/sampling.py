@@ -46,19 +46,22 @@ class LocIndex:
 
     ``key = global_frame * row_stride + row`` is sorted, so the entries of a frame whose rows lie in
     ``[r0, r1)`` are one contiguous range found with ``searchsorted``. The global frame of frame
-    ``f`` (0-based) of movie ``m`` is ``frame_offset[m] + f``. ``rows``/``cols`` are the camera
-    pixels of each entry and ``source`` the entry's row in the concatenated input tables (entries
-    of one frame and row keep their table order).
+    ``f`` (0-based) of movie ``m`` is ``frame_offset[m] + f``. ``cols`` are the camera pixel columns
+    of the entries and ``source`` their rows in the concatenated input tables (entries of one frame
+    and pixel row keep their table order).
     """
 
     key: np.ndarray
     row_stride: int
     frame_offset: np.ndarray
     cols: np.ndarray
-    rows: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
     source: np.ndarray
+
+
+def _cat(parts, dtype):
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype)
 
 
 def index_locs(tables, n_frames, pixel_size: float, heights=None) -> LocIndex:
@@ -78,34 +81,34 @@ def index_locs(tables, n_frames, pixel_size: float, heights=None) -> LocIndex:
     """
     n_frames = np.asarray(n_frames, dtype=np.int64)
     frame_offset = np.concatenate([[0], np.cumsum(n_frames)[:-1]]).astype(np.int64)
-    xs = [t["x"].to_numpy(dtype=np.float64) for t in tables]
-    ys = [t["y"].to_numpy(dtype=np.float64) for t in tables]
-    rows = [np.floor(y / pixel_size).astype(np.int64) for y in ys]
-    stride = int(max([1] + list(heights or []) + [int(r.max()) + 1 for r in rows if len(r)]))
-    keys, sources, x_out, y_out, r_out = [], [], [], [], []
+    stride = max([1] + [int(h) for h in heights or []])
+    for t in tables:
+        if heights is None and len(t):
+            stride = max(stride, int(t["y"].max() // pixel_size) + 1)
+    keys, sources, cols = [], [], []
     row0 = 0
     for m, t in enumerate(tables):
         n = len(t)
-        key = (t["frame"].to_numpy(dtype=np.int64) - 1 + frame_offset[m]) * stride + rows[m]
-        # sort (key, table row) pairs in one fast unstable sort: equal keys keep table order
+        key = np.floor(t["y"].to_numpy(dtype=np.float64) / pixel_size).astype(np.int64)
+        key += (t["frame"].to_numpy(dtype=np.int64) - 1 + frame_offset[m]) * stride
         if n and int(key.max()) < (2**62) // n:
-            pair = key * n + np.arange(n, dtype=np.int64)
-            pair.sort()
-            order = pair % n
-            keys.append(pair // n)
+            # sort (key, table row) pairs in one fast sort: equal keys keep their table order
+            key *= n
+            key += np.arange(n, dtype=np.int64)
+            key.sort()
+            order = key % n
+            key //= n
         else:
             order = np.argsort(key, kind="stable")
-            keys.append(key[order])
-        sources.append(order + row0)
-        x_out.append(xs[m][order])
-        y_out.append(ys[m][order])
-        r_out.append(rows[m][order])
+            key = key[order]
+        x = t["x"].to_numpy(dtype=np.float64)
+        cols.append(np.floor(x[order] / pixel_size).astype(np.int32))
+        keys.append(key)
+        order += row0
+        sources.append(order)
         row0 += n
-    cat = (lambda parts, dt: np.concatenate(parts) if parts else np.zeros(0, dt))
-    x, y = cat(x_out, np.float64), cat(y_out, np.float64)
-    return LocIndex(key=cat(keys, np.int64), row_stride=stride, frame_offset=frame_offset,
-                    cols=np.floor(x / pixel_size).astype(np.int64), rows=cat(r_out, np.int64), x=x, y=y,
-                    source=cat(sources, np.int64))
+    return LocIndex(key=_cat(keys, np.int64), row_stride=stride, frame_offset=frame_offset,
+                    cols=_cat(cols, np.int32), source=_cat(sources, np.int64))
 
 
 def _expand(index: LocIndex, gframe, rows, cols, size):

@@ -173,7 +173,7 @@ def _read_windows(movie, frame, row, col, size, out, bar=None):
             bar.update(len(group))
 
 
-def _median_noise(stack: np.ndarray, chunk: int = 2048):
+def _median_noise(stack: np.ndarray, chunk: int = 1024):
     """Median and noise (1.4826 x median absolute deviation) of each image of an (n, P, P) stack."""
     n = len(stack)
     flat = stack.reshape(n, -1)
@@ -206,7 +206,7 @@ def _versions() -> dict:
 def _progress(progress, **kw):
     from tqdm.auto import tqdm
 
-    return tqdm(disable=not progress, file=sys.stderr, **kw)
+    return tqdm(disable=not progress, **kw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,14 +373,21 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
     # localizations of each patch (CSR: patch p owns members ptr[p]:ptr[p+1]), shifted and transformed
     window, entry = window_members(index, mov, frm, row, col, P)
     ptr = np.concatenate([[0], np.cumsum(np.bincount(window, minlength=n_patches))])
-    mx = index.x[entry] - col[window] * ps
-    my = index.y[entry] - row[window] * ps
+    source = pd.concat(checked, ignore_index=True) if len(checked) > 1 else checked[0]
+    src_rows = index.source[entry]
+    mx = source["x"].to_numpy(dtype=np.float64)[src_rows] - col[window] * ps
+    my = source["y"].to_numpy(dtype=np.float64)[src_rows] - row[window] * ps
     if augment:
         mx, my = transform_xy(mx, my, codes[window], P * ps)
 
     # which patches go into which summed frame, and the exact sums
     bins = choose_bins(rng, n_patches, n_summed, k, unique=unique)
     acc_dtype = np.float64 if floating or not float(camera_offset).is_integer() else np.int64
+    if acc_dtype == np.int64 and pool.size:
+        # exact in int32 when no partial sum can leave its range (halves the memory of the sums)
+        bound = k * max(abs(int(pool.min())), abs(int(pool.max()))) + (k - 1) * int(camera_offset)
+        if bound < 2**31:
+            acc_dtype = np.int32
     offset = acc_dtype(camera_offset) * (k - 1)
     sums = np.empty((n_summed, P, P), acc_dtype)
     with _progress(progress, total=n_summed, desc="summing", unit="frame") as bar:
@@ -393,7 +400,7 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
             sums[s:s + len(b)] = acc
             bar.update(len(b))
     lo, hi = (sums.min(), sums.max()) if sums.size else (0, 0)
-    out_dtype = smallest_dtype(lo, hi, floating=acc_dtype == np.float64)
+    out_dtype = smallest_dtype(int(lo), int(hi)) if acc_dtype != np.float64 else smallest_dtype(lo, hi, floating=True)
     negatives = int((sums < 0).sum())
     frames = sums.astype(out_dtype)
     del sums
@@ -402,8 +409,7 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
     flat = bins.ravel()
     n_per = ptr[flat + 1] - ptr[flat]
     members = np.arange(int(n_per.sum()), dtype=np.int64) - np.repeat(np.cumsum(n_per) - n_per - ptr[flat], n_per)
-    source = pd.concat(checked, ignore_index=True) if len(checked) > 1 else checked[0]
-    out = source.iloc[index.source[entry[members]]].reset_index(drop=True)
+    out = source.iloc[src_rows[members]].reset_index(drop=True)
     out["frame"] = np.repeat(np.arange(len(flat), dtype=np.int64) // k + 1, n_per)
     out["x"] = mx[members]
     out["y"] = my[members]

@@ -142,6 +142,17 @@ def test_sums_are_exact_in_a_wide_integer_type():
     np.testing.assert_array_equal(res.frames, exp)
 
 
+def test_sums_beyond_int32_stay_exact():
+    rng = np.random.default_rng(3)
+    movie = rng.integers(2**30, 2**31 - 1, (6, 16, 16)).astype(np.int32)  # sums of 3 leave int32
+    locs = random_locs(6, 16, 16, per_frame=30, seed=1)
+    res = sum_patches(movie, locs, pixel_size=PS, patch_size=8, n_patches=10, n_summed=5, bin_size=3,
+                      min_emitters=1, camera_offset=100, seed=0, progress=False)
+    exp = expected_sums(res, [movie], 100)
+    assert exp.max() > 2**31 and res.frames.dtype == np.int64
+    np.testing.assert_array_equal(res.frames, exp)
+
+
 def test_negative_values_are_kept_and_counted():
     rng = np.random.default_rng(1)
     movie = rng.integers(40, 95, (10, 32, 32)).astype(np.uint16)  # below the offset: sums of 3 minus 200 go negative
