@@ -211,14 +211,28 @@ def test_cells_are_found_by_heading_or_anchor_without_colab_ids(tmp_path):
     nb = json.loads(FIXTURE.read_text(encoding="utf-8"))
     for c in nb["cells"]:
         c["metadata"].pop("id")
+    before = copy.deepcopy(nb)
     patched, report = patch_notebook(nb)
     how = {r.id: r.found_by for r in report.results}
     assert [r.status for r in report.results] == ["applied"] * 5
     assert how["inject-imagesumming"] == "heading"
     assert how["training-patch-params"] == "heading"
     assert how["prediction-stack"] == "anchor line"
-    assert json.loads(FIXTURE.read_text(encoding="utf-8")) != nb or True  # input dict is not modified:
-    assert all("imagesumming" not in c["metadata"] for c in nb["cells"])
+    assert nb == before  # the input dict is not modified
+    validate_notebook(patched)
+    assert {pid for c in patched["cells"] for pid in marks(c)} == set(PATCH_IDS)
+
+
+def test_nbformat_45_notebooks_get_top_level_ids_on_new_cells():
+    nb = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    nb["nbformat_minor"] = 5
+    for c in nb["cells"]:
+        c["id"] = c["metadata"]["id"]
+    validate_notebook(nb)
+    patched, _ = patch_notebook(nb)
+    validate_notebook(patched)
+    injected = [c for c in patched["cells"] if c["metadata"].get("imagesumming", {}).get("injected")]
+    assert len(injected) == 3 and all(c["id"] == c["metadata"]["id"] for c in injected)
 
 
 def test_a_missing_anchor_is_reported_and_blocks_writing(tmp_path, capsys):
@@ -454,6 +468,17 @@ def test_patched_qc_line_reads_the_models_factor(notebook_path, tmp_path):
 
 # --- execution in a real Jupyter kernel ------------------------------------------------------
 
+def outside_colab(source: str) -> str:
+    """Guard the Colab-only statements: no Drive to mount, no ``google.colab``, no pip install (the
+    package is installed in the test environment already)."""
+    source = re.sub(r"^(\s*)from google\.colab import drive$",
+                    r"\1import types\n\1drive = types.SimpleNamespace(mount=lambda path: print('no Drive outside Colab'))",
+                    source, flags=re.M)
+    source = re.sub(r"^(\s*)%pip install .*$", r"\1pass  # installed in the test environment", source, flags=re.M)
+    assert "google.colab" not in source and not re.search(r"^\s*[!%]", source, re.M)
+    return source
+
+
 def _fill_form(source: str, values: dict) -> str:
     for name, value in values.items():
         source, n = re.subn(rf"^{name} = .*?(#@param.*)$", lambda m: f"{name} = {value!r} {m.group(1)}", source,
@@ -474,14 +499,15 @@ def test_injected_cells_run_in_a_jupyter_kernel(tmp_path):
     install, form = src(injected[1]), src(injected[2])
     # outside Colab: the package is installed already; the pip line is the only Colab-only statement
     assert re.search(r"^%pip install .*--no-deps", install, re.M)
-    install = re.sub(r"^%pip install .*$", "pass  # installed in the test environment", install, flags=re.M)
+    install = outside_colab(install)
     form = _fill_form(form, {"summing_movie_path": str(movie), "summing_localizations_path": str(locs),
                              "summing_source_patches": 40, "summing_bin_size": 4,
                              "summing_output_folder": str(tmp_path / "summed")})
     form = form.replace("seed=summing_seed)", "seed=summing_seed, progress=False)")
     load = src(cell_by_id(nb, "CT6SNcfNg6j0"))  # 3.1 a) with empty paths picks up the summed data
 
-    cells = [nbformat.v4.new_code_cell(s) for s in (install, form, load)]
+    drive = outside_colab(src(cell_by_id(nb, "1R-7Fo34_gOd")))  # section 2.2, as a user runs it first
+    cells = [nbformat.v4.new_code_cell(s) for s in (drive, install, form, load)]
     cells.append(nbformat.v4.new_code_cell(
         "import json, tifffile, pandas as pd\n"
         "assert training_files == (str(imagesumming_paths['tif']), str(imagesumming_paths['csv']))\n"
@@ -500,6 +526,7 @@ def test_injected_cells_run_in_a_jupyter_kernel(tmp_path):
     assert frames.shape == (15, 24, 24)
     outputs = [o for c in run.cells for o in c.get("outputs", [])]
     text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
+    assert "no Drive outside Colab" in text
     assert "imagesumming " + __version__ + " is ready" in text
     assert "patch_size = 23" in text and "num_patches_per_frame = 1" in text
     assert "Using the summed training data" in text
