@@ -356,3 +356,30 @@ def test_tifwriter_picks_bigtiff_from_n_frames_and_refuses_overflow(tmp_path, mo
                 w.write(frame)
     assert not (tmp_path / "small.tif").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.tif"]
+
+
+def test_64_bit_data_are_written_in_a_dtype_pillow_opens(tmp_path):
+    ints = np.array([[[0, 70000], [-3, 5]]], dtype=np.int64)
+    small = np.array([[[0, 60000], [3, 5]]], dtype=np.int64)
+    floats = np.array([[[0.5, 1e6], [-2.25, np.nan]]], dtype=np.float64)
+    for name, data, expected in (("i", ints, np.int32), ("s", small, np.uint16), ("f", floats, np.float32)):
+        path = write_tif(tmp_path / f"{name}.tif", data, 100)
+        with Image.open(path) as im:
+            assert im.n_frames == 1
+        back = tifffile.imread(path)
+        assert back.dtype == expected
+        np.testing.assert_array_equal(back, data.astype(expected))
+        assert abs(notebook_pixel_size(path) - 100) < 0.01
+    with pytest.raises(InputError, match="64-bit"):
+        write_tif(tmp_path / "huge.tif", np.array([[2**40]], dtype=np.int64), 100)
+    with TifWriter(tmp_path / "w.tif", 100) as w:
+        w.write(np.full((4, 4), 70000, np.int64))
+        w.write(np.full((4, 4), -1.0).astype(np.int64))
+    assert tifffile.imread(tmp_path / "w.tif").dtype == np.int32
+    with Image.open(tmp_path / "w.tif") as im:
+        assert im.n_frames == 2
+    with pytest.raises(InputError, match="do not fit"):
+        with TifWriter(tmp_path / "x.tif", 100) as w:
+            w.write(np.zeros((4, 4), np.int64))
+            w.write(np.full((4, 4), 2**40, np.int64))
+    assert not (tmp_path / "x.tif").exists()

@@ -420,6 +420,24 @@ def _resolution(pixel_size: float) -> tuple[int, int]:
     return f.numerator, f.denominator
 
 
+def _readable_dtype(arr: np.ndarray, path) -> np.dtype | None:
+    """A dtype Pillow opens for 64-bit data (None: keep ``arr.dtype``)."""
+    if arr.dtype.kind in "iu" and arr.dtype.itemsize == 8:
+        if arr.size == 0:
+            return np.dtype(np.int32)
+        lo, hi = int(arr.min()), int(arr.max())
+        dt = smallest_dtype(lo, hi)
+        if dt.itemsize == 8:
+            raise InputError(f"pixel values {lo}..{hi} need 64-bit integers, which the notebook cannot read", path)
+        return dt
+    if arr.dtype == np.float64:
+        finite = arr[np.isfinite(arr)]
+        if finite.size and np.abs(finite).max() > np.finfo(np.float32).max:
+            raise InputError("pixel values exceed the float32 range, which the notebook can read", path)
+        return np.dtype(np.float32)
+    return None
+
+
 def _tif_kwargs(pixel_size):
     kw = {"photometric": "minisblack", "metadata": {}}
     if pixel_size is not None:
@@ -433,11 +451,15 @@ def write_tif(path, data, pixel_size=None, *, dtype=None, force: bool = False) -
 
     A stack of any length stays a stack (``photometric="minisblack"``); ``pixel_size`` (nm) goes
     into the resolution tags (centimetre unit). ``dtype`` converts after checking that every
-    value fits (no silent wrap). Written atomically.
+    value fits (no silent wrap). Without ``dtype``, 64-bit data (which Pillow, and so the
+    notebook's pixel-size reader, cannot open) are stored in the smallest dtype that holds every
+    value (uint16 or int32; float64 as float32), or refused. Written atomically.
     """
     import tifffile
 
     arr = np.asarray(data)
+    if dtype is None:
+        dtype = _readable_dtype(arr, path)
     if dtype is not None:
         _check_fits(arr, dtype, path)
         arr = arr.astype(dtype, copy=False)
@@ -482,6 +504,9 @@ class TifWriter:
         frame = np.asarray(frame)
         if frame.ndim != 2:
             raise ValueError(f"TifWriter.write takes 2-D frames, got shape {frame.shape}")
+        if self.dtype is None and frame.dtype.itemsize == 8 and frame.dtype.kind in "iuf":
+            # Pillow cannot open 64-bit tifs; every later frame is checked against this choice
+            self.dtype = np.dtype({"i": np.int32, "u": np.uint32, "f": np.float32}[frame.dtype.kind])
         if self.dtype is not None:
             _check_fits(frame, self.dtype, self.path)
             frame = frame.astype(self.dtype, copy=False)
