@@ -180,16 +180,23 @@ def _median_noise(stack: np.ndarray, chunk: int = 1024):
     m = flat.shape[1]
     med, noise = np.empty(n), np.empty(n)
     lo, hi = (m - 1) // 2, m // 2
+    small_int = flat.dtype.kind in "iu" and flat.dtype.itemsize <= 2
     for s in range(0, n, chunk):  # chunks bound the temporaries; sorting is faster than partition here
         block = flat[s:s + chunk]
-        if block.dtype.kind == "f" or block.dtype.itemsize > 4:
+        if small_int:  # exact in int32 with doubled values: 2|x - median| = |2x - (a + b)|
+            srt = np.sort(block, axis=1)
+            twice = srt[:, lo].astype(np.int32) + srt[:, hi]
+            dev = np.abs(block.astype(np.int32) * 2 - twice[:, None])
+            scale = 0.5
+        else:
             block = block.astype(np.float64)
-        srt = np.sort(block, axis=1)
-        mid = (srt[:, lo].astype(np.float64) + srt[:, hi]) / 2
-        dev = np.abs(block - mid[:, None]).astype(np.float32)
+            srt = np.sort(block, axis=1)
+            twice = srt[:, lo] + srt[:, hi]
+            dev = np.abs(block - twice[:, None] / 2).astype(np.float32)
+            scale = 1.0
         dev.sort(axis=1)
-        med[s:s + len(block)] = mid
-        noise[s:s + len(block)] = 1.4826 * (dev[:, lo].astype(np.float64) + dev[:, hi]) / 2
+        med[s:s + len(block)] = twice / 2
+        noise[s:s + len(block)] = 1.4826 * scale * (dev[:, lo].astype(np.float64) + dev[:, hi]) / 2
     return med, noise
 
 

@@ -529,12 +529,13 @@ def test_invalid_localizations_error_with_counts_or_are_dropped():
     assert "dropped 2 outside" in res.summary()
 
 
-@pytest.mark.parametrize("dtype", [np.uint16, np.int32, np.float32, np.int64])
-def test_median_and_noise_per_image(dtype):
+@pytest.mark.parametrize("shape", [(3000, 7, 7), (2500, 6, 5)])
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.int32, np.float32, np.int64])
+def test_median_and_noise_per_image(dtype, shape):
     from imagesumming.summing import _median_noise
 
     rng = np.random.default_rng(0)
-    stack = (rng.normal(300, 20, (3000, 7, 7)) - (100 if dtype != np.uint16 else 0)).astype(dtype)
+    stack = (rng.normal(300, 20, shape) - (100 if dtype != np.uint16 else 0)).astype(dtype)
     med, noise = _median_noise(stack, chunk=1000)
     flat = stack.reshape(len(stack), -1).astype(np.float64)
     exp_med = np.median(flat, axis=1)
