@@ -82,7 +82,7 @@ _OPS = {"require", "replace_line", "insert_after", "insert_before", "set_param",
 
 @dataclasses.dataclass(frozen=True)
 class NotebookStyle:
-    """How a notebook file is serialized (``json.dumps`` arguments plus the trailing newline).
+    """How a notebook file is serialized (``json.dumps`` arguments, line ending, trailing newline).
 
     The default is Colab's: ``json.dumps(nb, indent=2, ensure_ascii=False)``, no trailing newline.
     ``exact`` says whether the style reproduced the file it was detected from byte for byte.
@@ -93,40 +93,44 @@ class NotebookStyle:
     ensure_ascii: bool = False
     sort_keys: bool = False
     trailing_newline: bool = False
+    newline: str = "\n"
     exact: bool = True
 
     def dumps(self, nb: dict) -> str:
         """Serialize ``nb`` in this style."""
         text = json.dumps(nb, indent=self.indent, separators=self.separators,
                           ensure_ascii=self.ensure_ascii, sort_keys=self.sort_keys)
-        return text + "\n" if self.trailing_newline else text
+        text = text + "\n" if self.trailing_newline else text
+        # JSON strings escape their newlines, so every literal newline is formatting
+        return text.replace("\n", self.newline) if self.newline != "\n" else text
 
     @classmethod
     def detect(cls, raw: str, nb: dict) -> "NotebookStyle":
         """The style that reproduces ``raw`` (the text ``nb`` was parsed from), else a close guess."""
-        trailing = raw.endswith("\n")
-        body = raw[:-1] if trailing else raw
+        newline = "\r\n" if "\r\n" in raw else "\n"
+        text = raw.replace("\r\n", "\n")
+        trailing = text.endswith("\n")
+        body = text[:-1] if trailing else text
         if "\n" not in body:
-            indent = None
-            separators = (",", ":") if re.search(r'"\s*:\S', body[:2000]) and not re.search(r'":\s', body[:2000]) \
-                else (", ", ": ")
+            indent, seps = None, ((",", ":"), (", ", ": "))
         else:
             second = body.split("\n", 2)[1]
             lead = second[: len(second) - len(second.lstrip())]
-            indent = "\t" if lead.startswith("\t") else len(lead)
-            separators = (",", ": ")
+            indent, seps = ("\t" if lead.startswith("\t") else len(lead)), ((",", ": "), (",", ":"))
         if any(ord(ch) > 127 for ch in raw):
             ascii_options = (False,)
         elif re.search(r"(?<!\\)\\u(?!00[0-7][0-9a-fA-F])[0-9a-fA-F]{4}", raw):
             ascii_options = (True,)
         else:
             ascii_options = (False, True)  # the same bytes either way for what is in the file
-        for ensure_ascii in ascii_options:
-            for sort_keys in (False, True):
-                style = cls(indent, separators, ensure_ascii, sort_keys, trailing)
-                if style.dumps(nb) == raw:
-                    return style
-        return cls(indent, separators, ascii_options[0], False, trailing, exact=False)
+        for separators in seps:
+            for ensure_ascii in ascii_options:
+                for sort_keys in (False, True):
+                    style = cls(indent, separators, ensure_ascii, sort_keys, trailing, newline)
+                    if style.dumps(nb) == raw:
+                        return style
+        log.info("notebook formatting not reproduced byte for byte; writing with indent %r", indent)
+        return cls(indent, seps[0], ascii_options[0], False, trailing, newline, exact=False)
 
 
 def load_notebook(path) -> tuple[dict, NotebookStyle, str]:
@@ -136,7 +140,7 @@ def load_notebook(path) -> tuple[dict, NotebookStyle, str]:
     """
     p = check_input_file(path)
     try:
-        raw = p.read_text(encoding="utf-8")
+        raw = p.read_bytes().decode("utf-8")  # not read_text: keep \r\n as it is
     except UnicodeDecodeError as exc:
         raise InputError(f"not a UTF-8 text file ({exc.reason} at byte {exc.start})", p) from None
     try:

@@ -100,10 +100,19 @@ def test_patch_specs_and_templates_load_from_the_package():
     (dict(separators=(",", ":"), ensure_ascii=True), False),                          # notebook 1.12/1.13
     (dict(indent=1, sort_keys=True, ensure_ascii=False, separators=(",", ": ")), True),  # nbformat.write
     (dict(indent=2, ensure_ascii=True), True),
+    (dict(indent=2, ensure_ascii=False), "crlf"),                                      # saved on Windows
 ])
-def test_style_detection_reproduces_the_bytes(kwargs, newline):
+def test_style_detection_reproduces_the_bytes(kwargs, newline, tmp_path):
     nb = json.loads(FIXTURE.read_text(encoding="utf-8"))
     raw = json.dumps(nb, **kwargs) + ("\n" if newline else "")
+    if newline == "crlf":
+        raw = raw.replace("\n", "\r\n")
+        path = tmp_path / "crlf.ipynb"
+        path.write_bytes(raw.encode("utf-8"))
+        assert load_notebook(path)[1].newline == "\r\n"
+        patch_notebook_file(path, tmp_path / "out.ipynb")
+        assert b"\r\n" in (tmp_path / "out.ipynb").read_bytes()
+        assert b"\n" not in (tmp_path / "out.ipynb").read_bytes().replace(b"\r\n", b"")
     style = NotebookStyle.detect(raw, json.loads(raw))
     assert style.exact
     assert style.dumps(json.loads(raw)) == raw
