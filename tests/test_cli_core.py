@@ -191,3 +191,24 @@ def test_demo_data_seeded_and_forced(tmp_path):
 def test_no_command_prints_help(capsys):
     rc, out, _ = run(capsys)
     assert rc == 2 and "usage" in out.lower()
+
+
+def test_info_with_movie_gives_density(capsys, tmp_path, small_movie):
+    movie, truth = small_movie
+    movie_path = write_tif(tmp_path / "m.tif", movie, 100.0)
+    csv = tmp_path / "truth.csv"
+    rc, _, err = run(capsys, "convert", _write_ts(tmp_path, truth), "-o", csv)
+    assert rc == 0, err
+    rc, out, err = run(capsys, "info", csv, "--movie", movie_path)
+    assert rc == 0, err
+    density = np.bincount(truth["frame"] - 1, minlength=12) / (4.8 * 4.0)
+    assert f"image size: 48 x 40 px = 4.80 x 4.00 µm (movie {movie_path})" in out
+    assert f"mean {density.mean():.4f}, median {np.median(density):.4f}" in out
+    rc, out, _ = run(capsys, "info", csv)
+    assert rc == 0 and "image size: unknown" in out
+
+
+def _write_ts(tmp_path, truth):
+    from imagesumming.io import write_thunderstorm_csv
+
+    return write_thunderstorm_csv(tmp_path / "truth_ts.csv", truth)

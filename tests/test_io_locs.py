@@ -205,11 +205,12 @@ def test_real_picasso_raw_movie_locs(shared_data):
     assert {"ellipticity", "net_gradient", "sigma_x", "uncertainty_x"} <= set(locs.columns)
     with h5py.File(shared_data / "picasso" / "raw_movie_locs.hdf5", "r") as f:
         raw = f["locs"][...]
-    assert len(locs) == len(raw)
-    order = np.argsort(raw["frame"], kind="stable")  # read_locs keeps the file order
+    assert len(locs) == len(raw) == 2399
+    # read_locs keeps the file's row order: row by row, +1 frame and the half-pixel shift
     np.testing.assert_allclose(locs["x"], (raw["x"].astype(float) + 0.5) * 130)
+    np.testing.assert_allclose(locs["y"], (raw["y"].astype(float) + 0.5) * 130)
+    np.testing.assert_allclose(locs["uncertainty_x"], raw["lpx"].astype(float) * 130)
     np.testing.assert_array_equal(locs["frame"], raw["frame"].astype(np.int64) + 1)
-    assert order.size == len(locs)
     assert rep.metadata["Width"] == 32 and rep.metadata["Height"] == 32
 
 
@@ -437,3 +438,12 @@ def test_detection_of_every_csv_flavour(tmp_path):
         assert detect_format(p) == fmt, fmt
     locs = _write_h5(tmp_path / "x.dat", _picasso_rec())
     assert detect_format(locs) == "picasso-hdf5"  # from the content, not the name
+
+
+def test_rows_without_frame_are_dropped_and_reported(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text('"id","frame","x [nm]","y [nm]"\n1,1,10,20\n2,,30,40\n3,NaN,50,60\n4,2,70,80\n')
+    locs, rep = read_locs(path)
+    assert list(locs["frame"]) == [1, 2] and list(locs["x"]) == [10, 70]
+    assert rep.rows_read == 4 and rep.rows_dropped == {"frame is NaN": 2}
+    assert "dropped" in rep.summary()
