@@ -447,3 +447,12 @@ def test_rows_without_frame_are_dropped_and_reported(tmp_path):
     assert list(locs["frame"]) == [1, 2] and list(locs["x"]) == [10, 70]
     assert rep.rows_read == 4 and rep.rows_dropped == {"frame is NaN": 2}
     assert "dropped" in rep.summary()
+
+
+def test_picasso_writer_warns_about_negative_picasso_coordinates(tmp_path, caplog):
+    table = make_locs({"frame": [1, 1], "x": [20.0, 500.0], "y": [500.0, 500.0]})
+    with caplog.at_level("WARNING", logger="imagesumming"):
+        write_picasso_hdf5(tmp_path / "e_locs.hdf5", table, pixel_size=100)
+    assert "1 localization(s) within half a pixel" in caplog.text
+    back, _ = read_locs(tmp_path / "e_locs.hdf5")
+    np.testing.assert_allclose(back["x"], [20.0, 500.0], atol=1e-4)  # still read back correctly

@@ -615,6 +615,10 @@ def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: in
         raise InputError("frames must be 1-based (>= 1) in the table", path)
     fields["x"] = locs["x"].to_numpy(np.float64) / pixel_size - 0.5
     fields["y"] = locs["y"].to_numpy(np.float64) / pixel_size - 0.5
+    near_edge = int(((fields["x"] < 0) | (fields["y"] < 0)).sum())
+    if near_edge:  # inside the image, but Picasso's loaders drop negative coordinates
+        log.warning("%s: %d localization(s) within half a pixel of the left/top edge get negative Picasso "
+                    "coordinates; Picasso may drop them", path, near_edge)
     fields["photons"] = _col(locs, "photons")
     sx = _col(locs, "sigma_x") if "sigma_x" in locs else _col(locs, "sigma")
     sy = _col(locs, "sigma_y") if "sigma_y" in locs else _col(locs, "sigma")
