@@ -73,6 +73,7 @@ APPLIED, ALREADY, MISSING, SKIPPED = "applied", "already applied", "missing", "s
 
 MARK_KEY = "imagesumming"
 _PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+_LINES = re.compile(r"[^\n]*\n|[^\n]+\Z")
 _OPS = {"require", "replace_line", "insert_after", "insert_before", "set_param", "insert_cells_before"}
 
 
@@ -250,9 +251,15 @@ def _source(cell) -> str:
     return "".join(src) if isinstance(src, list) else src
 
 
+def _split_lines(text: str) -> list[str]:
+    """Lines ending in "\\n" (the last may not), split as Jupyter and Colab store them (only at "\\n",
+    unlike ``str.splitlines``, which also splits at form feeds and other separators)."""
+    return _LINES.findall(text)
+
+
 def _set_source(cell, text: str) -> None:
     if isinstance(cell.get("source"), list):
-        cell["source"] = text.splitlines(keepends=True)
+        cell["source"] = _split_lines(text)
     else:
         cell["source"] = text
 
@@ -553,7 +560,7 @@ def _new_cell(nb: dict, cell_type: str, text: str, cid: str, source_as_list: boo
         mmeta = model.get("metadata") or {}
         morder = [k for k in mmeta if k in meta]
         cell["metadata"] = {k: meta[k] for k in morder} | {k: v for k, v in meta.items() if k not in morder}
-    cell["source"] = text.splitlines(keepends=True) if source_as_list else text
+    cell["source"] = _split_lines(text) if source_as_list else text
     return cell
 
 
@@ -624,7 +631,7 @@ def _apply_spec(nb: dict, spec: dict, params: dict, source_as_list: bool, taken:
             result.message = f"{len(new_cells)} cells inserted"
             return result, [(pid, f"new {c['metadata']['id']}", None, _source(c)) for c in new_cells]
         old = _source(cell)
-        lines = old.splitlines(keepends=True)
+        lines = _split_lines(old)
         notes = []
         try:
             for op in ops:
