@@ -456,3 +456,14 @@ def test_picasso_writer_warns_about_negative_picasso_coordinates(tmp_path, caplo
     assert "1 localization(s) within half a pixel" in caplog.text
     back, _ = read_locs(tmp_path / "e_locs.hdf5")
     np.testing.assert_allclose(back["x"], [20.0, 500.0], atol=1e-4)  # still read back correctly
+
+
+def test_picasso_extra_metadata_numpy_values_and_bad_values(tmp_path):
+    table = make_locs({"frame": [1], "x": [150.0], "y": [150.0]})
+    write_picasso_hdf5(tmp_path / "a_locs.hdf5", table, pixel_size=np.float64(100),
+                       extra_metadata={"Seed": np.int64(4), "Sum factor": np.float32(2.5)})
+    meta = read_picasso_yaml(tmp_path / "a_locs.yaml")[-1]
+    assert meta["Seed"] == 4 and meta["Sum factor"] == 2.5 and meta["Pixelsize"] == 100
+    with pytest.raises(TypeError):
+        write_picasso_hdf5(tmp_path / "b_locs.hdf5", table, pixel_size=100, extra_metadata={"x": object()})
+    assert not (tmp_path / "b_locs.hdf5").exists() and not (tmp_path / "b_locs.yaml").exists()

@@ -661,13 +661,26 @@ def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: in
     from .._files import check_outputs
 
     check_outputs([path, yml], force=force)
+    # render the yaml first: a value it cannot represent must fail before any file is written
+    meta_text = yaml.safe_dump(json.loads(json.dumps(meta, default=_plain)), default_flow_style=False,
+                               sort_keys=False)
     with atomic_path(path, force=force) as tmp:
         with h5py.File(tmp, "w") as f:
             f.create_dataset("locs", data=rec)
     with atomic_path(yml, force=True) as tmp:
-        with open(tmp, "w") as fh:
-            yaml.safe_dump(meta, fh, default_flow_style=False, sort_keys=False)
+        tmp.write_text(meta_text, encoding="utf-8")
     return path
+
+
+def _plain(value):
+    """numpy scalars and arrays as plain Python values (for the yaml sidecar)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"cannot store {type(value).__name__} in Picasso metadata")
 
 
 def write_locs(path, locs: pd.DataFrame, format: str = "deepstorm", *, pixel_size=None,
