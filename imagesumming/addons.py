@@ -344,8 +344,16 @@ def _plan(command, inputs, tifs, *, to, pixel_size, dtype, force, extra=()):
     locs_names = [_locs_names(t, fmt) for t in tifs]
     outputs = list(tifs) + [p for names in locs_names for p in names] + list(extra)
     _check_plan(outputs, inputs, fmt=fmt, pixel_size=pixel_size, force=force)
+    dtype = np.dtype(dtype)
+    if dtype.itemsize == 8 and dtype.kind in "iuf":  # TifWriter narrows them: Pillow cannot read 64-bit tifs
+        narrow = np.dtype({"i": np.int32, "u": np.uint32, "f": np.float32}[dtype.kind])
+        how = "rounded to float32" if dtype.kind == "f" else f"refused if a value does not fit {narrow}"
+        notes = [f"{dtype} pixels written as {narrow} (the notebook cannot read 64-bit tifs; {how})"]
+        dtype = narrow
+    else:
+        notes = []
     res = AddonResult(command, locs_format=fmt, dtype=str(dtype), pixel_size=pixel_size,
-                      dropped=_merge_dropped(inputs))
+                      dropped=_merge_dropped(inputs), notes=notes)
     _notes_for_format(fmt, inputs, res.notes)
     if pixel_size is None:
         res.notes.append("pixel size unknown: the tifs carry none (the notebook would assume 1000 nm); "
@@ -400,6 +408,8 @@ class _Staging:
             if exc_type is None:
                 for p in self.outputs:
                     os.replace(self(p), p)
+            elif isinstance(exc, InputError) and str(self.tmp) in str(exc):  # name the output, not the stage
+                raise InputError(str(exc).replace(str(self.tmp), str(self.folder))) from None
         finally:
             log.removeFilter(self._filter)
             shutil.rmtree(self.tmp, ignore_errors=True)
@@ -667,9 +677,10 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
     Each output frame is ``sum of its n frames - (n - 1) * camera_offset``, computed exactly in
     64-bit integers and written in the smallest type that holds every possible result
     (:func:`~imagesumming.io.movies.smallest_dtype` of the input dtype's range: uint16 input gives
-    int32). Negative values are kept (and counted). Float movies are summed in float64 and written
-    as float32 (float32 input) or float64. The ``frames % n`` remainder frames are left out and
-    reported.
+    int32). The notebook cannot read 64-bit tifs, so when that range needs 64 bits (32-bit input)
+    the sums are written as int32 if they fit and refused (nothing written) if one does not.
+    Negative values are kept (and counted). Float movies are summed in float64 and written as
+    float32. The ``frames % n`` remainder frames are left out and reported.
 
     Parameters
     ----------
@@ -718,9 +729,9 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
             if lo < np.iinfo(np.int64).min or hi > np.iinfo(np.int64).max:
                 raise InputError(f"sums of {n} frames of {in_dtype} do not fit in 64-bit integers", m.path)
             acc_dtype, out_dtype = np.dtype(np.int64), smallest_dtype(min(lo, 0), hi)
+            out_dtype = np.dtype(np.int32) if out_dtype.itemsize == 8 else out_dtype  # checked per frame
         else:
-            acc_dtype = np.dtype(np.float64)
-            out_dtype = np.dtype(np.float32) if in_dtype == np.float32 else acc_dtype
+            acc_dtype, out_dtype = np.dtype(np.float64), np.dtype(np.float32)
         tif = _tif_name(output)
         groups_json = tif.with_name(tif.name[: -len(tif.suffix)] + "_groups.json")
         res, (names,), outputs = _plan("sum-frames", [inp], [tif], to=to, pixel_size=inp.pixel_size,
@@ -737,13 +748,15 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
         with _Staging(outputs) as stage, _progress(nf - len(remainder), "sum-frames", progress) as bar:
             acc = np.empty(m.shape[1:], acc_dtype)
             with TifWriter(stage(tif), inp.pixel_size, n_frames=len(groups)) as w:
-                for group in groups:
+                for g, group in enumerate(groups):
                     acc[...] = 0
                     for i in group:
                         acc += _frame(m, int(i))
                         bar.update()
                     acc -= (n - 1) * offset
                     res.negative_pixels += int(np.count_nonzero(acc < 0))
+                    if out_dtype.kind == "i" and acc.size:
+                        _check_range(acc, out_dtype, f"summed frame {g + 1}", tif)
                     w.write(acc.astype(out_dtype))
             res.movies[tif] = len(groups)
             meta = {"Source": str(src), "Frames summed": n, "Camera offset subtracted": offset,
@@ -769,6 +782,14 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
         return res
     finally:
         _close([inp])
+
+
+def _check_range(values: np.ndarray, dtype: np.dtype, what: str, path) -> None:
+    info = np.iinfo(dtype)
+    lo, hi = int(values.min()), int(values.max())
+    if lo < info.min or hi > info.max:
+        raise InputError(f"{what} has values {lo}..{hi}, beyond {dtype} (the widest integer type the "
+                         "notebook reads); sum fewer frames", path)
 
 
 def _ranges(frames) -> str:

@@ -199,9 +199,18 @@ def test_sum_frames_equals_numpy_reference(params, n, offset, shuffle, seed):
         d = Path(d)
         movie, tif, lp = build(params, d / "in")
         before = hashes(d / "in")
+        expected_groups, _ = frame_groups(params["n"], n, shuffle=shuffle, seed=seed)
+        ref = reference_sum(movie, expected_groups, offset)
+        if ref.min() < np.iinfo(np.int32).min or ref.max() > np.iinfo(np.int32).max:  # 32-bit input only
+            with pytest.raises(InputError, match="beyond int32"):
+                sum_frames(tif, lp, n=n, camera_offset=offset, output=d / "sum", shuffle=shuffle, seed=seed,
+                           progress=False)
+            assert sorted(p.name for p in d.iterdir()) == ["in"] and hashes(d / "in") == before
+            return
         r = sum_frames(tif, lp, n=n, camera_offset=offset, output=d / "sum", shuffle=shuffle, seed=seed,
                        progress=False)
         groups = np.array(r.groups) - 1
+        assert np.array_equal(groups, expected_groups)
         # consecutive, or a permutation: every frame exactly once in the groups or the remainder
         used = np.concatenate([groups.ravel(), np.array(r.remainder, int) - 1])
         assert sorted(used) == list(range(params["n"]))
@@ -209,7 +218,6 @@ def test_sum_frames_equals_numpy_reference(params, n, offset, shuffle, seed):
         if not shuffle:
             assert np.array_equal(groups.ravel(), np.arange(groups.size))
         out = pixels(d / "sum.tif")
-        ref = reference_sum(movie, groups, offset)
         assert np.array_equal(out.astype(np.int64), ref)
         assert np.iinfo(out.dtype).min <= ref.min() and ref.max() <= np.iinfo(out.dtype).max
         assert r.negative_pixels == int((ref < 0).sum())
@@ -622,6 +630,28 @@ def test_float_movies_sum_in_float64(tmp_path):
     ref = (movie.astype(np.float64).reshape(2, 3, 3, 4).sum(1) - 2 * 10.5).astype(np.float32)
     out = pixels(tmp_path / "f.tif")
     assert r.dtype == "float32" and np.array_equal(out, ref)
+
+
+def test_32_bit_sums_are_written_as_int32_or_refused(tmp_path):
+    movie = np.full((4, 2, 2), 2**30, np.int32)
+    r = sum_frames(movie, n=2, camera_offset=2**30, output=tmp_path / "ok", pixel_size=PS, progress=False)
+    assert r.dtype == "int32" and (pixels(tmp_path / "ok.tif") == 2**30).all()
+    with pytest.raises(InputError) as e:
+        sum_frames(movie, n=2, camera_offset=0, output=tmp_path / "big", pixel_size=PS, progress=False)
+    assert_one_line(e, "summed frame 1 has values 2147483648..2147483648", "beyond int32", str(tmp_path / "big.tif"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok.tif", "ok_groups.json"]
+
+
+def test_64_bit_pixels_are_narrowed_with_a_note_or_refused(tmp_path):
+    movie = np.arange(24, dtype=np.int64).reshape(4, 2, 3)
+    r = split_movie(movie, at=2, out_dir=tmp_path / "s", pixel_size=PS, progress=False)
+    assert r.dtype == "int32" and any("int64 pixels written as int32" in n for n in r.notes)
+    assert np.array_equal(np.concatenate([pixels(p) for p in r.movies]), movie)
+    movie[3, 0, 0] = 2**40
+    with pytest.raises(InputError) as e:
+        split_movie(movie, at=2, out_dir=tmp_path / "t", pixel_size=PS, progress=False)
+    assert_one_line(e, "do not fit in int32", str(tmp_path / "t"))
+    assert ".imagesumming-" not in str(e.value) and not (tmp_path / "t").exists()
 
 
 def test_merge_widens_different_dtypes_exactly(tmp_path):
