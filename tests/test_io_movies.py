@@ -266,6 +266,12 @@ def test_picasso_raw_movie(tmp_path):
     (tmp_path / "n.raw").write_bytes(data.tobytes())
     with pytest.raises(InputError, match="n.yaml"):
         open_movie(tmp_path / "n.raw")
+    (tmp_path / "n.yaml").write_text("Frames: many\nHeight: 8\nWidth: 10\n")
+    with pytest.raises(InputError, match="whole numbers"):
+        open_movie(tmp_path / "n.raw")
+    (tmp_path / "n.yaml").write_text("Frames: 4\nHeight: 8\nWidth: 10\nData Type: uint17\n")
+    with pytest.raises(InputError, match="Data Type"):
+        open_movie(tmp_path / "n.raw")
 
 
 def test_real_picasso_raw_movie(shared_data):

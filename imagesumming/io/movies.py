@@ -201,9 +201,12 @@ def _open_raw(path: Path) -> Movie:
     docs = read_picasso_yaml(yml)
     try:
         frames, height, width = (int(_lookup(docs, k)) for k in ("Frames", "Height", "Width"))
-    except TypeError:
-        raise InputError(f"{yml.name} lacks Frames, Height or Width", path) from None
-    dtype = np.dtype(str(_lookup(docs, "Data Type") or "uint16")).newbyteorder(str(_lookup(docs, "Byte Order") or "<"))
+    except (TypeError, ValueError):
+        raise InputError(f"{yml.name} lacks whole numbers for Frames, Height or Width", path) from None
+    try:
+        dtype = np.dtype(str(_lookup(docs, "Data Type") or "uint16")).newbyteorder(str(_lookup(docs, "Byte Order") or "<"))
+    except (TypeError, ValueError):
+        raise InputError(f"{yml.name}: unknown Data Type {_lookup(docs, 'Data Type')!r} or Byte Order", path) from None
     expected = frames * height * width * dtype.itemsize
     size = path.stat().st_size
     if size < expected:
