@@ -198,6 +198,11 @@ def test_corrupt_and_truncated_csv(tmp_path):
     with pytest.raises(InputError) as exc:
         read_locs(ragged)
     assert "cannot parse csv" in one_line(exc, ragged)
+    ragged_ids = tmp_path / "ragged_ids.csv"
+    ragged_ids.write_text('"id","frame","x [nm]","y [nm]"\n1,1,2,3\n2,1,2,3,4,5\n')
+    with pytest.raises(InputError) as exc:
+        read_locs(ragged_ids)
+    assert "cannot parse csv" in one_line(exc, ragged_ids)
     header_only = tmp_path / "header.csv"
     header_only.write_text("\n\n")
     with pytest.raises(InputError) as exc:

@@ -227,7 +227,10 @@ def _detect_csv(path: Path, header: list[str]) -> str:
     if names and (names[0] == "" or names[0].startswith("unnamed")):
         return "deepstorm"
     if "id" in names:
-        head = pd.read_csv(path, nrows=2000)
+        try:
+            head = pd.read_csv(path, nrows=2000, encoding="utf-8-sig")
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot parse csv ({str(exc).splitlines()[0]})", path) from None
         cols = {_split_label(c)[0].lower(): c for c in head.columns}
         ids = pd.to_numeric(head[cols["id"]], errors="coerce")
         bk = cols.get("bkgstd")
