@@ -19,9 +19,9 @@ split_movie    ``DIR/<stem>_part1.tif`` (frames 1..at) and ``DIR/<stem>_part2.ti
                with its localizations ``<stem>_partK.csv`` or, for Picasso,
                ``<stem>_partK_locs.hdf5`` + ``.yaml``
 merge_movies   ``OUT.tif`` and ``OUT.csv`` (or ``OUT_locs.hdf5`` + ``OUT_locs.yaml``)
-split_frames   ``DIR/<stem>_00001.tif`` ... one per frame, zero-padded to the width of the frame
-               count, each with its localizations (``.csv`` / ``_locs.hdf5``; an empty frame gets a
-               file with the header only)
+split_frames   ``DIR/<stem>_01.tif`` ... ``<stem>_12.tif`` for 12 frames: one per frame, zero-padded
+               to the width of the frame count, each with its localizations (``.csv`` /
+               ``_locs.hdf5``; an empty frame gets a file with the header only)
 sum_frames     ``OUT.tif``, its localizations as for merge_movies, and ``OUT_groups.json`` (the
                source frames of every summed frame, the frames left out, N, offset, seed)
 =============  =====================================================================================
