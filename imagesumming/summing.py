@@ -101,7 +101,26 @@ def _open_inputs(movies, locs, pixel_size):
     if len(movies) != len(locs):
         raise InputError(f"{len(movies)} movie(s) but {len(locs)} localization file(s): give one "
                          "localization file per movie, in the same order")
-    opened = [as_movie(m) for m in movies]
+    if pixel_size is not None:
+        pixel_size = _check_pixel_size(pixel_size)
+    opened = []
+    try:
+        for m in movies:
+            opened.append(as_movie(m))
+        return (movies, locs, opened) + _read_tables(movies, locs, opened, pixel_size)
+    except BaseException:
+        _close(movies, opened)
+        raise
+
+
+def _close(sources, opened):
+    """Close the movies this module opened from paths (not those the caller passed open)."""
+    for src, m in zip(sources, opened):
+        if isinstance(src, (str, os.PathLike)):
+            m.close()
+
+
+def _read_tables(movies, locs, opened, pixel_size):
     candidates = []  # (pixel size, where it came from)
     for i, (src, m) in enumerate(zip(movies, opened)):
         if m.pixel_size is not None:
@@ -130,7 +149,7 @@ def _open_inputs(movies, locs, pixel_size):
         tables.append(table)
         reports.append(rep)
     if pixel_size is not None:
-        ps, source = _check_pixel_size(pixel_size), "given by the caller"
+        ps, source = pixel_size, "given by the caller"
         for p, where in candidates:
             if not np.isclose(p, ps, rtol=1e-4):
                 log.warning("pixel size %g nm given overrides %g nm in %s", ps, p, where)
@@ -143,7 +162,7 @@ def _open_inputs(movies, locs, pixel_size):
             if not np.isclose(p, ps, rtol=1e-4):
                 raise InputError(f"pixel sizes disagree: {ps:g} nm in {source} but {p:g} nm in {where}; "
                                  "give the right one with --pixel-size")
-    return movies, locs, opened, tables, reports, float(ps), source
+    return tables, reports, float(ps), source
 
 
 def _read_windows(movie, frame, row, col, size, out, bar=None):
@@ -322,9 +341,7 @@ def sum_patches(movies, locs, *, pixel_size=None, camera_offset=100.0, patch_siz
                     on_invalid=on_invalid, progress=progress, max_attempts=max_attempts,
                     camera_offset=camera_offset)
     finally:
-        for src, m in zip(sources, opened):
-            if isinstance(src, (str, os.PathLike)):
-                m.close()
+        _close(sources, opened)
 
 
 def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *, P, n_patches, n_summed, k,
