@@ -55,6 +55,7 @@ def _small_run(ui: SummingUI, seed="5") -> None:
 
 def test_summing_ui_from_folder_load_run_show_save(demo, tmp_path):
     ui = SummingUI.from_folder(demo["folder"], out_dir=str(tmp_path / "out"))
+    assert ui.name.value == "summed" and ui.out_dir.value == str(tmp_path / "out")
     assert [(r.movie.value, r.locs.value) for r in ui.rows] == [(str(demo["movie"]), str(demo["locs"]))]
     # the original notebook's defaults
     assert (ui.pixel_size.value, ui.camera_offset.value, ui.patch_size.value, ui.n_patches.value,
@@ -175,16 +176,18 @@ def test_summing_ui_pairs_and_uploads(demo, tmp_path):
 
     files = {"a_movie.tif": demo["movie"].read_bytes(), "a_movie.csv": demo["locs"].read_bytes(),
              "b.tif": demo["movie"].read_bytes(), "notes.yaml": b"Pixelsize: 107\n"}
-    if IPYW7:
-        value = {n: {"metadata": {"name": n, "type": "", "size": len(b)}, "content": b} for n, b in files.items()}
+    if IPYW7:  # what the 7.x front end sends: metadata and data, then a counter increment
+        ui.upload.metadata = [{"name": n, "type": "", "size": len(b), "lastModified": 0} for n, b in files.items()]
+        ui.upload.data = list(files.values())
+        ui.upload._counter += 1
     else:
         now = datetime.datetime.now(datetime.timezone.utc)
-        value = tuple({"name": n, "type": "", "size": len(b), "last_modified": now, "content": memoryview(b)}
-                      for n, b in files.items())
-    ui.upload.value = value
+        ui.upload.value = tuple({"name": n, "type": "", "size": len(b), "last_modified": now,
+                                 "content": memoryview(b)} for n, b in files.items())
     assert "uploaded 4 file(s)" in c.message_text(ui.inputs_status)
     up = tmp_path / "uploads"
     assert sorted(p.name for p in up.iterdir()) == sorted(files)
+    assert c.uploaded_files(ui.upload) == []  # emptied for the next upload
     assert (up / "a_movie.tif").read_bytes() == files["a_movie.tif"]
     assert [(r.movie.value, r.locs.value) for r in ui.rows] == [(str(up / "a_movie.tif"), str(up / "a_movie.csv")),
                                                                  (str(up / "b.tif"), "")]

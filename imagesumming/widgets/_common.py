@@ -192,12 +192,12 @@ def save_uploads(upload: w.FileUpload, folder: Path, force: bool = False) -> lis
 
 def reset_upload(upload: w.FileUpload) -> None:
     """Empty a FileUpload after its files were taken (ipywidgets 7 and 8)."""
-    try:
-        upload.value = {} if isinstance(upload.value, dict) else ()
-    except Exception:  # noqa: BLE001 - 7.x may refuse writes from the kernel; harmless
-        pass
-    if hasattr(upload, "_counter"):  # 7.x shows the count from this trait
-        upload._counter = 0
+    if isinstance(upload.value, dict):  # 7.x: value is read-only, rebuilt from metadata + data
+        upload.metadata, upload.data = [], []
+        upload.set_trait("value", {})
+        upload._counter = 0  # the button shows this count
+    else:
+        upload.value = ()
 
 
 def find_pairs(folder: Path) -> list[tuple[Path, Path]]:

@@ -145,9 +145,9 @@ class SummingUI:
         self.result_out = w.Output()
         self.density_out = w.Output()
         self.single_out = w.Output()
-        for out, name in ((self.result_out, "result-frame"), (self.density_out, "density"),
+        for out, hook in ((self.result_out, "result-frame"), (self.density_out, "density"),
                           (self.single_out, "single"), (self.input_out, "input-frame")):
-            out.add_class(f"imagesumming-{name}")  # stable hooks for browser tests and styling
+            out.add_class(f"imagesumming-{hook}")  # stable hooks for browser tests and styling
         self.result_view = w.VBox([c.heading("Result"), self.summary,
                                    w.HBox([self.result_frame, self.single_button]), self.result_status,
                                    w.HBox([self.result_out, self.density_out]), self.single_out])
