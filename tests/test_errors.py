@@ -308,3 +308,45 @@ def test_atomic_path_leaves_target_untouched_on_error(tmp_path):
     assert target.read_text() == "new"
     assert check_outputs([tmp_path / "free.txt", tmp_path / "free2.txt"]) == [tmp_path / "free.txt",
                                                                              tmp_path / "free2.txt"]
+
+
+def _damaged_copies(src, tmp_path, name, n=40, width=64):
+    """Copies of ``src`` with ``width`` bytes zeroed at ``n`` places spread over the file."""
+    blob = src.read_bytes()
+    for k, start in enumerate(np.linspace(0, len(blob) - 1, n).astype(int)):
+        bad = bytearray(blob)
+        bad[start:start + width] = bytes(len(bad[start:start + width]))
+        path = tmp_path / f"{k}_{name}"
+        path.write_bytes(bytes(bad))
+        yield path
+
+
+def test_damaged_files_give_input_errors_only(tmp_path, small_movie):
+    """Whatever part of a file is damaged: it reads, or fails with one InputError line naming it."""
+    import tifffile
+
+    movie, truth = small_movie
+    sources = {
+        "m.tif": write_tif(tmp_path / "src.tif", movie, 100),
+        "z.tif": tmp_path / "srcz.tif",
+        "l_locs.hdf5": write_picasso_hdf5(tmp_path / "src_locs.hdf5", truth, pixel_size=100),
+        "t.csv": write_thunderstorm_csv(tmp_path / "src_ts.csv", truth),
+    }
+    tifffile.imwrite(sources["z.tif"], movie, compression="zlib", photometric="minisblack")
+    outcomes = {"ok": 0, "error": 0}
+    for name, src in sources.items():
+        for path in _damaged_copies(src, tmp_path, name):
+            if name.endswith(".hdf5"):
+                path.with_suffix(".yaml").write_text("Pixelsize: 100\n")
+            try:
+                if name.endswith(".tif"):
+                    with open_movie(path) as m:
+                        for i in range(len(m)):
+                            m[i]
+                else:
+                    read_locs(path)
+                outcomes["ok"] += 1
+            except InputError as exc:
+                assert "\n" not in str(exc) and str(path) in str(exc)
+                outcomes["error"] += 1
+    assert outcomes["error"] > 20  # the damage was noticed often enough to mean something

@@ -217,7 +217,11 @@ def _csv_header(path: Path) -> list[str]:
         raise InputError("not a text csv file (binary content)", path) from None
     if not first.strip():
         raise InputError("csv file has no header line", path)
-    return next(iter(pd.read_csv(io.StringIO(first), header=None, dtype=str, keep_default_na=False).itertuples(index=False)))
+    try:
+        header = pd.read_csv(io.StringIO(first), header=None, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"cannot parse the csv header ({str(exc).splitlines()[0]})", path) from None
+    return list(next(header.itertuples(index=False)))
 
 
 def _detect_csv(path: Path, header: list[str]) -> str:
@@ -341,8 +345,8 @@ def _read_picasso_hdf5(path: Path, pixel_size):
             meta_json = f["metadata"][()] if "metadata" in f else None
     except InputError:
         raise
-    except (OSError, KeyError, ValueError) as exc:
-        raise InputError(f"cannot read HDF5 file ({exc})", path) from None
+    except Exception as exc:  # h5py raises OSError, RuntimeError, KeyError, ... for damaged files
+        raise InputError(f"cannot read HDF5 file, corrupt or truncated? ({type(exc).__name__}: {exc})", path) from None
     if locs.dtype.names is None:
         raise InputError("'/locs' is not a compound (table) dataset", path)
     missing = [c for c in ("frame", "x", "y") if c not in locs.dtype.names]

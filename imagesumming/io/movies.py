@@ -11,6 +11,7 @@ ZeroCostDL4Mic notebook (which reads these tags with Pillow) recovers the pixel 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -245,16 +246,23 @@ def _frames_of(series) -> int:
     return int(np.prod(series.shape[:-2])) if len(series.shape) > 2 else 1
 
 
-def _open_tif(path: Path) -> Movie:
+@contextlib.contextmanager
+def _tifffile_log():
+    """Collect tifffile's log records instead of printing them (they become one InputError line)."""
     tlog = logging.getLogger("tifffile")
     collect, propagate = _Collect(), tlog.propagate
     tlog.addHandler(collect)
-    tlog.propagate = False  # reported as one InputError line, not as loose warnings
+    tlog.propagate = False
     try:
-        return _open_tif_logged(path, collect)
+        yield collect
     finally:
         tlog.removeHandler(collect)
         tlog.propagate = propagate
+
+
+def _open_tif(path: Path) -> Movie:
+    with _tifffile_log() as collect:
+        return _open_tif_logged(path, collect)
 
 
 def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
@@ -269,7 +277,7 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
             tif.close()
             raise
     except Exception as exc:  # tifffile raises several types for bad files
-        raise InputError(f"not a readable tif ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})", path) from None
+        raise InputError(f"not a readable tif ({_first_line(exc)})", path) from None
     try:
         broken = [m for m in collect.messages if "invalid page offset" in m or "failed to reshape" in m]
         if broken:
@@ -318,18 +326,30 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
         pages.useframes = True
 
         def reader(i):
-            return pages[i].asarray()
+            try:
+                with _tifffile_log():
+                    return pages[i].asarray()
+            except Exception as exc:  # decoder errors of a damaged page: one line naming the file
+                raise InputError(f"tif is corrupt: frame {i} (0-based) unreadable ({_first_line(exc)})", path) from None
 
         # truncation check: the last page must decode
-        try:
-            reader(shape[0] - 1)
-        except Exception as exc:
-            raise InputError(f"tif is truncated or corrupt (last frame unreadable: {exc})", path) from None
+        reader(shape[0] - 1)
         return Movie(path=path, reader=reader, shape=shape, dtype=dtype, pixel_size=ps,
                      pixel_size_source=source, closer=tif.close)
+    except InputError:
+        tif.close()
+        raise
+    except Exception as exc:  # damaged IFDs or tags surface as many exception types
+        tif.close()
+        raise InputError(f"tif is corrupt ({_first_line(exc)})", path) from None
     except BaseException:
         tif.close()
         raise
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 def _check_data_in_file(tif, path: Path) -> None:
@@ -348,8 +368,16 @@ def tif_pixel_size(tif) -> tuple[float | None, str | None]:
     """Pixel size in nm from an open ``tifffile.TiffFile``, and where it came from.
 
     Order: OME ``PhysicalSizeX``; ImageJ ``unit`` with the resolution tags; resolution tags with
-    unit centimetre or inch. A resolution of 1 with no unit (tifffile's default) means unknown.
+    unit centimetre or inch. A resolution of 1 with no unit (tifffile's default) means unknown, and
+    so do damaged tags.
     """
+    try:
+        return _tif_pixel_size(tif)
+    except (ValueError, TypeError, ArithmeticError, KeyError, IndexError, AttributeError):
+        return None, None
+
+
+def _tif_pixel_size(tif) -> tuple[float | None, str | None]:
     page = tif.pages[0]
     if tif.is_ome and tif.ome_metadata:
         import re
