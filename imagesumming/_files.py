@@ -44,8 +44,11 @@ def atomic_path(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     """
     target = Path(path)
     check_outputs([target], force=force)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as exc:  # read-only folder, a file where a folder should be, ...
+        raise InputError(f"cannot write here ({exc.strerror or exc})", target) from None
     os.close(fd)
     tmp_path = Path(tmp)
     umask = os.umask(0)

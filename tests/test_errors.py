@@ -350,3 +350,12 @@ def test_damaged_files_give_input_errors_only(tmp_path, small_movie):
                 assert "\n" not in str(exc) and str(path) in str(exc)
                 outcomes["error"] += 1
     assert outcomes["error"] > 20  # the damage was noticed often enough to mean something
+
+
+def test_unwritable_output_place_is_one_line(tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    target = blocker / "out.csv"
+    with pytest.raises(InputError) as exc:
+        write_deepstorm_csv(target, _table())
+    assert "cannot write here" in one_line(exc, target)
