@@ -87,6 +87,17 @@ def _count(value, name, minimum=1):
     return int(value)
 
 
+def _number(value, name, unit, *, positive=False) -> float:
+    """A finite number > 0 (``positive``) or >= 0, else a one-line InputError."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{name} must be a number of {unit}, got {value!r}") from None
+    if not np.isfinite(v) or v < 0 or (positive and v == 0):
+        raise InputError(f"{name} must be a {'positive' if positive else 'non-negative'} number of {unit}, got {value}")
+    return v
+
+
 def _input_name(obj, i, what):
     if isinstance(obj, (str, os.PathLike)):
         return Path(obj).name
@@ -312,19 +323,9 @@ def sum_patches(movies, locs, *, pixel_size=None, camera_offset=100.0, patch_siz
             raise InputError(f"--unique needs at least summed x bin size = {n_summed} x {k} = "
                              f"{n_summed * k} patches, got {n_patches}: raise --patches or drop --unique")
     else:
-        try:
-            target_density = float(target_density)
-        except (TypeError, ValueError):
-            raise InputError(f"target density must be a number of emitters/µm², got {target_density!r}") from None
-        if not np.isfinite(target_density) or target_density <= 0:
-            raise InputError(f"target density must be a positive number of emitters/µm², got {target_density}")
+        target_density = _number(target_density, "target density", "emitters/µm²", positive=True)
         k = None
-    try:
-        camera_offset = float(camera_offset)
-    except (TypeError, ValueError):
-        raise InputError(f"camera offset must be a number of ADU, got {camera_offset!r}") from None
-    if not np.isfinite(camera_offset) or camera_offset < 0:
-        raise InputError(f"camera offset must be a non-negative number of ADU, got {camera_offset}")
+    camera_offset = _number(camera_offset, "camera offset", "ADU")
     if on_invalid not in ("error", "drop"):
         raise InputError(f"on_invalid must be 'error' or 'drop', not {on_invalid!r}")
     if seed is None:
