@@ -52,8 +52,9 @@ def plot_frame(ax, image, locs: pd.DataFrame | None = None, *, pixel_size: float
     if locs is not None and len(locs):
         sel = locs if frame is None else locs[locs["frame"] == frame]
         if colorbar_values is not None and colorbar_values in sel:
-            artist = ax.scatter(sel["x"] / 1000, sel["y"] / 1000, c=sel[colorbar_values], marker="o",
-                                s=markersize * 3, facecolors="none", cmap="viridis")
+            # line markers take their colour from c, so the crosses stay see-through
+            artist = ax.scatter(sel["x"] / 1000, sel["y"] / 1000, c=sel[colorbar_values], marker="x",
+                                s=markersize * 4, linewidths=1.2, cmap="viridis")
         else:
             ax.plot(sel["x"] / 1000, sel["y"] / 1000, linestyle="none", marker=marker, color=color,
                     markersize=markersize)
