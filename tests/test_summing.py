@@ -7,6 +7,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from imagesumming.errors import InputError, OutputExistsError
 from imagesumming.io import Movie, read_locs, write_deepstorm_csv, write_picasso_hdf5, write_tif
@@ -569,3 +571,40 @@ def test_summary_and_figures(tmp_path, bright):
     for key in ("png_density", "png_frame", "png_single", "png_background"):
         assert paths[key].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert set(output_paths(tmp_path, plots=True)) == set(paths)
+
+
+# --------------------------------------------------------------------------------------------
+# property: the vectorised membership equals the rule, for any tables and windows
+# --------------------------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), n_movies=st.integers(1, 3), size=st.integers(1, 9),
+       per_frame=st.integers(0, 12), edges=st.booleans())
+def test_window_members_equal_the_rule(seed, n_movies, size, per_frame, edges):
+    rng = np.random.default_rng(seed)
+    shapes = [(int(rng.integers(1, 5)), int(rng.integers(size, 16)), int(rng.integers(size, 16)))
+              for _ in range(n_movies)]
+    tables = []
+    for f, h, w in shapes:
+        n = f * per_frame
+        x = rng.uniform(0, w * PS, n)
+        y = rng.uniform(0, h * PS, n)
+        if edges:  # exactly on pixel edges
+            x, y = np.floor(x / PS) * PS, np.floor(y / PS) * PS
+        tables.append(make_locs({"frame": rng.integers(1, f + 1, n), "x": x, "y": y}))
+    index = index_locs(tables, [s[0] for s in shapes], PS, heights=[s[1] for s in shapes])
+    m = rng.integers(0, n_movies, 30)
+    fr = np.array([rng.integers(0, shapes[i][0]) for i in m])
+    row = np.array([rng.integers(0, shapes[i][1] - size + 1) for i in m])
+    col = np.array([rng.integers(0, shapes[i][2] - size + 1) for i in m])
+    window, entry = window_members(index, m, fr, row, col, size)
+    offsets = np.cumsum([0] + [len(t) for t in tables])
+    for w_ in range(30):
+        t = tables[m[w_]]
+        c = np.floor(t["x"].to_numpy() / PS)
+        r = np.floor(t["y"].to_numpy() / PS)
+        want = np.flatnonzero((t["frame"].to_numpy() == fr[w_] + 1) & (c >= col[w_]) & (c < col[w_] + size)
+                              & (r >= row[w_]) & (r < row[w_] + size)) + offsets[m[w_]]
+        got = index.source[entry[window == w_]]
+        assert sorted(got) == sorted(want)
