@@ -608,3 +608,32 @@ def test_window_members_equal_the_rule(seed, n_movies, size, per_frame, edges):
                               & (r >= row[w_]) & (r < row[w_] + size)) + offsets[m[w_]]
         got = index.source[entry[window == w_]]
         assert sorted(got) == sorted(want)
+
+
+# --------------------------------------------------------------------------------------------
+# real files from Picasso (skipped when ../shared/data is absent)
+# --------------------------------------------------------------------------------------------
+
+
+def test_real_picasso_raw_movie_and_hdf5_locs(shared_data, tmp_path):
+    d = shared_data / "picasso"
+    movie, locs = d / "testdata.raw", d / "testdata_locs.hdf5"
+    # the two yaml files disagree (160 nm for the movie, 130 nm for the localizations)
+    with pytest.raises(InputError, match="pixel sizes disagree: 160 nm in testdata.raw .* 130 nm in testdata_locs"):
+        sum_patches(movie, locs, progress=False)
+    # the localizations come from a 1000-frame simulation: most lie beyond the movie's 100 frames
+    with pytest.raises(InputError, match=r"534 frame beyond the movie's 100 frames \(of 564"):
+        sum_patches(movie, locs, pixel_size=160, progress=False)
+    res = sum_patches(movie, locs, pixel_size=160, on_invalid="drop", patch_size=12, n_patches=20, n_summed=10,
+                      bin_size=3, min_emitters=1, seed=0, progress=False)
+    assert res.params["inputs"][0]["localizations_used"] == 30
+    assert res.params["inputs"][0]["locs_format"] == "picasso-hdf5"
+    raw = np.memmap(movie, dtype="<u2", mode="r", shape=(100, 32, 32))  # windows come from the right place
+    exp = np.zeros(res.frames.shape, np.int64)
+    for r in res.provenance.itertuples(index=False):
+        exp[r.summed_frame - 1] += raw[r.frame - 1, r.row:r.row + 12, r.col:r.col + 12]
+    np.testing.assert_array_equal(res.frames, exp - 2 * 100)
+    # Picasso's extra fields travel with the localizations
+    assert {"net_gradient", "likelihood", "iterations"} <= set(res.locs.columns)
+    paths = res.save(tmp_path)
+    assert json.loads(paths["params"].read_text())["inputs"][0]["invalid"] == {"frame beyond the movie's 100 frames": 534}
