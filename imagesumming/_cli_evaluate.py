@@ -43,7 +43,8 @@ def register(sub) -> None:
     p.add_argument("--threshold", type=float, metavar="T",
                    help="evaluate only predictions with confidence >= T (the sweep always uses all)")
     p.add_argument("--sweep-grid", type=int, metavar="N",
-                   help="sweep N evenly spaced thresholds (default: every distinct confidence, exact)")
+                   help="sweep N evenly spaced thresholds (default: every distinct confidence, or a grid of "
+                        "200 when that is too much work on very dense data)")
     p.add_argument("--frames", metavar="F[,F...]", help="frames (1-based) to draw (default: the frame with the "
                                                          "most ground-truth localizations)")
     p.add_argument("--pixel-size", type=float, metavar="NM", help="camera pixel size in nm (overrides tags)")
@@ -182,12 +183,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             with atomic_path(out / "metrics.csv", force=args.force) as tmp:
                 table.to_csv(tmp, index=False)
             if has_conf:
-                sweep = threshold_sweep(gt, pred_all, radii, args.matcher, thresholds=args.sweep_grid)
+                sweep = threshold_sweep(gt, pred_all, radii, args.matcher, progress=True,
+                                        thresholds="auto" if args.sweep_grid is None else args.sweep_grid)
                 with atomic_path(out / "sweep.csv", force=args.force) as tmp:
                     sweep.to_csv(tmp, index=False)
                 best = {}
-                print(f"\nconfidence sweep over {sweep['threshold'].nunique()} thresholds "
-                      + ("(every distinct confidence)" if args.sweep_grid is None else f"(grid of {args.sweep_grid})"))
+                mode = sweep.attrs.get("thresholds", "")
+                print(f"\nconfidence sweep over {sweep['threshold'].nunique()} thresholds ({mode}, exact at each)")
                 for r in radii:
                     s = sweep[sweep["radius_nm"] == r]
                     best[r] = {}
@@ -201,7 +203,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                     text = ", ".join(f"best {k} {v[k]:.3f} at threshold {v['threshold']:.4g}" for k, v in best[r].items())
                     print(f"  radius {r:g} nm: {text}")
                 summary["best_thresholds"] = best
-                summary["sweep"] = "every distinct confidence" if args.sweep_grid is None else f"grid of {args.sweep_grid}"
+                summary["sweep"] = mode
                 _save(views.sweep_view(sweep), out / "sweep.png", args.force)
             else:
                 print("note: the predictions have no confidence column: no threshold sweep")

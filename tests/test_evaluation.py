@@ -318,3 +318,28 @@ def test_sweep_counts_predictions_without_confidence_as_never_kept(caplog):
         sweep = threshold_sweep(gt, pred, 250)
     assert sweep["n_pred"].max() == len(pred) - 1
     assert any("without a confidence" in r.getMessage() for r in caplog.records)
+
+
+def test_sweep_in_chunks_and_auto_grid_give_the_same_numbers(monkeypatch, caplog):
+    import imagesumming.evaluation.sweep as sweep_mod
+
+    rng = np.random.default_rng(2)
+    n = 300
+    gt = make_locs({"frame": rng.integers(1, 4, n), "x": rng.uniform(0, 2500, n), "y": rng.uniform(0, 2500, n)})
+    pred = make_locs({"frame": rng.integers(1, 4, n), "x": rng.uniform(0, 2500, n), "y": rng.uniform(0, 2500, n),
+                      "confidence": rng.uniform(0, 1, n)})
+    whole = threshold_sweep(gt, pred, [100, 250])
+    assert whole.attrs["thresholds"] == "every distinct confidence" and len(whole) == 2 * n
+    monkeypatch.setattr(sweep_mod, "_CHUNK", 50)  # many chunks of whole groups
+    chunked = threshold_sweep(gt, pred, [100, 250], progress=False)
+    pd.testing.assert_frame_equal(whole, chunked)
+    monkeypatch.setattr(sweep_mod, "_AUTO_LIMIT", 10)
+    monkeypatch.setattr(sweep_mod, "_AUTO_GRID", 9)
+    with caplog.at_level(logging.WARNING, logger="imagesumming"):
+        auto = threshold_sweep(gt, pred, [100, 250])
+    assert auto.attrs["thresholds"] == "9 thresholds" and len(auto) == 18
+    assert any("grid of 9 thresholds" in r.getMessage() for r in caplog.records)
+    grid = threshold_sweep(gt, pred, [100, 250], thresholds=9)
+    pd.testing.assert_frame_equal(auto, grid)
+    forced = threshold_sweep(gt, pred, [100, 250], thresholds=None)  # None: always every confidence
+    pd.testing.assert_frame_equal(whole, forced)

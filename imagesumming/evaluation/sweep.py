@@ -16,8 +16,11 @@ of its predictions (one "instance" per level, all instances solved together, vec
 same solver as :func:`~imagesumming.evaluation.matching.match`); the change of its TP count and
 offset sums at each level is accumulated, and a reverse cumulative sum over thresholds gives the
 exact totals at every threshold. The work is the sum over groups of (levels x group size):
-about one matching's worth on sparse data. On very dense data (large groups) use a grid of
-thresholds (``thresholds=200``): levels are then the grid steps.
+about one matching's worth on sparse data (1 M predictions: a few seconds), done in chunks of
+whole groups so that memory stays bounded. On very dense data the groups percolate (hundreds of
+points, hundreds of levels each) and the work grows quadratically; ``thresholds="auto"`` (the
+default) then sweeps a grid of 200 thresholds instead and logs a warning (levels are then the
+grid steps; still exact at each of them).
 """
 
 from __future__ import annotations
@@ -72,7 +75,8 @@ def sweep_thresholds(confidence, thresholds=None) -> np.ndarray:
 
 
 def threshold_sweep(gt: pd.DataFrame, pred: pd.DataFrame, radius=250.0, matcher: str = "optimal", *,
-                    thresholds=None, column: str = "confidence", alpha: float = 1.0) -> pd.DataFrame:
+                    thresholds="auto", column: str = "confidence", alpha: float = 1.0,
+                    progress: bool = False) -> pd.DataFrame:
     """Match at every confidence threshold (exact; see the module docstring).
 
     Parameters
@@ -82,16 +86,21 @@ def threshold_sweep(gt: pd.DataFrame, pred: pd.DataFrame, radius=250.0, matcher:
     radius : float or sequence of float, default 250
         Matching radius (radii) in nm; several radii give one block of rows each.
     matcher : {"optimal", "greedy"}
-    thresholds : None, int or array
+    thresholds : "auto", None, int or array
         None: every distinct confidence; an int: an evenly spaced grid of that many points; an
-        array: these thresholds. Predictions with confidence ``>= threshold`` are kept.
+        array: these thresholds. "auto" (default): every distinct confidence unless the exact
+        sweep would re-match more than 20 million candidate pairs (very dense data; a warning
+        says so), then a grid of 200. Predictions with confidence ``>= threshold`` are kept.
     column : str, default "confidence"
+    progress : bool, default False
+        Show a progress bar (tqdm) when the work is split into several chunks.
 
     Returns
     -------
     DataFrame
         ``radius_nm``, ``threshold``, ``matcher`` and :data:`~imagesumming.evaluation.metrics.METRIC_COLUMNS`,
-        thresholds ascending within each radius.
+        thresholds ascending within each radius. ``attrs["thresholds"]`` says which thresholds
+        were swept ("every distinct confidence" or "N thresholds").
 
     Examples
     --------
@@ -111,72 +120,121 @@ def threshold_sweep(gt: pd.DataFrame, pred: pd.DataFrame, radius=250.0, matcher:
     n_nan = int(np.isnan(conf).sum())
     if n_nan:
         log.warning("%d prediction(s) without a confidence value are left out at every threshold", n_nan)
-    t = sweep_thresholds(conf, thresholds)
+    auto = isinstance(thresholds, str)
+    if auto and thresholds != "auto":
+        raise InputError(f"thresholds must be None, 'auto', a number of grid points or a list, not {thresholds!r}")
+    t = sweep_thresholds(conf, None if auto else thresholds)
     columns = ["radius_nm", "threshold", "matcher", *METRIC_COLUMNS]
     if len(t) == 0:
         return pd.DataFrame(columns=columns)
-    # level of each prediction: index of the highest threshold it passes (-1: none)
-    with np.errstate(invalid="ignore"):
-        level = np.where(np.isfinite(conf), np.searchsorted(t, conf, side="right") - 1, -1)
+    gi_all, pi_all, d_all = candidate_pairs(gf, gx, gy, pf, px, py, max(radii))
+    level = _levels(conf, t)
+    inst = None
+    every = thresholds is None or auto
+    if auto:
+        use = level[pi_all] >= 0
+        inst = _instances(gi_all[use], pi_all[use], level[pi_all[use]], len(t)) if use.any() else None
+        if inst is not None and inst["work"] > _AUTO_LIMIT:
+            log.warning("an exact sweep over %d distinct confidences would re-match %d candidate pairs (dense data): "
+                        "sweeping a grid of %d thresholds instead (thresholds=None forces the exact sweep)",
+                        len(t), inst["work"], _AUTO_GRID)
+            t = sweep_thresholds(conf, _AUTO_GRID)
+            level = _levels(conf, t)
+            inst, every = None, False
     n_t = len(t)
     n_pred_at = np.cumsum(np.bincount(level[level >= 0], minlength=n_t)[::-1])[::-1]
-    gi_all, pi_all, d_all = candidate_pairs(gf, gx, gy, pf, px, py, max(radii))
     use = level[pi_all] >= 0
     gi_all, pi_all, d_all = gi_all[use], pi_all[use], d_all[use]
     blocks = []
     for r in radii:
         keep = d_all <= r
         gi, pi, d = gi_all[keep], pi_all[keep], d_all[keep]
-        sums = _level_sums(gi, pi, d, level, n_t, gx, gy, px, py, matcher)
+        sums = _level_sums(gi, pi, d, level, n_t, gx, gy, px, py, matcher, progress=progress,
+                           inst=inst if r == max(radii) else None)
         m = metrics_from_sums(sums["tp"], np.full(n_t, len(gx)), n_pred_at, sums["d2"], sums["dx"],
                               sums["dy"], alpha=alpha)
-        block = pd.DataFrame({"radius_nm": r, "threshold": t, "matcher": matcher, **m}, columns=columns)
-        blocks.append(block)
-    return pd.concat(blocks, ignore_index=True)
+        blocks.append(pd.DataFrame({"radius_nm": r, "threshold": t, "matcher": matcher, **m}, columns=columns))
+    out = pd.concat(blocks, ignore_index=True)
+    out.attrs["thresholds"] = "every distinct confidence" if every else f"{n_t} thresholds"
+    return out
 
 
-def _level_sums(gi, pi, d, level, n_t, gx, gy, px, py, matcher) -> dict:
+def _levels(conf, t) -> np.ndarray:
+    """Index of the highest threshold each prediction passes (-1: none, or no confidence)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(np.isfinite(conf), np.searchsorted(t, conf, side="right") - 1, -1)
+
+
+#: expanded pairs solved at once (bounds memory: ~100 bytes each)
+_CHUNK = 2_000_000
+#: ``thresholds="auto"`` sweeps every distinct confidence unless that means re-matching more
+#: than this many candidate pairs in total (very dense data), then a grid of _AUTO_GRID points
+_AUTO_LIMIT = 20_000_000
+_AUTO_GRID = 200
+
+
+def _instances(gi, pi, b, n_t) -> dict:
+    """Group the candidate pairs and list the (group, level) instances each pair takes part in.
+
+    ``b`` is the level of each pair's prediction. A pair belongs to every instance of its group
+    whose level is at most its own (the prediction is still kept at that threshold).
+    """
+    comp, _, _ = _components(gi, pi)
+    key = np.unique(comp * n_t + b)  # instances, sorted by (group, level)
+    inst_comp = key // n_t
+    comp_start = np.searchsorted(inst_comp, np.arange(int(comp.max()) + 1), side="left")
+    first = comp_start[comp]  # first instance of each pair's group
+    n_inst = np.searchsorted(key, comp * n_t + b) - first + 1
+    return {"comp": comp, "key": key, "inst_comp": inst_comp, "inst_level": key % n_t, "first": first,
+            "n_inst": n_inst, "work": int(n_inst.sum())}
+
+
+def _level_sums(gi, pi, d, level, n_t, gx, gy, px, py, matcher, progress=False, inst=None) -> dict:
     """TP and offset sums at every threshold level (arrays of length n_t)."""
+    from tqdm.auto import tqdm
+
     zeros = {k: np.zeros(n_t) for k in ("tp", "d2", "dx", "dy")}
     if len(gi) == 0:
-        return zeros
-    comp, _, _ = _components(gi, pi)
-    b = level[pi]
-    # distinct levels per group, sorted by (group, level)
-    key = np.unique(comp * n_t + b)
-    inst_comp, inst_level = key // n_t, key % n_t
-    comp_start = np.searchsorted(inst_comp, np.arange(int(comp.max()) + 1), side="left")
-    # edge e belongs to the instances of its group whose level is <= its prediction's level
-    rank_e = np.searchsorted(key, comp * n_t + b)  # global instance index of (group, own level)
-    first_e = comp_start[comp]
-    n_inst_e = rank_e - first_e + 1
-    e_rep = np.repeat(np.arange(len(gi)), n_inst_e)
-    offsets = np.arange(len(e_rep)) - np.repeat(np.cumsum(n_inst_e) - n_inst_e, n_inst_e)
-    inst = first_e[e_rep] + offsets
-    # nodes are distinct per instance
-    _, g_node = np.unique(inst * (len(gx) + 1) + gi[e_rep], return_inverse=True)
-    _, p_node = np.unique(inst * (len(px) + 1) + pi[e_rep], return_inverse=True)
-    chosen = solve_pairs(g_node, p_node, d[e_rep], int(g_node.max()) + 1, int(p_node.max()) + 1, matcher)
-    ce = e_rep[chosen]
-    ci = inst[chosen]
-    dx = px[pi[ce]] - gx[gi[ce]]
-    dy = py[pi[ce]] - gy[gi[ce]]
-    n_inst = len(key)
-    contrib = {
-        "tp": np.bincount(ci, minlength=n_inst).astype(np.float64),
-        "d2": np.bincount(ci, weights=dx * dx + dy * dy, minlength=n_inst),
-        "dx": np.bincount(ci, weights=dx, minlength=n_inst),
-        "dy": np.bincount(ci, weights=dy, minlength=n_inst),
-    }
-    # delta of an instance = its contribution minus that of the next higher level of its group
+        return {**zeros, "tp": np.zeros(n_t, np.int64)}
+    if inst is None:
+        inst = _instances(gi, pi, level[pi], n_t)
+    comp, first, n_inst_e = inst["comp"], inst["first"], inst["n_inst"]
+    n_inst = len(inst["key"])
+    contrib = {k: np.zeros(n_inst) for k in ("tp", "d2", "dx", "dy")}
+    # whole groups per chunk, about _CHUNK expanded pairs each
+    order = np.argsort(comp, kind="stable")
+    work_per_comp = np.bincount(comp, weights=n_inst_e)
+    chunk_of_comp = ((np.cumsum(work_per_comp) - work_per_comp) // _CHUNK).astype(np.int64)
+    chunk_e = chunk_of_comp[comp[order]]
+    bounds = np.flatnonzero(np.diff(chunk_e)) + 1
+    blocks = np.split(order, bounds)
+    for block in tqdm(blocks, desc="threshold sweep", unit="chunk", disable=not progress or len(blocks) < 2,
+                      leave=False):
+        reps = n_inst_e[block]
+        e_rep = np.repeat(block, reps)
+        offsets = np.arange(len(e_rep)) - np.repeat(np.cumsum(reps) - reps, reps)
+        ins = first[e_rep] + offsets  # global instance of each expanded pair
+        # points are distinct per instance
+        _, g_node = np.unique(ins * (len(gx) + 1) + gi[e_rep], return_inverse=True)
+        _, p_node = np.unique(ins * (len(px) + 1) + pi[e_rep], return_inverse=True)
+        chosen = solve_pairs(g_node, p_node, d[e_rep], int(g_node.max()) + 1, int(p_node.max()) + 1, matcher)
+        ce, ci = e_rep[chosen], ins[chosen]
+        dx = px[pi[ce]] - gx[gi[ce]]
+        dy = py[pi[ce]] - gy[gi[ce]]
+        contrib["tp"] += np.bincount(ci, minlength=n_inst)
+        contrib["d2"] += np.bincount(ci, weights=dx * dx + dy * dy, minlength=n_inst)
+        contrib["dx"] += np.bincount(ci, weights=dx, minlength=n_inst)
+        contrib["dy"] += np.bincount(ci, weights=dy, minlength=n_inst)
+    # delta of an instance = its contribution minus that of the next higher level of its group;
+    # the total at threshold level g is the sum of the deltas of all levels >= g
+    inst_comp, inst_level = inst["inst_comp"], inst["inst_level"]
     has_next = np.zeros(n_inst, bool)
     has_next[:-1] = inst_comp[1:] == inst_comp[:-1]
     out = {}
     for k, c in contrib.items():
         nxt = np.zeros(n_inst)
         nxt[:-1] = c[1:]
-        delta = c - np.where(has_next, nxt, 0.0)
-        per_level = np.bincount(inst_level, weights=delta, minlength=n_t)
+        per_level = np.bincount(inst_level, weights=c - np.where(has_next, nxt, 0.0), minlength=n_t)
         out[k] = np.cumsum(per_level[::-1])[::-1]
     out["tp"] = np.rint(out["tp"]).astype(np.int64)
     return out
