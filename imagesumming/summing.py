@@ -15,6 +15,7 @@ Example
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import logging
@@ -625,8 +626,13 @@ class SummingResult:
         write_deepstorm_csv(paths["csv"], self.locs, force=force)
         from ._files import atomic_path
 
-        with atomic_path(paths["provenance"], force=force) as tmp:
-            self.provenance.to_csv(tmp, index=False)
+        with atomic_path(paths["provenance"], force=force) as tmp, \
+                open(tmp, "w", newline="", encoding="utf-8") as fh:
+            # whole numbers and names only: the csv module writes them (quoted where needed) fast
+            prov = self.provenance
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(prov.columns)
+            writer.writerows(zip(*(prov[c].tolist() for c in prov.columns)))
         params = dict(self.params, outputs={k: str(v) for k, v in paths.items()})
         with atomic_path(paths["params"], force=force) as tmp:
             tmp.write_text(json.dumps(params, indent=2, default=_json_default) + "\n", encoding="utf-8")

@@ -637,3 +637,15 @@ def test_real_picasso_raw_movie_and_hdf5_locs(shared_data, tmp_path):
     assert {"net_gradient", "likelihood", "iterations"} <= set(res.locs.columns)
     paths = res.save(tmp_path)
     assert json.loads(paths["params"].read_text())["inputs"][0]["invalid"] == {"frame beyond the movie's 100 frames": 534}
+
+
+def test_provenance_csv_quotes_file_names(tmp_path):
+    movie = coded_movie()
+    write_tif(tmp_path / 'odd, "name".tif', movie, PS)
+    res = sum_patches(tmp_path / 'odd, "name".tif', random_locs(12, 40, 48, seed=1), patch_size=6, n_patches=10,
+                      n_summed=4, bin_size=2, min_emitters=1, seed=0, progress=False)
+    prov = pd.read_csv(res.save(tmp_path / "out")["provenance"])
+    assert (prov["movie_name"] == 'odd, "name".tif').all()
+    pd.testing.assert_frame_equal(prov.drop(columns="movie_name"),
+                                  res.provenance.drop(columns="movie_name").astype({"transform": prov["transform"].dtype}),
+                                  check_dtype=False)
