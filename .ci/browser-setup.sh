@@ -14,4 +14,9 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 /usr/bin/chromium --version 2>/dev/null  # the Debian wrapper may print a harmless shell warning
 "$VENV/bin/python" -m pip install -q -r "$ROOT/tests/requirements-browser.txt"
+# Voila renders widgets with jupyterlab_widgets' front end: ipywidgets 7 (Colab's stack) needs its 1.x
+# (pip otherwise picks 3.x, made for ipywidgets 8, and every widget shows "javascript error").
+if "$VENV/bin/python" -c "import ipywidgets, sys; sys.exit(0 if ipywidgets.__version__.startswith('7.') else 1)"; then
+  "$VENV/bin/python" -m pip install -q "jupyterlab_widgets>=1.1,<2"
+fi
 "$VENV/bin/python" -c "import playwright, voila; print('playwright and voila ready')"

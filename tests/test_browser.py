@@ -137,18 +137,20 @@ def page(browser, site, artifacts, request):
     context.close()
 
 
-def _open(page, site, notebook):
+def _open(page, site, notebook, first_button):
+    """Open a notebook and wait for its first button (fail at once if the widgets cannot render)."""
     page.goto(f"{site['url']}/voila/render/{notebook}", timeout=TIMEOUT_MS)
-
-
-def _texts(page, selector):
-    return [t.strip() for t in page.locator(selector).all_inner_texts()]
+    button = page.get_by_role("button", name=first_button)
+    broken = page.get_by_text("Click to show javascript error")
+    button.or_(broken).first.wait_for()
+    if broken.count():
+        pytest.fail("the widgets did not render (javascript error: front end and kernel ipywidgets versions "
+                    "differ? ipywidgets 7 needs jupyterlab_widgets<2, see .ci/browser-setup.sh)")
+    return button
 
 
 def test_summing_notebook_in_browser(page, site, artifacts):
-    _open(page, site, "ImageSumming.ipynb")
-    load = page.get_by_role("button", name="Load inputs")
-    load.wait_for()
+    load = _open(page, site, "ImageSumming.ipynb", "Load inputs")
     page.get_by_placeholder("movie.tif").fill(str(site["movie"]))
     page.get_by_placeholder("locs.csv / _locs.hdf5").fill(str(site["locs"]))
     load.click()
@@ -172,9 +174,7 @@ def test_summing_notebook_in_browser(page, site, artifacts):
 
 
 def test_prediction_viewer_in_browser(page, site, artifacts):
-    _open(page, site, "VisualizeDeepSTORM2DLocs.ipynb")
-    load = page.get_by_role("button", name="Load")
-    load.wait_for()
+    load = _open(page, site, "VisualizeDeepSTORM2DLocs.ipynb", "Load")
     page.get_by_placeholder("folder with Localizations_*.csv").fill(str(site["prediction"]))
     page.get_by_placeholder("ground truth (optional)").fill(str(site["locs"]))
     page.get_by_placeholder("input movie .tif (optional)").fill(str(site["movie"]))
