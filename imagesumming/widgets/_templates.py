@@ -18,7 +18,11 @@ def notebook_text(name: str) -> str:
     """The text of one shipped notebook (read from the installed package)."""
     if name not in NOTEBOOKS:
         raise ValueError(f"unknown notebook {name!r}; choose one of {', '.join(NOTEBOOKS)}")
-    return resources.files("imagesumming.templates").joinpath(name).read_text(encoding="utf-8")
+    try:
+        folder = resources.files("imagesumming.templates")
+    except ModuleNotFoundError:  # imported from a source checkout: templates/ sits beside the package
+        folder = Path(__file__).resolve().parents[2] / "templates"
+    return folder.joinpath(name).read_text(encoding="utf-8")
 
 
 def copy_notebooks(dest: str | os.PathLike = ".", *, force: bool = False) -> list[Path]:
