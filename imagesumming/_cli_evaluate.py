@@ -200,7 +200,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                             continue
                         best[r][metric] = {"threshold": float(b["threshold"]), metric: float(b[metric]),
                                            "recall": float(b["recall"]), "precision": float(b["precision"])}
-                    text = ", ".join(f"best {k} {v[k]:.3f} at threshold {v['threshold']:.4g}" for k, v in best[r].items())
+                    text = ", ".join(f"best {k} {v[k]:.3f} at threshold {v['threshold']:.4g}"
+                                     for k, v in best[r].items())
                     print(f"  radius {r:g} nm: {text}")
                 summary["best_thresholds"] = best
                 summary["sweep"] = mode

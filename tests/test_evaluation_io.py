@@ -78,8 +78,6 @@ def test_mismatched_pixel_sizes_are_one_line_errors(folder):
         load_prediction_folder(tmp / "pred", movie=tmp / "movie160.tif")
     one_line_error(exc, "movie160.tif", "pixel sizes do not match")
     # two prediction tifs that disagree
-    wide = read_locs  # keep linters quiet about unused imports in this branch
-    del wide
     img = np.zeros((16 * UP, 20 * UP), np.float32)
     write_tif(tmp / "pred" / "Widefield_movie.tif", img, 30.0, force=True)
     with pytest.raises(InputError) as exc:

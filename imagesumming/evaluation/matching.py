@@ -128,9 +128,20 @@ class Matches:
         return out
 
 
+def _unique(a) -> np.ndarray:
+    """Sorted distinct values (by sorting: numpy 2.3+'s hash-based np.unique is slower on large arrays)."""
+    s = np.sort(np.asarray(a), kind="stable")
+    if len(s) == 0:
+        return s
+    keep = np.empty(len(s), bool)
+    keep[0] = True
+    np.not_equal(s[1:], s[:-1], out=keep[1:])
+    return s[keep]
+
+
 def frame_overlap(gt_frame, pred_frame) -> dict:
     """Count frames and rows that the two tables share or that only one of them has."""
-    gf, pf = np.unique(gt_frame), np.unique(pred_frame)
+    gf, pf = _unique(gt_frame), _unique(pred_frame)
     only_gt = np.setdiff1d(gf, pf, assume_unique=True)
     only_pred = np.setdiff1d(pf, gf, assume_unique=True)
     return {
@@ -410,7 +421,7 @@ def _build(gi, pi, dist, chosen, gf, gx, gy, pf, px, py, radius, matcher) -> Mat
 
 
 def _warn_overlap(gf, pf) -> None:
-    if len(gf) and len(pf) and not np.intersect1d(np.unique(gf), np.unique(pf)).size:
+    if len(gf) and len(pf) and not np.intersect1d(_unique(gf), _unique(pf), assume_unique=True).size:
         log.warning(
             "ground truth (%d localizations in frames %d-%d) and predictions (%d in frames %d-%d) share no "
             "frame: every prediction counts as a false positive and every ground-truth point as a miss",

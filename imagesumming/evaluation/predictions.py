@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import re
 from pathlib import Path
 
@@ -259,16 +258,17 @@ def _load_images(out: PredictionFolder, pixel_size_hr) -> None:
     shapes = {Path(out.paths[k]).name: (out.stack.shape[1:] if k == "stack" else getattr(out, k).shape)
               for k in ("predicted", "widefield", "stack") if k in out.paths}
     if len(set(shapes.values())) > 1:
-        raise InputError("prediction images differ in size: " + ", ".join(f"{k} {v[1]}x{v[0]} px" for k, v in shapes.items()),
-                         out.paths.get("predicted") or out.paths["locs"])
+        listing = ", ".join(f"{k} {v[1]}x{v[0]} px" for k, v in shapes.items())
+        raise InputError(f"prediction images differ in size: {listing}", Path(out.paths["locs"]).parent)
     values = list(sizes.values())
     if any(_differ(v, values[0]) for v in values):
         raise InputError("pixel sizes disagree: " + ", ".join(f"{k} {v:g} nm" for k, v in sizes.items()),
-                         next(iter(out.paths.values())))
+                         Path(out.paths["locs"]).parent)
     if pixel_size_hr is not None:
         out.pixel_size_hr = float(pixel_size_hr)
         if values and _differ(values[0], out.pixel_size_hr):
-            log.warning("prediction pixel size %g nm given overrides %g nm in the tif tags", out.pixel_size_hr, values[0])
+            log.warning("prediction pixel size %g nm given overrides %g nm in the tif tags",
+                        out.pixel_size_hr, values[0])
         out.notes.append(f"prediction pixel size {out.pixel_size_hr:g} nm given by the caller")
     elif values:
         out.pixel_size_hr = values[0]

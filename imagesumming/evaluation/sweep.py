@@ -31,7 +31,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .matching import _check_matcher, _check_radius, _components, _coords, _warn_overlap, candidate_pairs, solve_pairs
+from .matching import (_check_matcher, _check_radius, _components, _coords, _unique, _warn_overlap, candidate_pairs,
+                       solve_pairs)
 from .metrics import METRIC_COLUMNS, metrics_from_sums
 
 __all__ = ["threshold_sweep", "best_threshold", "sweep_thresholds"]
@@ -60,7 +61,7 @@ def sweep_thresholds(confidence, thresholds=None) -> np.ndarray:
     conf = np.asarray(confidence, np.float64)
     conf = conf[np.isfinite(conf)]
     if thresholds is None:
-        return np.unique(conf)
+        return _unique(conf)
     if np.ndim(thresholds) == 0:
         n = int(thresholds)
         if n < 2:
@@ -180,7 +181,7 @@ def _instances(gi, pi, b, n_t) -> dict:
     whose level is at most its own (the prediction is still kept at that threshold).
     """
     comp, _, _ = _components(gi, pi)
-    key = np.unique(comp * n_t + b)  # instances, sorted by (group, level)
+    key = _unique(comp * n_t + b)  # instances, sorted by (group, level)
     inst_comp = key // n_t
     comp_start = np.searchsorted(inst_comp, np.arange(int(comp.max()) + 1), side="left")
     first = comp_start[comp]  # first instance of each pair's group
