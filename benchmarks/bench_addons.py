@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -30,41 +29,7 @@ from imagesumming.addons import merge_movies, split_frames, split_movie, sum_fra
 from imagesumming.io import TifWriter, open_movie, write_locs
 from imagesumming.schema import make_locs
 
-MB = 1024 * 1024
-
-
-def status_kb(field: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-class PeakMemory:
-    """Peak RssAnon and VmRSS (bytes) while the block runs, sampled in a thread."""
-
-    def __init__(self, interval=0.005):
-        self.interval = interval
-
-    def __enter__(self):
-        self.start_anon = status_kb("RssAnon") * 1024
-        self.peak_anon = self.start_anon
-        self.peak_rss = status_kb("VmRSS") * 1024
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak_anon = max(self.peak_anon, status_kb("RssAnon") * 1024)
-            self.peak_rss = max(self.peak_rss, status_kb("VmRSS") * 1024)
-            time.sleep(self.interval)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+from _memory import MB, PeakMemory  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 def write_movie(path, frames, height, width, seed=0):

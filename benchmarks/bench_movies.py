@@ -19,40 +19,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 
-def rss_anon_mb() -> float:
-    text = Path("/proc/self/status").read_text()
-    return int(re.search(r"RssAnon:\s+(\d+) kB", text).group(1)) / 1024
-
-
-class PeakSampler(threading.Thread):
-    """Sample RssAnon every millisecond; ``peak`` holds the largest value seen (MB)."""
-
-    def __init__(self):
-        super().__init__(daemon=True)
-        self.peak = rss_anon_mb()
-        self._halt = threading.Event()
-
-    def run(self):
-        while not self._halt.is_set():
-            self.peak = max(self.peak, rss_anon_mb())
-            time.sleep(0.001)
-
-    def stop(self) -> float:
-        self._halt.set()
-        self.join()
-        self.peak = max(self.peak, rss_anon_mb())
-        return self.peak
+from _memory import MB, PeakMemory  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 def write_movie(path: Path, n_frames: int, shape, contiguous: bool) -> None:
@@ -77,18 +53,16 @@ def child(path: str) -> None:
     """Runs in a fresh process: open, read 10 frames, report figures as JSON."""
     import imagesumming.io as sio  # import first so that the import is not counted
 
-    baseline = rss_anon_mb()
-    sampler = PeakSampler()
-    sampler.start()
-    t0 = time.perf_counter()
-    with sio.open_movie(path) as m:
-        t_open = time.perf_counter() - t0
-        idx = np.linspace(0, m.n_frames - 1, 10).astype(int)
-        t1 = time.perf_counter()
-        checksum = int(sum(int(m[int(i)].sum()) for i in idx))
-        t_read = time.perf_counter() - t1
-        info = dict(frames=m.n_frames, shape=m.shape, memmapped=m.memmapped)
-    peak = sampler.stop()
+    with PeakMemory() as mem:
+        t0 = time.perf_counter()
+        with sio.open_movie(path) as m:
+            t_open = time.perf_counter() - t0
+            idx = np.linspace(0, m.n_frames - 1, 10).astype(int)
+            t1 = time.perf_counter()
+            checksum = int(sum(int(m[int(i)].sum()) for i in idx))
+            t_read = time.perf_counter() - t1
+            info = dict(frames=m.n_frames, shape=m.shape, memmapped=m.memmapped)
+    baseline, peak = mem.start_anon / MB, mem.peak_anon / MB
     print(json.dumps(dict(info, baseline_mb=baseline, peak_mb=peak, open_s=t_open, read10_s=t_read,
                           checksum=checksum)))
 

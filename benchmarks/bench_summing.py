@@ -29,7 +29,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -41,38 +40,7 @@ import numpy as np
 # ---------------------------------------------------------------------------------------------
 
 
-def _status_kb(key: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-class PeakMemory:
-    """Sample RssAnon and RssFile every ``interval`` s in a thread; peaks in MB."""
-
-    def __init__(self, interval=0.002):
-        self.interval = interval
-        self.peak_anon = self.peak_file = 0
-        self._stop = threading.Event()
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak_anon = max(self.peak_anon, _status_kb("RssAnon"))
-            self.peak_file = max(self.peak_file, _status_kb("RssFile"))
-            time.sleep(self.interval)
-
-    def __enter__(self):
-        self.start_anon = _status_kb("RssAnon")
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak_anon = max(self.peak_anon, _status_kb("RssAnon"))
+from _memory import MB, PeakMemory  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -170,8 +138,8 @@ def child_sum(folder: Path, n_patches: int, n_summed: int, out: Path) -> dict:
         t2 = time.perf_counter()
     pt = res.patch_table
     np.save(out / "windows.npy", np.stack([pt["frame"].to_numpy() - 1, pt["row"].to_numpy(), pt["col"].to_numpy()]))
-    return {"time": t2 - t0, "time_sum": t1 - t0, "time_save": t2 - t1, "start_anon_mb": mem.start_anon / 1024,
-            "peak_anon_mb": mem.peak_anon / 1024, "peak_file_mb": mem.peak_file / 1024,
+    return {"time": t2 - t0, "time_sum": t1 - t0, "time_save": t2 - t1, "start_anon_mb": mem.start_anon / MB,
+            "peak_anon_mb": mem.peak_anon / MB, "peak_file_mb": mem.peak_file / MB,
             "output_mb": (paths["tif"].stat().st_size + paths["csv"].stat().st_size) / 2**20,
             "localizations_out": int(len(res.locs)), "attempts": res.params["search"]["attempts"],
             "movie_mb": (folder / "big.tif").stat().st_size / 2**20}
@@ -202,7 +170,7 @@ def child_floor(folder: Path, out: Path) -> dict:
         t3 = time.perf_counter()
     assert len(locs) and windows.shape == (len(f), P, P)
     return {"time": t3 - t0, "parse": t1 - t0, "windows": t2 - t1, "write": t3 - t2,
-            "peak_anon_mb": mem.peak_anon / 1024}
+            "peak_anon_mb": mem.peak_anon / MB}
 
 
 def _spawn(*args) -> dict:
