@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import platform
-import sys
 from pathlib import Path
 
 import numpy as np

@@ -27,8 +27,8 @@ contain 0 cannot be 1-based and is read as 0-based, and the report says so.
 
 from __future__ import annotations
 
+import csv
 import dataclasses
-import io
 import json
 import logging
 import os
@@ -217,11 +217,10 @@ def _csv_header(path: Path) -> list[str]:
         raise InputError("not a text csv file (binary content)", path) from None
     if not first.strip():
         raise InputError("csv file has no header line", path)
-    try:
-        header = pd.read_csv(io.StringIO(first), header=None, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"cannot parse the csv header ({str(exc).splitlines()[0]})", path) from None
-    return list(next(header.itertuples(index=False)))
+    try:  # the csv module: pandas takes milliseconds to set up a parser for one line
+        return next(csv.reader([first.rstrip("\r\n")], strict=True))
+    except csv.Error as exc:
+        raise InputError(f"cannot parse the csv header ({exc})", path) from None
 
 
 def _detect_csv(path: Path, header: list[str]) -> str:
