@@ -13,6 +13,8 @@ from .schema import CANONICAL, make_locs  # noqa: E402
 from .stats import counts_per_frame, density_per_frame  # noqa: E402
 from .synthetic import SimulationParams, simulate_movie  # noqa: E402
 from .validate import check_locs  # noqa: E402
+from .summing import SummingResult, sum_patches  # noqa: E402
+from .addons import merge_movies, split_frames, split_movie, sum_frames  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -20,4 +22,6 @@ __all__ = [
     "FORMATS", "Movie", "ReadReport", "TifWriter", "open_movie", "read_locs", "write_locs", "write_tif",
     "CANONICAL", "make_locs", "counts_per_frame", "density_per_frame",
     "SimulationParams", "simulate_movie", "check_locs",
+    "sum_patches", "SummingResult",
+    "split_movie", "merge_movies", "split_frames", "sum_frames",
 ]
