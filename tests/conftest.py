@@ -28,3 +28,9 @@ def small_movie():
     from imagesumming.synthetic import simulate_movie
 
     return simulate_movie(n_frames=12, height=40, width=48, pixel_size=100.0, emitters_per_frame=4, seed=7)
+
+
+def pytest_report_header(config):
+    import imagesumming
+
+    return f"imagesumming {imagesumming.__version__} from {Path(imagesumming.__file__).parent}"
