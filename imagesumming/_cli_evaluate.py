@@ -123,6 +123,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     radii = _numbers(args.radius, "--radius")
     frames_wanted = _numbers(args.frames, "--frames", int) if args.frames else None
+    if frames_wanted and min(frames_wanted) < 1:
+        raise InputError(f"--frames are 1-based frame numbers (>= 1), got {args.frames!r}")
     pred_path = check_input_file(args.input)
     folder, name = None, args.name
     if args.prediction_dir:
@@ -212,8 +214,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print("note: no ground truth (--gt): no metrics, only views")
 
         if has_conf:
-            _save(views.confidence_histogram(pred_all, threshold=args.threshold, matches=None if args.threshold
-                                             is not None else matches),
+            if gt is not None and args.threshold is not None:
+                # the histogram shows every prediction: match all of them (largest radius)
+                matches = match_radii(gt, pred_all, [max(radii)], args.matcher)[max(radii)]
+            _save(views.confidence_histogram(pred_all, threshold=args.threshold, matches=matches),
                   out / "confidence_histogram.png", args.force)
         if pf.field_nm is not None:
             w, h = pf.field_nm
