@@ -151,6 +151,13 @@ def _open(page, site, notebook, first_button):
 
 def test_summing_notebook_in_browser(page, site, artifacts):
     load = _open(page, site, "ImageSumming.ipynb", "Load inputs")
+    page.get_by_placeholder("movie.tif").fill(str(site["root"] / "missing.tif"))
+    page.get_by_placeholder("locs.csv / _locs.hdf5").fill(str(site["locs"]))
+    load.click()  # a bad path: a one-line message, no traceback
+    error = page.locator(".widget-html", has_text="Error:").first
+    error.wait_for()
+    assert "missing.tif: no such file" in error.inner_text()
+    assert page.get_by_text("Traceback").count() == 0
     page.get_by_placeholder("movie.tif").fill(str(site["movie"]))
     page.get_by_placeholder("locs.csv / _locs.hdf5").fill(str(site["locs"]))
     load.click()

@@ -136,3 +136,36 @@ def test_viewer_notebook_runs_on_demo_data(demo_dir, tmp_path, monkeypatch):
     everything, _ = read_locs(demo_dir / "prediction" / "Localizations_demo_avg.csv")
     assert 0 < len(kept) < len(everything)  # the recommended threshold dropped some false detections
     assert any("Jaccard" in t for t in texts)
+
+
+def test_errors_in_a_kernel_are_messages_not_tracebacks(tmp_path):
+    """In a kernel an Output widget used as a context manager swallows exceptions and prints a
+    traceback into itself: the UIs must still show the one-line message (and only that)."""
+    pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    code = f"""
+from imagesumming.widgets import AddOnsUI, PredictionViewerUI, SummingUI
+from imagesumming.widgets._common import message_text
+s = SummingUI([{str(tmp_path / 'missing.tif')!r}], [{str(tmp_path / 'missing.csv')!r}], out_dir={str(tmp_path / 'out')!r})
+a = AddOnsUI()
+v = PredictionViewerUI({str(tmp_path / 'nothing')!r})
+results = [s.run(), a.split(), a.sum_frames(), v.load()]
+print(results)
+for widget in (s.run_status, a.split_form.status, a.sum_form.status, v.status):
+    print(message_text(widget))
+print(len(s.run_log.outputs), len(a.split_form.log.outputs))
+"""
+    nb = new_notebook(cells=[new_code_cell(code)])
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = nb.cells[0].outputs
+    assert [o.output_type for o in outputs] == ["stream"], outputs
+    lines = outputs[0].text.splitlines()
+    assert lines[0] == "[False, None, None, False]"
+    assert "missing.tif: no such file" in lines[1] and lines[1].startswith("Error:")
+    assert lines[2] == "Error: give the movie" and lines[3] == "Error: give the movie"
+    assert lines[4].startswith("Error:") and "nothing" in lines[4]
+    assert lines[5] == "0 0"  # no traceback printed into the progress areas
+    assert not (tmp_path / "out").exists()

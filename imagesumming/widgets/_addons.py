@@ -146,7 +146,7 @@ class AddOnsUI:
         result = None
         c.clear(form.log)
         with c.reporting(form.status, busy=busy):
-            with form.log:  # in a kernel the API's progress bars show here
+            with c.capture(form.log):  # in a kernel the API's progress bars show here
                 result, text_ = job()
             c.say(form.status, text_)
         return result

@@ -95,6 +95,23 @@ def reporting(status: w.HTML, busy: str | None = None):
         say(status, f"{type(exc).__name__}: {exc}", "error")
 
 
+@contextlib.contextmanager
+def capture(out: w.Output):
+    """Route what the block displays (e.g. the API's tqdm bars) into ``out``.
+
+    Exceptions pass through to :func:`reporting`: an Output used as a context manager in a
+    kernel would swallow them and print a traceback into itself instead.
+    """
+    error = None
+    with out:
+        try:
+            yield
+        except Exception as exc:  # noqa: BLE001 - re-raised below, outside the Output
+            error = exc
+    if error is not None:
+        raise error
+
+
 # --- figures and tables in Output widgets ----------------------------------------------------------
 def figure_png(fig, dpi: int = 80) -> bytes:
     """PNG bytes of a matplotlib Figure (no pyplot involved)."""

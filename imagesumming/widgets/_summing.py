@@ -90,7 +90,8 @@ class SummingUI:
         self.inputs_status = c.message()
         self.inputs_panel = w.VBox([
             c.heading("Inputs: movies and their localizations"), self.rows_box,
-            w.HBox([self.add_button, self.upload]), self.pixel_size, self.load_button, self.inputs_status])
+            w.HBox([self.add_button, self.upload]), self.pixel_size, w.HBox([self.load_button]),
+            self.inputs_status])
 
         # --- input view ------------------------------------------------------------------------
         self.input_choice = w.Dropdown(options=[], description="input", style=c._STYLE)
@@ -162,7 +163,7 @@ class SummingUI:
         self.save_status = c.message()
         self.settings = w.HTML("")
         self.save_panel = w.VBox([c.heading("Save"), self.out_dir, self.name, w.HBox([self.plots, self.force]),
-                                  self.save_button, self.save_status, self.settings])
+                                  w.HBox([self.save_button]), self.save_status, self.settings])
 
         self.widget = w.VBox([self.inputs_panel, self.input_view, self.run_panel, self.result_view,
                               self.save_panel])
@@ -340,7 +341,7 @@ class SummingUI:
             params = self.parameters()
             self.progress.value = 1
             c.clear(self.run_log)
-            with self.run_log:  # in a kernel the API's tqdm bars show here
+            with c.capture(self.run_log):  # in a kernel the API's tqdm bars show here
                 result = sum_patches([str(m) for m, _ in pairs], [str(loc) for _, loc in pairs], **params)
             self.result, self.saved = result, None
             self.progress.value = 2
