@@ -13,7 +13,8 @@ All tables are canonical (:mod:`imagesumming.schema`): frames 1-based, x/y in nm
 pixel corner. Views (``imagesumming.evaluation.views``) return matplotlib Figures.
 """
 
-from .matching import BRUTE_FORCE_MAX, MATCHERS, Matches, candidate_pairs, match, match_radii, solve_pairs
+from .matching import (BRUTE_FORCE_MAX, MATCHERS, Matches, candidate_pairs, frame_overlap, match, match_radii,
+                       solve_pairs)
 from .metrics import DEFAULT_RADII, METRIC_COLUMNS, efficiency, evaluate, metrics, metrics_from_sums, per_frame
 from .predictions import (PredictionFolder, filter_confidence, filter_prediction_file, find_prediction_files,
                           load_prediction_folder, prediction_name)
@@ -22,6 +23,7 @@ from .views import confidence_histogram, density_view, folder_frame_view, frame_
 
 __all__ = [
     "MATCHERS", "BRUTE_FORCE_MAX", "Matches", "match", "match_radii", "candidate_pairs", "solve_pairs",
+    "frame_overlap",
     "DEFAULT_RADII", "METRIC_COLUMNS", "metrics", "metrics_from_sums", "efficiency", "evaluate", "per_frame",
     "threshold_sweep", "best_threshold", "sweep_thresholds",
     "PredictionFolder", "load_prediction_folder", "find_prediction_files", "prediction_name",

@@ -37,7 +37,7 @@ import pandas as pd
 from ..errors import InputError
 
 __all__ = ["MATCHERS", "BRUTE_FORCE_MAX", "Matches", "match", "match_radii", "candidate_pairs",
-           "solve_pairs"]
+           "solve_pairs", "frame_overlap"]
 
 log = logging.getLogger("imagesumming")
 

@@ -211,7 +211,9 @@ def sweep_view(sweep: pd.DataFrame):
     Parameters
     ----------
     sweep : DataFrame
-        From :func:`~imagesumming.evaluation.sweep.threshold_sweep`.
+        From :func:`~imagesumming.evaluation.sweep.threshold_sweep`. The value at threshold
+        ``t_i`` holds for every threshold in ``(t_{i-1}, t_i]`` (same predictions kept), hence
+        the steps.
     """
     radii = list(pd.unique(sweep["radius_nm"])) if len(sweep) else []
     fig, axes = new_figure(max(len(radii), 1), 1, size=(4.6, 3.8))
@@ -220,7 +222,7 @@ def sweep_view(sweep: pd.DataFrame):
         s = sweep[sweep["radius_nm"] == r]
         t = s["threshold"].to_numpy(dtype=np.float64)
         for col, label in _CURVES:
-            ax.plot(t, s[col].to_numpy(dtype=np.float64), label=label, linewidth=1.2, drawstyle="steps-post")
+            ax.plot(t, s[col].to_numpy(dtype=np.float64), label=label, linewidth=1.2, drawstyle="steps-pre")
         for metric, style in (("jaccard", "--"), ("efficiency", ":")):
             vals = s[metric].to_numpy(dtype=np.float64)
             if np.isfinite(vals).any():
