@@ -80,7 +80,7 @@ def site(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k != "IMAGESUMMING_DEMO_DIR"}
     env.update(HOME=str(home), MPLBACKEND="Agg", PYTHONUNBUFFERED="1",
                PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]))
-    log = open(root / "voila.log", "w")
+    log = open(root / "voila.log", "w")  # noqa: SIM115 - closed in the finally below
     proc = subprocess.Popen([sys.executable, "-m", "voila", str(root), "--no-browser", f"--port={port}",
                              "--Voila.ip=127.0.0.1", "--show_tracebacks=True"],
                             cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -109,7 +109,7 @@ def _execute(name, demo_dir, tmp_path, monkeypatch):
 
 
 def test_summing_notebook_runs_on_demo_data(demo_dir, tmp_path, monkeypatch):
-    nb, texts = _execute("ImageSumming.ipynb", demo_dir, tmp_path, monkeypatch)
+    _, texts = _execute("ImageSumming.ipynb", demo_dir, tmp_path, monkeypatch)
     out = demo_dir / "summed"
     assert sorted(p.name for p in out.iterdir()) == ["summed.csv", "summed.tif", "summed_params.json",
                                                       "summed_provenance.csv"]

@@ -18,10 +18,10 @@ import pytest
 
 ipywidgets = pytest.importorskip("ipywidgets")
 
-from imagesumming.demo import make_demo_data, make_demo_prediction  # noqa: E402
-from imagesumming.io import open_movie, read_locs  # noqa: E402
-from imagesumming.widgets import AddOnsUI, PredictionViewerUI, SummingUI  # noqa: E402
-from imagesumming.widgets import _common as c  # noqa: E402
+from imagesumming.demo import make_demo_data, make_demo_prediction
+from imagesumming.io import open_movie, read_locs
+from imagesumming.widgets import AddOnsUI, PredictionViewerUI, SummingUI
+from imagesumming.widgets import _common as c
 
 IPYW7 = ipywidgets.__version__.startswith("7.")
 

@@ -13,7 +13,7 @@ The UI classes are imported on first use so that ``imagesumming notebooks`` star
 
 from ._templates import NOTEBOOKS, copy_notebooks, notebook_text
 
-__all__ = ["SummingUI", "AddOnsUI", "PredictionViewerUI", "NOTEBOOKS", "copy_notebooks", "notebook_text"]
+__all__ = ["NOTEBOOKS", "AddOnsUI", "PredictionViewerUI", "SummingUI", "copy_notebooks", "notebook_text"]
 
 _LAZY = {"SummingUI": "._summing", "AddOnsUI": "._addons", "PredictionViewerUI": "._viewer"}
 

@@ -124,7 +124,7 @@ class AddOnsUI:
                               self.sum_frames_panel])
 
     @classmethod
-    def from_folder(cls, folder="", **kwargs) -> "AddOnsUI":
+    def from_folder(cls, folder="", **kwargs) -> AddOnsUI:
         """A UI prefilled with the movie/localization pairs of ``folder``; outputs in ``<folder>/addons``."""
         if not folder:
             return cls(**kwargs)

@@ -90,7 +90,7 @@ def reporting(status: w.HTML, busy: str | None = None):
         yield
     except ImageSummingError as exc:
         say(status, str(exc), "error")
-    except Exception as exc:  # noqa: BLE001 - a widget must never show a traceback
+    except Exception as exc:  # a widget must never show a traceback
         log.debug("widget action failed", exc_info=True)
         say(status, f"{type(exc).__name__}: {exc}", "error")
 
@@ -234,7 +234,7 @@ def find_pairs(folder: Path) -> list[tuple[Path, Path]]:
     pairs = []
     for m in movies:
         stem = m.name[: -len(m.suffix)]
-        base = stem[: -len("_movie")] if stem.endswith("_movie") else stem
+        base = stem.removesuffix("_movie")
         for cand in locs:
             cstem = cand.name[: -len(cand.suffix)]
             if cstem in (stem, f"{stem}_locs", base, f"{base}_locs"):

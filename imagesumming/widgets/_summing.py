@@ -170,7 +170,7 @@ class SummingUI:
 
     # --- construction helpers --------------------------------------------------------------------
     @classmethod
-    def from_folder(cls, folder="", **kwargs) -> "SummingUI":
+    def from_folder(cls, folder="", **kwargs) -> SummingUI:
         """A UI prefilled with the movie/localization pairs found in ``folder`` (none when empty).
 
         Pairs are movies with a localization file of the same name (or ``<name>_locs``); the output
@@ -321,14 +321,13 @@ class SummingUI:
         if seed and not seed.lstrip("-").isdigit():
             raise InputError(f"seed must be a whole number or empty, not {seed!r}")
         by_bin = self.mode.value == "bin size"
-        return dict(pixel_size=self._pixel_size(), camera_offset=float(self.camera_offset.value),
-                    patch_size=int(self.patch_size.value), n_patches=int(self.n_patches.value),
-                    n_summed=int(self.n_summed.value),
-                    bin_size=int(self.bin_size.value),
-                    target_density=None if by_bin else float(self.target_density.value),
-                    min_emitters=int(self.min_emitters.value), unique=bool(self.unique.value),
-                    augment=bool(self.augment.value), seed=int(seed) if seed else None,
-                    on_invalid=self.on_invalid.value)
+        return {"pixel_size": self._pixel_size(), "camera_offset": float(self.camera_offset.value),
+                "patch_size": int(self.patch_size.value), "n_patches": int(self.n_patches.value),
+                "n_summed": int(self.n_summed.value), "bin_size": int(self.bin_size.value),
+                "target_density": None if by_bin else float(self.target_density.value),
+                "min_emitters": int(self.min_emitters.value), "unique": bool(self.unique.value),
+                "augment": bool(self.augment.value), "seed": int(seed) if seed else None,
+                "on_invalid": self.on_invalid.value}
 
     def run(self) -> bool:
         """Sum patches with the form's inputs and parameters; show the result. True on success."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .._files import atomic_path, check_outputs
 
-__all__ = ["NOTEBOOKS", "notebook_text", "copy_notebooks"]
+__all__ = ["NOTEBOOKS", "copy_notebooks", "notebook_text"]
 
 #: the companion notebooks, in the order of the workflow
 NOTEBOOKS = ("ImageSumming.ipynb", "DeepSTORM2DAddOns.ipynb", "VisualizeDeepSTORM2DLocs.ipynb")

@@ -25,7 +25,7 @@ def _fmt(value, spec: str) -> str:
         return str(value)
     if not math.isfinite(v):
         return "–"
-    return format(int(round(v)), "d") if spec == "d" else format(v, spec)
+    return format(round(v), "d") if spec == "d" else format(v, spec)
 
 
 class PredictionViewerUI:
@@ -102,7 +102,7 @@ class PredictionViewerUI:
         self.widget = w.VBox([self.inputs_panel, self.frame_view, self.overview, self.threshold_panel])
 
     @classmethod
-    def from_folder(cls, folder="", **kwargs) -> "PredictionViewerUI":
+    def from_folder(cls, folder="", **kwargs) -> PredictionViewerUI:
         """A UI prefilled from ``folder``: the prediction folder is ``folder`` itself when it holds
         ``Localizations_*.csv``, else its first subfolder that does; the ground truth and the movie
         are the localization file and movie found in ``folder`` (when there is exactly one pair)."""
