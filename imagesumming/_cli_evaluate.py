@@ -221,8 +221,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                   out / "confidence_histogram.png", args.force)
         if pf.field_nm is not None:
             w, h = pf.field_nm
-            _save(views.density_view(gt, pred, n_frames=max(n_frames, 1), width=w, height=h, pixel_size=1.0),
-                  out / "density_per_frame.png", args.force)
+            label = "predictions" + (f" (confidence >= {args.threshold:g})" if args.threshold is not None else "")
+            _save(views.density_view(gt, pred, n_frames=max(n_frames, 1), width=w, height=h, pixel_size=1.0,
+                                     pred_label=label), out / "density_per_frame.png", args.force)
         if figures["merged.png"]:
             _save(views.merged_view(pf.widefield, pf.predicted, pixel_size_hr=pf.pixel_size_hr or 1.0),
                   out / "merged.png", args.force)

@@ -173,7 +173,7 @@ def confidence_histogram(pred: pd.DataFrame, *, threshold: float | None = None, 
 
 
 def density_view(gt: pd.DataFrame | None, pred: pd.DataFrame | None, *, n_frames: int, width: int, height: int,
-                 pixel_size: float):
+                 pixel_size: float, pred_label: str = "predictions"):
     """Density per frame (emitters / µm²) of ground truth and predictions; empty frames count.
 
     Parameters
@@ -183,10 +183,12 @@ def density_view(gt: pd.DataFrame | None, pred: pd.DataFrame | None, *, n_frames
         Frames of the movie (frames without localizations count as density 0).
     width, height : int
         Image size in pixels of ``pixel_size`` nm (camera or high-res, any consistent pair).
+    pred_label : str
+        Legend of the predictions (e.g. "predictions, confidence >= 0.4").
     """
     fig, (ax_line, ax_box) = new_figure(2, 1, size=(5.0, 3.6))
     dens = {}
-    for label, table in (("ground truth", gt), ("predictions", pred)):
+    for label, table in (("ground truth", gt), (pred_label, pred)):
         if table is not None:
             dens[label] = density_per_frame(table, n_frames, width=width, height=height, pixel_size=pixel_size)
     frames = np.arange(1, n_frames + 1)
