@@ -255,6 +255,23 @@ def test_addons_ui_every_form_writes_its_files(demo, tmp_path):
         assert np.array_equal(np.asarray(s[0], np.int64), ref)
 
 
+def test_addons_ui_converts_picasso_hdf5(demo, tmp_path):
+    from imagesumming.io import write_picasso_hdf5
+    from imagesumming.schema import locs_equal
+
+    src = write_picasso_hdf5(tmp_path / "run_locs.hdf5", demo["truth"], pixel_size=107.0, width=96, height=96,
+                             frames=60)
+    ui = AddOnsUI(locs=src, out_dir=tmp_path / "out")
+    assert ui.convert_output.value == str(tmp_path / "out" / "run_locs_deepstorm.csv")
+    assert ui.convert() == tmp_path / "out" / "run_locs_deepstorm.csv"
+    msg = c.message_text(ui.convert_form.status)
+    assert "picasso-hdf5 (0-based frames" in msg and "pixel size 107 nm" in msg
+    back, report = read_locs(tmp_path / "out" / "run_locs_deepstorm.csv")
+    assert report.format == "deepstorm" and back["frame"].min() >= 1
+    # Picasso's 0-based frames and pixel-centre coordinates come back as the original table (float32 px)
+    assert locs_equal(back, demo["truth"], atol_nm=0.01, columns=["frame", "x", "y"])
+
+
 def test_addons_ui_bad_inputs_show_messages_and_write_nothing(demo, tmp_path):
     ui = AddOnsUI(tmp_path / "nope.tif", tmp_path / "nope.csv", out_dir=tmp_path / "out")
     assert ui.convert() is None and "no such file" in c.message_text(ui.convert_form.status)
