@@ -61,6 +61,16 @@ def test_load_prediction_folder(folder):
     pf.close()
 
 
+def test_localizations_outside_the_movie_are_counted_not_dropped(folder):
+    tmp, truth, _ = folder
+    extra = pd.concat([truth, pd.DataFrame({"frame": [9, 2], "x": [100.0, 99000.0], "y": [100.0, 100.0]})])
+    write_locs(tmp / "gt_extra.csv", extra, "deepstorm")
+    with load_prediction_folder(tmp / "pred", movie=tmp / "movie.tif", gt=tmp / "gt_extra.csv") as pf:
+        assert len(pf.gt) == len(truth) + 2
+        note = [n for n in pf.notes if n.startswith("ground truth: 1 outside")]
+        assert note and "1 frame beyond the movie's 6 frames" in note[0]
+
+
 def test_camera_pixel_size_derived_from_image_sizes(folder):
     tmp, _, _ = folder
     movie, _ = simulate_movie(n_frames=6, height=16, width=20, pixel_size=PX, seed=2)

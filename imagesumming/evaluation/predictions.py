@@ -231,6 +231,7 @@ def load_prediction_folder(folder=None, *, locs=None, name: str | None = None, m
         if gt is not None:
             out.gt = _read_gt(gt, gt_format, out, pixel_size)
             paths["gt"] = Path(gt)
+        _note_outside(out)
     except BaseException:
         out.close()
         raise
@@ -313,6 +314,23 @@ def _camera_pixel_size(out: PredictionFolder, pixel_size) -> None:
     elif out.pixel_size:
         out.pixel_size_hr = out.pixel_size / ratio[1]
         out.notes.append(f"prediction pixel size {out.pixel_size_hr:g} nm from the camera pixel size / {ratio[1]:g}")
+
+
+def _note_outside(out: PredictionFolder) -> None:
+    """Count (never drop) localizations outside the movie's image or frames: they stay in the
+    evaluation (as unmatched points, usually) and the notes say how many there are."""
+    from ..validate import check_locs
+
+    m = out.movie
+    for what, table in (("predictions", out.locs), ("ground truth", out.gt)):
+        if table is None or m is None:
+            continue
+        _, counts = check_locs(table, pixel_size=out.pixel_size, width=m.width, height=m.height,
+                               n_frames=len(m), on_invalid="keep")
+        if counts:
+            detail = ", ".join(f"{n} {k}" for k, n in counts.items())
+            out.notes.append(f"{what}: {detail} (of {len(table)}; kept in the evaluation)")
+            log.warning("%s: %s (of %d; kept in the evaluation)", what, detail, len(table))
 
 
 def _read_gt(path, fmt, out: PredictionFolder, caller_pixel_size) -> pd.DataFrame:
