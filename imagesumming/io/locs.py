@@ -543,28 +543,49 @@ def write_deepstorm_csv(path, locs: pd.DataFrame, *, force: bool = False) -> Pat
     sigma are written as empty fields.
     """
     locs = sort_locs(locs)
-    out = pd.DataFrame({
+    columns = {
+        "": np.arange(1, len(locs) + 1),
         "frame": locs["frame"].to_numpy(dtype=np.int64),
         "x [nm]": _col(locs, "x"),
         "y [nm]": _col(locs, "y"),
         "Photon #": _col(locs, "photons"),
         "Sigma [nm]": _col(locs, "sigma"),
-    }, index=pd.RangeIndex(1, len(locs) + 1))
+    }
     with atomic_path(path, force=force) as tmp:
-        out.to_csv(tmp)
+        _write_plain_csv(tmp, columns)
     return Path(path)
+
+
+def _write_plain_csv(path, columns: dict) -> None:
+    """Write numeric columns as csv: floats as Python's shortest exact repr, NaN as an empty field.
+
+    The same text pandas writes by default, in about half the time (this is on the summing's
+    critical path).
+    """
+    texts = []
+    for values in columns.values():
+        items = np.asarray(values).tolist()
+        if values.dtype.kind == "f" and np.isnan(values).any():
+            texts.append(["" if v != v else repr(v) for v in items])
+        else:
+            texts.append(list(map(repr, items)))
+    with open(path, "w", newline="") as fh:
+        fh.write(",".join(columns) + "\n")
+        if texts and texts[0]:
+            fh.write("\n".join(map(",".join, zip(*texts))))
+            fh.write("\n")
 
 
 def write_prediction_csv(path, locs: pd.DataFrame, *, force: bool = False) -> Path:
     """Write a Deep-STORM prediction csv: ``frame,x [nm],y [nm],confidence [a.u]`` (no index)."""
-    out = pd.DataFrame({
+    columns = {
         "frame": locs["frame"].to_numpy(dtype=np.int64),
         "x [nm]": _col(locs, "x"),
         "y [nm]": _col(locs, "y"),
         "confidence [a.u]": _col(locs, "confidence"),
-    })
+    }
     with atomic_path(path, force=force) as tmp:
-        out.to_csv(tmp, index=False)
+        _write_plain_csv(tmp, columns)
     return Path(path)
 
 
