@@ -111,7 +111,8 @@ def test_picasso_hdf5_writer_uses_picasso_fields_and_conventions(tmp_path):
     path = write_picasso_hdf5(tmp_path / "a_locs.hdf5", table, pixel_size=100, width=20, height=10, frames=5)
     with h5py.File(path, "r") as f:
         locs = f["locs"][...]
-        assert list(f.keys()) == ["locs"]
+        assert list(f.keys()) == ["locs", "metadata"]  # as Picasso 0.11 writes
+        embedded = json.loads(f["metadata"][()])
     assert locs.dtype["frame"] == np.uint32
     for name in ("x", "y", "photons", "sx", "sy", "bg", "lpx", "lpy"):
         assert locs.dtype[name] == np.float32
@@ -123,6 +124,48 @@ def test_picasso_hdf5_writer_uses_picasso_fields_and_conventions(tmp_path):
     docs = read_picasso_yaml(tmp_path / "a_locs.yaml")
     assert docs[-1]["Width"] == 20 and docs[-1]["Height"] == 10 and docs[-1]["Frames"] == 5
     assert docs[-1]["Pixelsize"] == 100
+    assert embedded == docs  # Picasso 0.11 reads /metadata when the yaml is missing
+
+
+def _passes_picasso_sanity(rec, meta):
+    """The rules Picasso's loaders apply (FORMATS.md): any NaN/inf field, negative x/y/photons/
+    sx/sy/lp*, or x >= Width, y >= Height drops the row; Width/Height/Frames must be present."""
+    ok = np.ones(len(rec), bool)
+    for name in rec.dtype.names:
+        ok &= np.isfinite(rec[name])
+    for name in ("x", "y", "lpx", "lpy", "photons", "sx", "sy"):
+        ok &= rec[name] >= 0
+    assert all(meta.get(k) for k in ("Width", "Height", "Frames"))
+    return ok & (rec["x"] < meta["Width"]) & (rec["y"] < meta["Height"])
+
+
+def test_picasso_hdf5_keeps_every_row_when_optional_fields_are_unknown(tmp_path, caplog):
+    # a Deep-STORM csv has no precision, a prediction csv no photons or sigma: NaN fields would
+    # make Picasso drop every row
+    table = make_locs({"frame": [1, 2, 5], "x": [60.0, 990.0, 512.0], "y": [70.0, 5.0e3, 800.0],
+                       "photons": [100.0, np.nan, 300.0]})
+    path = write_picasso_hdf5(tmp_path / "p_locs.hdf5", table, pixel_size=100)
+    with h5py.File(path, "r") as f:
+        rec = f["locs"][...]
+    meta = read_picasso_yaml(tmp_path / "p_locs.yaml")[-1]
+    assert _passes_picasso_sanity(rec, meta).all()
+    np.testing.assert_allclose(rec["lpx"], 0.1)  # > 0: Render's Gaussian blur needs a width
+    np.testing.assert_allclose(rec["photons"], [100, 0, 300])
+    assert "1 localization(s) without photons" in caplog.text
+    assert meta["Placeholder fields (imagesumming)"] == ["sx", "sy", "bg", "lpx", "lpy"]
+    back, rep = read_locs(path)  # placeholders are not data: left out again
+    assert not {"sigma", "sigma_x", "uncertainty", "uncertainty_x", "bg"} & set(back.columns)
+    assert "photons" in back.columns and any("placeholders" in n for n in rep.notes)
+    _same_rows(table, back, ["x", "y"], rtol=1e-6)
+
+
+def test_picasso_hdf5_writer_warns_about_rows_picasso_drops(tmp_path, caplog):
+    table = make_locs({"frame": [1, 2], "x": [60.0, 90.0], "y": [70.0, 80.0], "z": [np.nan, 5.0]})
+    path = write_picasso_hdf5(tmp_path / "z_locs.hdf5", table, pixel_size=100)
+    with h5py.File(path, "r") as f:
+        rec = f["locs"][...]
+    assert list(_passes_picasso_sanity(rec, read_picasso_yaml(tmp_path / "z_locs.yaml")[-1])) == [False, True]
+    assert "1 localization(s) have NaN or infinite" in caplog.text
 
 
 def test_picasso_hdf5_writer_defaults_image_size_from_locs(tmp_path):

@@ -382,6 +382,9 @@ def _read_picasso_hdf5(path: Path, pixel_size):
         v = _lookup(docs, key)
         if v is not None:
             report.metadata[key] = v
+    placeholders = _lookup(docs, _PLACEHOLDER_KEY) or []
+    if placeholders:  # fields our writer filled with placeholders: not data
+        report.notes.append(f"fields {list(placeholders)} hold only placeholders (no data) and were left out")
     data = {}
     frame = locs["frame"]
     if np.issubdtype(frame.dtype, np.floating):
@@ -394,8 +397,9 @@ def _read_picasso_hdf5(path: Path, pixel_size):
     data["y"] = (locs["y"].astype(np.float64) + 0.5) * ps
     renamed = {"x": "x", "y": "y", "frame": "frame"}
     px_fields = {"sx": "sigma_x", "sy": "sigma_y", "lpx": "uncertainty_x", "lpy": "uncertainty_y"}
+    renamed.update((f, None) for f in placeholders)
     for src, dst in px_fields.items():
-        if src in locs.dtype.names:
+        if src in locs.dtype.names and src not in placeholders:
             data[dst] = locs[src].astype(np.float64) * ps
             renamed[src] = dst
     if "sigma_x" in data and "sigma_y" in data:
@@ -403,13 +407,13 @@ def _read_picasso_hdf5(path: Path, pixel_size):
     if "uncertainty_x" in data and "uncertainty_y" in data:
         data["uncertainty"] = np.sqrt((data["uncertainty_x"] ** 2 + data["uncertainty_y"] ** 2) / 2)
     for src, dst in (("photons", "photons"), ("bg", "bg"), ("z", "z")):
-        if src in locs.dtype.names:
+        if src in locs.dtype.names and src not in placeholders:
             data[dst] = locs[src].astype(np.float64)
             renamed[src] = dst
     extras = [n for n in locs.dtype.names if n not in renamed]
     for n in extras:
         data[n] = locs[n].copy()
-    report.renamed = {k: v for k, v in renamed.items() if k != v}
+    report.renamed = {k: v for k, v in renamed.items() if k != v and v is not None}
     report.extra_columns = extras
     table = _finish(pd.DataFrame(data), report)
     return table, report
@@ -618,6 +622,12 @@ def write_thunderstorm_csv(path, locs: pd.DataFrame, *, force: bool = False) -> 
 
 
 _PICASSO_FLOAT = ("x", "y", "photons", "sx", "sy", "bg", "lpx", "lpy")
+#: Picasso's loaders (lib.ensure_sanity) drop every row with a NaN in any field, and Render needs
+#: lpx/lpy: unknown values of these fields are written as placeholders (photons, camera pixels).
+#: lpx/lpy get 0.1 px, not 0: Render's Gaussian blur draws nothing for a zero width.
+_PICASSO_PLACEHOLDERS = {"photons": 0.0, "sx": 0.0, "sy": 0.0, "bg": 0.0, "lpx": 0.1, "lpy": 0.1}
+#: yaml key listing the fields that hold only placeholders (read_locs leaves them out)
+_PLACEHOLDER_KEY = "Placeholder fields (imagesumming)"
 
 
 def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: int | None = None,
@@ -627,8 +637,13 @@ def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: in
 
     ``/locs`` is a compound dataset with Picasso's field names and dtypes: ``frame`` uint32 0-based,
     ``x``, ``y``, ``sx``, ``sy``, ``lpx``, ``lpy`` float32 in camera pixels with a pixel's centre at
-    an integer coordinate. The yaml holds Width, Height, Frames and Pixelsize; image size and frame
-    count default to the smallest that hold every localization.
+    an integer coordinate. The yaml (and, as in Picasso 0.11, a JSON ``/metadata`` dataset) holds
+    Width, Height, Frames and Pixelsize; image size and frame count default to the smallest that
+    hold every localization.
+
+    Picasso drops every row with a NaN in any field and Render needs ``lpx``/``lpy``: unknown
+    photons, bg, sx, sy are written as 0 and unknown lpx, lpy as 0.1 px; fields that hold only
+    placeholders are listed in the yaml, and :func:`read_locs` leaves them out again.
     """
     import h5py
     import yaml
@@ -654,8 +669,18 @@ def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: in
     lpx = _col(locs, "uncertainty_x") if "uncertainty_x" in locs else _col(locs, "uncertainty")
     lpy = _col(locs, "uncertainty_y") if "uncertainty_y" in locs else _col(locs, "uncertainty")
     fields["lpx"], fields["lpy"] = lpx / pixel_size, lpy / pixel_size
-    if n and np.isnan(fields["lpx"]).all():
-        log.warning("%s: no localization precision in the table: lpx/lpy written as NaN", path)
+    placeholders = []
+    for name, value in _PICASSO_PLACEHOLDERS.items():
+        unknown = ~np.isfinite(fields[name])
+        if n and unknown.all():
+            placeholders.append(name)
+        elif unknown.any():
+            log.warning("%s: %d localization(s) without %s: written as %g so that Picasso keeps them",
+                        path, int(unknown.sum()), name, value)
+        fields[name] = np.where(unknown, value, fields[name])
+    if placeholders:
+        log.info("%s: fields %s unknown, written as placeholders %s", path, placeholders,
+                 {k: _PICASSO_PLACEHOLDERS[k] for k in placeholders})
     dtype = [("frame", "u4")] + [(f, "f4") for f in _PICASSO_FLOAT]
     extra_cols = [c for c in locs.columns if c not in CANONICAL]
     if "z" in locs.columns:
@@ -673,6 +698,10 @@ def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: in
     rec = np.zeros(n, dtype=dtype)
     for name in rec.dtype.names:
         rec[name] = fields[name]
+    not_finite = sum(~np.isfinite(rec[f]) for f in rec.dtype.names if rec.dtype[f].kind == "f")
+    if n and np.any(not_finite):
+        log.warning("%s: %d localization(s) have NaN or infinite x, y or extra values; Picasso drops them",
+                    path, int(np.count_nonzero(not_finite)))
     if width is None:
         width = int(np.floor(locs["x"].max() / pixel_size)) + 1 if n else 1
         log.info("%s: image width not given, using %d px from the localizations", path, width)
@@ -682,6 +711,8 @@ def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: in
         frames = int(locs["frame"].max()) if n else 1
     meta = {"Generated by": "imagesumming", "Width": int(width), "Height": int(height),
             "Frames": int(frames), "Pixelsize": float(pixel_size)}
+    if placeholders:
+        meta[_PLACEHOLDER_KEY] = placeholders
     if extra_metadata:
         meta.update(extra_metadata)
     yml = _sidecar_yaml(path)
@@ -689,11 +720,12 @@ def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: in
 
     check_outputs([path, yml], force=force)
     # render the yaml first: a value it cannot represent must fail before any file is written
-    meta_text = yaml.safe_dump(json.loads(json.dumps(meta, default=_plain)), default_flow_style=False,
-                               sort_keys=False)
+    meta_json = json.dumps([meta], default=_plain)
+    meta_text = yaml.safe_dump(json.loads(meta_json)[0], default_flow_style=False, sort_keys=False)
     with atomic_path(path, force=force) as tmp:
         with h5py.File(tmp, "w") as f:
             f.create_dataset("locs", data=rec)
+            f.create_dataset("metadata", data=meta_json)  # as Picasso 0.11: the hdf5 alone suffices
     with atomic_path(yml, force=True) as tmp:
         tmp.write_text(meta_text, encoding="utf-8")
     return path
