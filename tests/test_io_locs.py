@@ -428,6 +428,33 @@ def test_picasso_csv_export(tmp_path):
     np.testing.assert_allclose(locs["y"], [400, 80, 240])
 
 
+def test_picasso_3d_csv_export_exact_header(tmp_path):
+    # Picasso 0.9-0.11 io.export_thunderstorm for 3D linked data: unquoted header, sigma1/sigma2
+    # = sx/sy x pixel size, photons and offset as integers, `len` exported as `detections`
+    path = tmp_path / "picasso3d.csv"
+    path.write_text(
+        "id,frame,x [nm],y [nm],z [nm],sigma1 [nm],sigma2 [nm],intensity [photon],offset [photon],"
+        "bkgstd [photon],uncertainty_xy [nm],detections\n"
+        "0,0,130.0,260.0,-50.5,104.0,156.0,1000,20,0,9.75,3\n"
+        "1,7,390.0,0.0,12.0,130.0,130.0,800,21,0,13.0,1\n")
+    assert detect_format(path) == "picasso-csv"
+    locs, rep = read_locs(path, pixel_size=130)
+    np.testing.assert_array_equal(locs["frame"], [1, 8])
+    np.testing.assert_allclose(locs["x"], [195, 455])
+    np.testing.assert_allclose(locs["z"], [-50.5, 12.0])
+    np.testing.assert_allclose(locs["sigma_x"], [104, 130])
+    np.testing.assert_allclose(locs["sigma"], [130, 130])  # mean of sigma1 and sigma2
+    assert list(locs["detections"]) == [3, 1] and "detections" in rep.extra_columns
+
+
+def test_thunderstorm_intensity_in_adu_is_reported(tmp_path):
+    path = tmp_path / "adu.csv"
+    path.write_text('"id","frame","x [nm]","y [nm]","intensity [ADU]","offset [ADU]"\n1,1,10,20,5000,100\n')
+    locs, rep = read_locs(path)
+    assert locs["photons"].tolist() == [5000]
+    assert sum("ADU" in n for n in rep.notes) == 2
+
+
 def test_old_picasso_csv_quoted_header_crlf(tmp_path):
     path = tmp_path / "old.csv"
     path.write_bytes(b'"id","frame","x [nm]","y [nm]","sigma [nm]","intensity [photon]","offset [photon]",'

@@ -484,12 +484,16 @@ def _read_csv(path: Path, fmt: str, pixel_size):
                 factor = pixel_size
             units.add(u)
             values = values * factor
+        if key in ("photons", "bg") and unit is not None and unit.lower() == "adu":
+            report.notes.append(f"column {label!r} is in camera counts (ADU), not photons; kept as {key}")
         data[key] = values
         if label != key:
             renamed[label] = key
     missing = [c for c in REQUIRED if c not in data]
     if missing:
         raise InputError(f"missing column(s) {missing} (found {list(raw.columns)[:8]})", path)
+    if "sigma" not in data and "sigma_x" in data and "sigma_y" in data:  # 3D files: sigma1, sigma2
+        data["sigma"] = (data["sigma_x"] + data["sigma_y"]) / 2  # as the Picasso hdf5 reader does
     report.units = "/".join(sorted(units)) or "nm"
     if needs_px:
         report.pixel_size, report.pixel_size_source = pixel_size, "given by the caller"
