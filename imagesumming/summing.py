@@ -44,7 +44,6 @@ DEFAULTS = dict(camera_offset=100.0, patch_size=30, n_patches=200, n_summed=100,
 
 _PNGS = ("density", "frame", "single", "background")
 _SUM_CHUNK = 1024  # summed frames per step (bounds the int64 temporaries)
-_READ_CHUNK = 4096  # windows per memory-map gather
 
 
 def output_paths(out_dir, name: str = "summed", *, plots: bool = False) -> dict:
@@ -103,6 +102,21 @@ def _input_name(obj, i, what):
         return Path(obj).name
     path = getattr(obj, "path", None)
     return Path(path).name if path is not None else f"{what}{i}"
+
+
+def _check_k(k, n_patches, n_summed, unique, target=""):
+    """``k`` when ``n_patches`` serve it (distinct within a frame; each used once with ``unique``).
+
+    ``target`` names where ``k`` came from when it was chosen from a target density.
+    """
+    what = f"target density {target} emitters/µm² needs k = {k}" if target else f"bin size {k}"
+    if k > n_patches:
+        raise InputError(f"{what} is larger than the number of patches {n_patches}: each summed frame needs "
+                         "k distinct patches; raise --patches" + (" or lower --target-density" if target else ""))
+    if unique and n_patches < n_summed * k:
+        raise InputError(f"--unique needs at least summed x bin size = {n_summed} x {k} = {n_summed * k} patches "
+                         f"({what}), got {n_patches}: raise --patches or drop --unique")
+    return k
 
 
 def _open_inputs(movies, locs, pixel_size):
@@ -174,33 +188,6 @@ def _read_tables(movies, locs, opened, pixel_size):
                 raise InputError(f"pixel sizes disagree: {ps:g} nm in {source} but {p:g} nm in {where}; "
                                  "give the right one with --pixel-size")
     return tables, reports, float(ps), source
-
-
-def _read_windows(movie, frame, row, col, size, out, bar=None):
-    """Copy windows ``movie[frame, row:row+size, col:col+size]`` into ``out``.
-
-    Array-backed movies (memory maps) are gathered window by window without touching the rest of
-    a frame; other movies are read frame by frame, each needed frame once.
-    """
-    data = getattr(movie, "_data", None)
-    ar = np.arange(size)
-    if data is not None:
-        for s in range(0, len(frame), _READ_CHUNK):
-            f, r, c = frame[s:s + _READ_CHUNK], row[s:s + _READ_CHUNK], col[s:s + _READ_CHUNK]
-            out[s:s + len(f)] = data[f[:, None, None], (r[:, None] + ar)[:, :, None], (c[:, None] + ar)[:, None, :]]
-            if bar is not None:
-                bar.update(len(f))
-        return
-    order = np.argsort(frame, kind="stable")
-    bounds = np.flatnonzero(np.diff(frame[order])) + 1
-    for group in np.split(order, bounds):
-        if not len(group):
-            continue
-        image = movie[int(frame[group[0]])]
-        for i in group:
-            out[i] = image[row[i]:row[i] + size, col[i]:col[i] + size]
-        if bar is not None:
-            bar.update(len(group))
 
 
 def _median_noise(stack: np.ndarray, chunk: int = 1024):
@@ -315,13 +302,7 @@ def sum_patches(movies, locs, *, pixel_size=None, camera_offset=100.0, patch_siz
     n_summed = _count(n_summed, "number of summed frames")
     min_emitters = _count(min_emitters, "minimum emitters per patch", 0)
     if target_density is None:
-        k = _count(bin_size, "bin size")
-        if k > n_patches:
-            raise InputError(f"bin size {k} is larger than the number of patches {n_patches}: "
-                             "each summed frame needs k distinct patches")
-        if unique and n_patches < n_summed * k:
-            raise InputError(f"--unique needs at least summed x bin size = {n_summed} x {k} = "
-                             f"{n_summed * k} patches, got {n_patches}: raise --patches or drop --unique")
+        k = _check_k(_count(bin_size, "bin size"), n_patches, n_summed, unique)
     else:
         target_density = _number(target_density, "target density", "emitters/µm²", positive=True)
         k = None
@@ -350,6 +331,8 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
     rng = np.random.default_rng(seed)
     checked, invalid = [], []
     for i, (m, t) in enumerate(zip(opened, tables)):
+        if m.n_frames == 0:
+            raise InputError(f"movie {names[i]} holds no frames")
         if P > min(m.height, m.width):
             raise InputError(f"patch size {P} px is larger than the {m.width}x{m.height} px frames "
                              f"of {names[i]}: use a smaller --patch-size")
@@ -370,14 +353,11 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
     patch_density = found["n_emitters"] / area_um2
     if k is None:  # target density: k from the accepted patches' mean density
         mean = float(patch_density.mean())
-        k = max(1, int(round(target_density / mean))) if mean > 0 else n_patches + 1
-        if k > n_patches:
-            raise InputError(f"target density {target_density:g} emitters/µm² needs k = {k} patches per frame "
-                             f"(patches average {mean:.3g} emitters/µm²) but only {n_patches} patches were cut: "
-                             "raise --patches or lower --target-density")
-        if unique and n_patches < n_summed * k:
-            raise InputError(f"--unique with target density {target_density:g} needs k = {k} and at least "
-                             f"{n_summed * k} patches, got {n_patches}: raise --patches or drop --unique")
+        if mean == 0:
+            raise InputError(f"target density {target_density:g} emitters/µm² cannot be reached: the source "
+                             "patches hold no localizations; raise --min-emitters or give --bin-size")
+        k = _check_k(max(1, int(round(target_density / mean))), n_patches, n_summed, unique,
+                     target=f"{target_density:g} (patches average {mean:.3g})")
 
     # read the windows, frame by frame per movie
     mov, frm, row, col = found["movie"], found["frame"], found["row"], found["col"]
@@ -387,10 +367,7 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
     with _progress(progress, total=n_patches, desc="reading patches", unit="patch") as bar:
         for i, m in enumerate(opened):
             sel = np.flatnonzero(mov == i)
-            if len(sel):
-                tmp = np.empty((len(sel), P, P), m.dtype)
-                _read_windows(m, frm[sel], row[sel], col[sel], P, tmp, bar)
-                pool[sel] = tmp
+            pool[sel] = m.read_windows(frm[sel], row[sel], col[sel], P, progress=bar.update)
     codes = rng.integers(0, 8, n_patches) if augment else np.zeros(n_patches, np.int64)
     if augment:
         pool = transform_patches(pool, codes)
@@ -411,8 +388,12 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
     if acc_dtype == np.int64 and pool.size:
         # exact in int32 when no partial sum can leave its range (halves the memory of the sums)
         bound = k * max(abs(int(pool.min())), abs(int(pool.max()))) + (k - 1) * int(camera_offset)
+        if bound >= 2**63:
+            raise InputError(f"sums of k = {k} patches may exceed 64-bit integers (pixel values "
+                             f"{int(pool.min())}..{int(pool.max())}): lower --bin-size")
         if bound < 2**31:
             acc_dtype = np.int32
+        pool = pool.astype(acc_dtype, copy=False) if pool.dtype == np.uint64 else pool  # numpy mixes these as float
     offset = acc_dtype(camera_offset) * (k - 1)
     sums = np.empty((n_summed, P, P), acc_dtype)
     with _progress(progress, total=n_summed, desc="summing", unit="frame") as bar:
@@ -456,9 +437,10 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
                   for t, m in zip(checked, opened)]
     out_density = density_per_frame(out, n_summed, width=P, height=P, pixel_size=ps)
     per_frame = np.bincount(out["frame"].to_numpy() - 1, minlength=n_summed)
-    # emitters certainly inside any (P-1)-pixel training patch the notebook cuts from a summed frame
+    # emitters certainly inside any (P-1)-pixel training patch the notebook cuts from a summed frame:
+    # its corner is 0..U-1 high-res px and it rounds x / (ps / U), so [ps, (P - 1.5) ps) is safe for every U
     xo, yo = out["x"].to_numpy(), out["y"].to_numpy()
-    core = (xo >= ps) & (xo < (P - 1) * ps) & (yo >= ps) & (yo < (P - 1) * ps)
+    core = (xo >= ps) & (xo < (P - 1.5) * ps) & (yo >= ps) & (yo < (P - 1.5) * ps)
     core_min = int(np.bincount(out["frame"].to_numpy()[core] - 1, minlength=n_summed).min())
     bg_median, bg_noise = _median_noise(frames)
     background = pd.DataFrame({"summed_frame": np.arange(1, n_summed + 1), "median": bg_median, "noise_mad": bg_noise})

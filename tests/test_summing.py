@@ -127,7 +127,7 @@ def expected_sums(res, movies, offset):
     P = res.frames.shape[1]
     out = np.zeros(res.frames.shape, np.float64 if movies[0].dtype.kind == "f" else np.int64)
     for r in res.provenance.itertuples(index=False):
-        out[r.summed_frame - 1] += movies[r.movie][r.frame - 1, r.row:r.row + P, r.col:r.col + P]
+        out[r.summed_frame - 1] += movies[r.movie][r.frame - 1, r.row:r.row + P, r.col:r.col + P].astype(out.dtype)
     k = res.params["bin_size"]
     return out - (k - 1) * offset
 
@@ -649,3 +649,109 @@ def test_provenance_csv_quotes_file_names(tmp_path):
     pd.testing.assert_frame_equal(prov.drop(columns="movie_name"),
                                   res.provenance.drop(columns="movie_name").astype({"transform": prov["transform"].dtype}),
                                   check_dtype=False)
+
+
+def notebook_patch_counts(locs, frame, P, U, pixel_size):
+    """Emitters in every training patch the notebook can cut from a summed frame (NOTEBOOK.md).
+
+    It rasterises at ``round(x / (pixel_size / U))`` clipped to the grid of ``P * U`` and cuts
+    ``(P - 1) * U`` px at a corner drawn from ``randint(0, P*U - (P-1)*U)`` (``0 .. U-1``).
+    """
+    sel = locs[locs["frame"] == frame]
+    hr = pixel_size / U
+    xi = np.clip(np.round(sel["x"].to_numpy() / hr), 0, P * U - 1)
+    yi = np.clip(np.round(sel["y"].to_numpy() / hr), 0, P * U - 1)
+    n = (P - 1) * U
+    return [int(((xi >= c0) & (xi < c0 + n) & (yi >= r0) & (yi < r0 + n)).sum())
+            for r0 in range(U) for c0 in range(U)]
+
+
+@pytest.mark.parametrize("U", [2, 8, 16])
+def test_notebook_min_emitters_holds_for_emitters_near_the_far_edge(U):
+    """An emitter just inside pixel P-2 rounds onto the high-res row (P-1)*U, outside the patch at corner 0."""
+    P = 10
+    movie = np.full((1, P, P), 100, np.uint16)
+    far = (P - 1) * PS - 1.0  # 1 nm left of the last pixel: inside pixel P-2
+    locs = make_locs({"frame": [1, 1, 1], "x": [4.5 * PS, far, 3.5 * PS], "y": [4.5 * PS, 5.5 * PS, far]})
+    res = sum_patches(movie, locs, pixel_size=PS, patch_size=P, n_patches=1, n_summed=1, bin_size=1,
+                      min_emitters=1, seed=0, progress=False)
+    need = res.notebook_settings["min_number_of_emitters_per_patch"]
+    assert min(notebook_patch_counts(res.locs, 1, P, U, PS)) >= need == 1
+
+
+def test_degenerate_inputs_are_one_line_errors():
+    kw = dict(pixel_size=PS, patch_size=6, n_patches=10, n_summed=5, bin_size=2, seed=0, progress=False)
+    locs = random_locs(12, 40, 48, seed=0)
+    with pytest.raises(InputError, match="movie0 holds no frames"):
+        sum_patches(np.zeros((0, 40, 48), np.uint16), locs.iloc[:0], **kw)
+    with pytest.raises(InputError, match="may exceed 64-bit integers"):
+        sum_patches(np.full((12, 40, 48), 2**63 + 5, np.uint64), locs, min_emitters=1, **kw)
+    # uint64 values that fit: summed exactly
+    movie = coded_movie().astype(np.uint64)
+    res = sum_patches(movie, locs, min_emitters=1, camera_offset=0, **kw)
+    np.testing.assert_array_equal(res.frames, expected_sums(res, [movie], 0))
+    # a target density with patches holding no localizations says so (not "needs k = n + 1")
+    with pytest.raises(InputError, match="patches hold no localizations"):
+        sum_patches(coded_movie(), locs.iloc[:0], pixel_size=PS, patch_size=6, n_patches=10, n_summed=5,
+                    target_density=2.0, min_emitters=0, seed=0, progress=False)
+
+
+def test_movies_of_different_dtypes_are_summed_in_their_common_type():
+    rng = np.random.default_rng(5)
+    a = coded_movie(10, 40, 48)
+    b = rng.normal(150, 4, (8, 30, 36)).astype(np.float32)
+    c = rng.integers(-50, 50, (6, 20, 24)).astype(np.int16)
+    tables = [random_locs(10, 40, 48, seed=1), random_locs(8, 30, 36, seed=2), random_locs(6, 20, 24, seed=3)]
+    kw = dict(pixel_size=PS, patch_size=6, n_patches=60, n_summed=30, bin_size=3, min_emitters=1, seed=1,
+              progress=False)
+    res = sum_patches([a, c], [tables[0], tables[2]], **kw)  # uint16 + int16: exact integers, negatives kept
+    assert set(res.provenance["movie"]) == {0, 1} and res.frames.dtype.kind == "i"
+    np.testing.assert_array_equal(res.frames, expected_sums(res, [a, c], 100))
+    res = sum_patches([a, b], tables[:2], **kw)  # with a float movie: summed in float
+    assert res.frames.dtype == np.float32
+    exp = np.zeros(res.frames.shape)
+    for r in res.provenance.itertuples(index=False):
+        exp[r.summed_frame - 1] += [a, b][r.movie][r.frame - 1, r.row:r.row + 6, r.col:r.col + 6]
+    np.testing.assert_allclose(res.frames, exp - 2 * 100, rtol=1e-6)
+
+
+def test_compressed_tif_is_read_page_by_page_each_needed_frame_once(tmp_path):
+    """A zlib tif cannot be memory-mapped: the windows come from single pages, each read once."""
+    import tifffile
+
+    from imagesumming.io import open_movie
+
+    data = coded_movie(n_frames=30)
+    tifffile.imwrite(tmp_path / "z.tif", data, compression="zlib", photometric="minisblack",
+                     resolution=(1e5, 1e5), resolutionunit="CENTIMETER")  # 100 nm pixels
+    locs = random_locs(30, 40, 48, per_frame=20, seed=4)
+    with open_movie(tmp_path / "z.tif") as movie:
+        assert not movie.memmapped and movie.pixel_size == pytest.approx(PS)
+        reads, reader = [], movie._reader
+        movie._reader = lambda i: (reads.append(i), reader(i))[1]
+        res = sum_patches(movie, locs, patch_size=8, n_patches=25, n_summed=10, bin_size=3, min_emitters=1,
+                          seed=2, progress=False)
+    assert sorted(reads) == sorted(set(res.patch_table["frame"] - 1))  # the needed frames, once each
+    np.testing.assert_array_equal(res.frames, expected_sums(res, [data], 100))
+    # the same windows from a memory map give the same result
+    write_tif(tmp_path / "m.tif", data, PS)
+    again = sum_patches(tmp_path / "m.tif", locs, patch_size=8, n_patches=25, n_summed=10, bin_size=3,
+                        min_emitters=1, seed=2, progress=False)
+    np.testing.assert_array_equal(again.frames, res.frames)
+
+
+@pytest.mark.parametrize("backing", ["array", "pages"])
+def test_movie_read_windows(backing):
+    data = coded_movie(n_frames=6)
+    movie = Movie(data) if backing == "array" else Movie(reader=lambda i: data[i], shape=data.shape, dtype=data.dtype)
+    f, r, c = np.array([5, 0, 5, 2]), np.array([0, 33, 10, 4]), np.array([41, 0, 3, 7])
+    done = []
+    got = movie.read_windows(f, r, c, 7, progress=done.append)
+    assert got.dtype == data.dtype and sum(done) == 4
+    for i in range(4):
+        np.testing.assert_array_equal(got[i], data[f[i], r[i]:r[i] + 7, c[i]:c[i] + 7])
+    assert movie.read_windows([], [], [], 7).shape == (0, 7, 7)
+    with pytest.raises(IndexError, match="outside"):
+        movie.read_windows([0], [34], [0], 7)
+    with pytest.raises(IndexError, match="outside"):
+        movie.read_windows([6], [0], [0], 7)

@@ -36,6 +36,8 @@ log = logging.getLogger("imagesumming")
 
 # tifffile writes classic TIFF up to 4 GiB; leave room for the page headers
 _CLASSIC_TIFF_LIMIT = 2**32 - 2**25
+# windows per fancy-index gather in Movie.read_windows (bounds the index temporaries)
+_WINDOWS_PER_GATHER = 4096
 _NM_PER_UNIT = {"nm": 1.0, "nanometer": 1.0, "um": 1e3, "µm": 1e3, "μm": 1e3, "micron": 1e3,
                 "microns": 1e3, "micrometer": 1e3, "\\u00b5m": 1e3, "mm": 1e6, "cm": 1e7, "m": 1e9}
 
@@ -126,6 +128,53 @@ class Movie:
     def __array__(self, dtype=None, copy=None):
         arr = self[:]
         return arr if dtype is None else arr.astype(dtype)
+
+    def read_windows(self, frames, rows, cols, size: int, *, progress=None) -> np.ndarray:
+        """Square windows ``movie[frames[i], rows[i]:rows[i]+size, cols[i]:cols[i]+size]``.
+
+        Parameters
+        ----------
+        frames, rows, cols : array-like of int
+            0-based frame index and top-left pixel (row, column) of each window.
+        size : int
+            Window side in pixels.
+        progress : callable, optional
+            Called with the number of windows just read, after each step.
+
+        Returns
+        -------
+        ndarray (n, size, size) of the movie's dtype, in the order given.
+
+        Memory-mapped (array-backed) movies are gathered window by window without reading the
+        rest of a frame; other movies (compressed or scattered tifs) are read page by page, each
+        needed frame once, in increasing order. Never the whole movie.
+        """
+        frames, rows, cols = (np.asarray(a, dtype=np.int64).ravel() for a in (frames, rows, cols))
+        size = int(size)
+        out = np.empty((len(frames), size, size), self.dtype)
+        if not len(frames):
+            return out
+        if (frames.min() < 0 or frames.max() >= self.n_frames or rows.min() < 0 or cols.min() < 0
+                or rows.max() + size > self.height or cols.max() + size > self.width):
+            raise IndexError(f"windows of {size} px reach outside the {self.n_frames} frames of "
+                             f"{self.width}x{self.height} px")
+        if self._data is not None:
+            ar = np.arange(size)
+            for s in range(0, len(frames), _WINDOWS_PER_GATHER):
+                f, r, c = (a[s:s + _WINDOWS_PER_GATHER] for a in (frames, rows, cols))
+                out[s:s + len(f)] = self._data[f[:, None, None], (r[:, None] + ar)[:, :, None],
+                                               (c[:, None] + ar)[:, None, :]]
+                if progress is not None:
+                    progress(len(f))
+            return out
+        order = np.argsort(frames, kind="stable")
+        for group in np.split(order, np.flatnonzero(np.diff(frames[order])) + 1):
+            image = self[int(frames[group[0]])]
+            for i in group:
+                out[i] = image[rows[i]:rows[i] + size, cols[i]:cols[i] + size]
+            if progress is not None:
+                progress(len(group))
+        return out
 
     def iter_frames(self, start: int = 0, stop: int | None = None):
         """Yield frames ``start .. stop-1`` (0-based) one at a time."""
