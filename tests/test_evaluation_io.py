@@ -298,3 +298,106 @@ def test_real_ground_truth_files(shared_data, tmp_path, capsys, gt_file):
     # the best threshold keeps every detection and drops every false one
     assert best["threshold"] == pytest.approx(pred["confidence"][:len(det)].min(), rel=1e-12)
     assert best["precision"] == 1.0 and best["recall"] == pytest.approx(keep.mean())
+
+
+# --- the notebook's own conventions ---------------------------------------------------------------
+
+def write_like_the_notebook(out, movie, truth, pixel_size, upsampling):
+    """What ZeroCostDL4Mic's batchFramePredictionLocalization writes for a perfect network.
+
+    The network is trained on emitters rasterised at ``round(x / pixel_size_hr)`` (cell 3.2,
+    FromLoc2Image_SimpleHistogram), so a perfect one returns exactly that spike image for each
+    frame; its local maxima are reported as ``frame = page + 1``, ``x = column * pixel_size_hr``
+    (csv.writer, header ``frame,x [nm],y [nm],confidence [a.u]``), and the sums are saved with
+    Pillow as the notebook's saveAsTIF does (mode F, resolution unit 3 = cm, 1e7 / nm).
+    """
+    import csv
+
+    from PIL import Image
+
+    hr = pixel_size / upsampling
+    n, h, w = movie.shape
+    prediction = np.zeros((h * upsampling, w * upsampling), np.float32)
+    rows = []
+    for page in range(n):
+        spikes = np.zeros_like(prediction)
+        sel = truth[truth["frame"] == page + 1]
+        for x, y in zip(sel["x"], sel["y"]):
+            spikes[min(max(round(y / hr), 0), h * upsampling - 1), min(max(round(x / hr), 0), w * upsampling - 1)] = 1
+        prediction += spikes
+        yind, xind = np.nonzero(spikes)
+        rows += [(page + 1, float(np.float32(xi) * np.float32(hr)), float(np.float32(yi) * np.float32(hr)), 1.0)
+                 for yi, xi in zip(yind, xind)]
+    out.mkdir()
+    with open(out / "Localizations_movie_max.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["frame", "x [nm]", "y [nm]", "confidence [a.u]"])
+        writer.writerows(rows)
+    widefield = np.kron(movie.sum(axis=0), np.ones((upsampling, upsampling))).astype(np.float32)
+    for stem, image in (("Predicted", prediction), ("Widefield", widefield)):
+        Image.fromarray(image).save(out / f"{stem}_movie.tif", resolution_unit=3, resolution=0.01 * 1e9 / hr)
+    return prediction
+
+
+@pytest.mark.parametrize("pixel_size, upsampling", [(100.0, 8), (107.0, 8), (160.0, 4)])
+def test_notebook_positions_need_no_half_pixel_shift(tmp_path, pixel_size, upsampling):
+    """Corner-convention ground truth vs the notebook's ``column x pixel_size_hr``: unbiased, each
+    coordinate within half a high-res pixel, RMSE of a uniform rounding error (hr / sqrt(6)).
+    Emitters exactly on ``k x pixel_size_hr`` come back exactly. Frames stay aligned (1-based)."""
+    hr = pixel_size / upsampling
+    rng = np.random.default_rng(7)
+    n_frames, h, w = 5, 24, 32
+    gx, gy = np.meshgrid(np.arange(1, 10) * 320.0 * pixel_size / 100, np.arange(1, 7) * 320.0 * pixel_size / 100)
+    parts = []
+    for f in range(1, n_frames + 1):
+        # every frame has its own emitters: a frame off by one would match nothing
+        jitter = rng.uniform(-100, 100, (2, gx.size)) * pixel_size / 100
+        parts.append(pd.DataFrame({"frame": f, "x": gx.ravel() + jitter[0], "y": gy.ravel() + jitter[1]}))
+    exact = pd.DataFrame({"frame": [1, 2, 3], "x": [37 * hr, 60 * hr, 3 * hr], "y": [5 * hr, 50 * hr, 70 * hr]})
+    truth = pd.concat(parts + [exact], ignore_index=True)
+    write_locs(tmp_path / "gt.csv", truth, "deepstorm")
+    movie = rng.poisson(100, (n_frames, h, w)).astype(np.uint16)
+    write_tif(tmp_path / "movie.tif", movie, pixel_size)
+    write_like_the_notebook(tmp_path / "pred", movie, truth, pixel_size, upsampling)
+
+    with load_prediction_folder(tmp_path / "pred", movie=tmp_path / "movie.tif", gt=tmp_path / "gt.csv") as pf:
+        # Pillow's rational resolution tags (cm) give back the notebook's pixel_size_hr
+        assert pf.pixel_size_hr == pytest.approx(hr, rel=1e-9) and pf.pixel_size == pytest.approx(pixel_size)
+        assert sorted(pf.locs["frame"].unique()) == list(range(1, n_frames + 1))
+        m = match(pf.gt, pf.locs, hr, "optimal")
+        pairs = m.pairs(pf.gt, pf.locs)
+    assert (m.tp, m.fp, m.fn) == (len(truth), 0, 0)
+    assert np.all(np.abs(m.dx) <= hr / 2 + 1e-3) and np.all(np.abs(m.dy) <= hr / 2 + 1e-3)
+    se = hr / np.sqrt(12) / np.sqrt(m.tp)
+    assert abs(m.dx.mean()) < 4 * se and abs(m.dy.mean()) < 4 * se  # a half-pixel shift would be hr / 2
+    rmse = np.sqrt(np.mean(m.dx ** 2 + m.dy ** 2))
+    assert rmse == pytest.approx(hr / np.sqrt(6), rel=0.15)
+    on_grid = pairs[pairs["x_gt"].isin(exact["x"]) & pairs["y_gt"].isin(exact["y"])]
+    assert len(on_grid) == len(exact)
+    assert np.abs(on_grid[["dx", "dy"]].to_numpy()).max() < 1e-3
+
+
+def test_prediction_images_are_drawn_centred_on_their_localizations(tmp_path):
+    """Prediction pixel k is centred on k x pixel_size_hr (see above): the views shift the
+    prediction images by half a high-res pixel, the widefield images not."""
+    pixel_size, upsampling = 100.0, 8
+    hr = pixel_size / upsampling
+    truth = pd.DataFrame({"frame": [1, 1], "x": [40 * hr, 90 * hr], "y": [30 * hr, 70 * hr]})
+    movie = np.full((1, 16, 16), 100, np.uint16)
+    prediction = write_like_the_notebook(tmp_path / "pred", movie, truth, pixel_size, upsampling)
+    with TifWriter(tmp_path / "pred" / "PredictedStack_movie.tif", hr, n_frames=1) as wr:
+        wr.write(prediction)
+    with load_prediction_folder(tmp_path / "pred", pixel_size=pixel_size) as pf:
+        fig = folder_frame_view(pf, 1)
+        merged = merged_view(pf.widefield, pf.predicted, pixel_size_hr=pf.pixel_size_hr)
+        locs = pf.locs
+    for ax in (fig.axes[1], merged.axes[1]):
+        x0, x1, y1, y0 = ax.images[0].get_extent()
+        assert (x0, y0) == pytest.approx((-hr / 2000, -hr / 2000))
+        img = ax.images[0].get_array()
+        # the pixel under each localization (as drawn) is its peak
+        for x, y in zip(locs["x"], locs["y"]):
+            col = int(np.floor((x / 1000 - x0) / (hr / 1000)))
+            row = int(np.floor((y / 1000 - y0) / (hr / 1000)))
+            assert img[row, col] == img.max() > 0
+    assert merged.axes[0].images[0].get_extent()[0] == 0  # widefield: corner convention

@@ -1,8 +1,13 @@
 """Views of a Deep-STORM prediction: each function returns a matplotlib Figure (save it as PNG).
 
 Figures are made without pyplot (:func:`imagesumming.plots.new_figure`), so they work in
-scripts, notebooks and widgets alike. Positions are drawn at their true place in µm (pixel ``k``
-spans ``[k, k+1)`` pixels, the corner convention); frames are 1-based.
+scripts, notebooks and widgets alike. Positions are drawn at their true place in µm; frames are
+1-based. Camera images (and the notebook's ``Widefield_`` image, a ``np.kron`` upscaling) follow the
+corner convention: pixel ``k`` spans ``[k, k+1)`` pixels. Deep-STORM's prediction images do not:
+the notebook trains on emitters rasterised at ``round(x / pixel_size_hr)`` and reports a peak in
+pixel ``k`` at ``x = k * pixel_size_hr``, so prediction pixel ``k`` is centred on ``k`` and spans
+``[k - 1/2, k + 1/2)``; they are drawn shifted by half a high-res pixel so that each predicted
+localization sits on the centre of its peak pixel.
 """
 
 from __future__ import annotations
@@ -13,6 +18,11 @@ import pandas as pd
 from ..plots import new_figure, plot_density_boxes, plot_frame
 from ..stats import density_per_frame
 from .sweep import best_threshold
+
+
+def _prediction_origin(pixel_size_hr: float) -> tuple[float, float]:
+    """Corner (nm) of a Deep-STORM prediction image: pixel k is centred on k * pixel_size_hr."""
+    return (-0.5 * pixel_size_hr, -0.5 * pixel_size_hr)
 
 __all__ = ["frame_view", "folder_frame_view", "merged_view", "confidence_histogram", "density_view", "sweep_view"]
 
@@ -54,9 +64,9 @@ def frame_view(frame: int, *, movie_frame=None, prediction_frame=None, gt: pd.Da
     g = _frame_rows(gt, frame)
     p = _frame_rows(pred, frame, threshold)
 
-    def background(ax, image, ps, title):
+    def background(ax, image, ps, title, origin=(0.0, 0.0)):
         if image is not None and ps:
-            plot_frame(ax, image, None, pixel_size=ps, title=title)
+            plot_frame(ax, image, None, pixel_size=ps, title=title, origin_nm=origin)
             return
         w, h = field_nm if field_nm is not None else (1000.0, 1000.0)
         plot_frame(ax, np.zeros((1, 1)), None, pixel_size=1.0, title=title)
@@ -70,7 +80,8 @@ def frame_view(frame: int, *, movie_frame=None, prediction_frame=None, gt: pd.Da
         left.plot(g["x"] / 1000, g["y"] / 1000, "+", color="red", markersize=9, label=f"ground truth ({len(g)})")
         left.legend(loc="upper right", fontsize=8)
     if prediction_frame is not None and pixel_size_hr:
-        background(right, prediction_frame, pixel_size_hr, f"frame {frame}: prediction")
+        background(right, prediction_frame, pixel_size_hr, f"frame {frame}: prediction",
+                   _prediction_origin(pixel_size_hr))
     else:
         background(right, movie_frame, pixel_size, f"frame {frame}: predictions on widefield (no stack)")
     if p is not None and len(p):
@@ -119,14 +130,15 @@ def merged_view(widefield, predicted, *, pixel_size_hr: float):
         Their pixel size in nm.
     """
     fig, axes = new_figure(2, 1, size=(4.6, 4.2))
-    for ax, img, title, cmap in ((axes[0], widefield, "merged widefield", "gray"),
-                                 (axes[1], predicted, "merged prediction", "hot")):
+    for ax, img, title, cmap, origin in ((axes[0], widefield, "merged widefield", "gray", (0.0, 0.0)),
+                                         (axes[1], predicted, "merged prediction", "hot",
+                                          _prediction_origin(pixel_size_hr))):
         if img is None:
             ax.set_axis_off()
             ax.set_title(f"{title}: not available")
             continue
         img = np.asarray(img, np.float64)
-        plot_frame(ax, img, None, pixel_size=pixel_size_hr, title=title, cmap=cmap)
+        plot_frame(ax, img, None, pixel_size=pixel_size_hr, title=title, cmap=cmap, origin_nm=origin)
         hi = np.percentile(img, 99.8) if img.size else 1.0
         ax.images[-1].set_clim(float(img.min()) if img.size else 0.0, hi if hi > img.min() else None)
     return fig
