@@ -98,7 +98,7 @@ def cmd_frames(args: argparse.Namespace) -> int:
 def cmd_sum_frames(args: argparse.Namespace) -> int:
     from .addons import sum_frames
 
-    if args.seed != 0 and not args.shuffle:
+    if args.seed != 0 and not args.shuffle and not getattr(args, "quiet", False):
         print("note: --seed has no effect without --shuffle")
     return _report(args, sum_frames(args.movie, args.locs, n=args.n, camera_offset=args.camera_offset,
                                     output=args.output, shuffle=args.shuffle, seed=args.seed, **_options(args)))

@@ -50,7 +50,8 @@ import pandas as pd
 from . import __version__
 from ._files import check_outputs
 from .errors import InputError
-from .io.locs import ReadReport, _check_pixel_size, _normalize_format, read_locs, write_locs, write_picasso_hdf5
+from .io.locs import (ReadReport, _check_pixel_size, _normalize_format, read_locs, read_picasso_yaml, write_locs,
+                      write_picasso_hdf5)
 from .io.movies import Movie, TifWriter, as_movie, smallest_dtype, write_tif
 from .schema import make_locs, sort_locs
 from .validate import check_locs
@@ -166,6 +167,7 @@ class _Input:
     opened: bool
     dropped: dict
     locs_source: str | None
+    history: list  # documents of a Picasso input's yaml (one per processing step), else empty
 
 
 def _native(dtype) -> np.dtype:
@@ -206,10 +208,12 @@ def _prepare(movie, locs, *, pixel_size, on_invalid) -> _Input:
     paths = [m.path] if m.path is not None else []
     try:
         table, report, source = _read_input_locs(locs, pixel_size, m.pixel_size)
+        history = []
         if report is not None:
             paths.append(Path(report.path))
             if report.format == "picasso-hdf5":
                 paths.append(Path(report.path).with_suffix(".yaml"))
+                history = read_picasso_yaml(paths[-1]) if paths[-1].exists() else []
         if m.path is not None and m.path.suffix.lower() == ".raw":
             paths.append(m.path.with_suffix(".yaml"))
         ps = pixel_size
@@ -231,7 +235,7 @@ def _prepare(movie, locs, *, pixel_size, on_invalid) -> _Input:
             differ = [f"{k} {v} (movie: {has[k]})" for k, v in said.items() if str(v) != str(has[k])]
             if differ:
                 report.notes.append(f"the file's metadata say {', '.join(differ)}")
-        return _Input(m, table, report, ps, paths, opened, dropped, source)
+        return _Input(m, table, report, ps, paths, opened, dropped, source, history)
     except BaseException:
         if opened:
             m.close()
@@ -424,12 +428,21 @@ def _progress(total, desc, progress):
     return tqdm(total=total, desc=desc, unit="frame", disable=not progress, leave=False)
 
 
-def _write_locs_file(stage, names, table, fmt, *, pixel_size, width, height, frames, meta=None) -> None:
-    if fmt == "picasso-hdf5":
-        write_picasso_hdf5(stage(names[0]), table, pixel_size=pixel_size, width=width, height=height,
-                           frames=frames, extra_metadata=meta)
-    else:
+def _write_locs_file(stage, names, table, fmt, *, pixel_size, width, height, frames, meta=None,
+                     history=()) -> None:
+    if fmt != "picasso-hdf5":
         write_locs(stage(names[0]), table, fmt)
+        return
+    write_picasso_hdf5(stage(names[0]), table, pixel_size=pixel_size, width=width, height=height,
+                       frames=frames, extra_metadata=meta)
+    if history:  # Picasso's convention: the input's documents (camera, localize settings...), then this step's
+        import yaml
+
+        new = {"Width": width, "Height": height, "Frames": frames, "Pixelsize": float(pixel_size)}
+        docs = [{**doc, **{k: v for k, v in new.items() if k in doc}} for doc in history]  # Picasso reads info[0]
+        yml = stage(names[1])
+        docs.append(yaml.safe_load(yml.read_text(encoding="utf-8")))
+        yml.write_text(yaml.safe_dump_all(docs, default_flow_style=False, sort_keys=False), encoding="utf-8")
 
 
 def _copy_frames(writer: TifWriter, movie: Movie, start: int, stop: int, bar, dtype=None) -> None:
@@ -509,7 +522,7 @@ def split_movie(movie, locs=None, *, at: int, out_dir, to: str | None = None, pi
                     part = _select(inp.locs, a + 1, b, -a)
                     src = m.path.name if m.path else "the movie"
                     _write_locs_file(stage, locs_names[k], part, fmt, pixel_size=inp.pixel_size, width=m.width,
-                                     height=m.height, frames=b - a,
+                                     height=m.height, frames=b - a, history=inp.history,
                                      meta={"Source": f"frames {a + 1}-{b} of {src}"})
                     res.locs[locs_names[k][0]] = len(part)
                     res.sidecars += locs_names[k][1:]
@@ -590,7 +603,8 @@ def merge_movies(movies, locs=None, *, output, to: str | None = None, pixel_size
                 table = sort_locs(pd.concat(parts, ignore_index=True)) if len(parts) > 1 else parts[0]
                 srcs = [str(i.movie.path.name) if i.movie.path else "array" for i in inputs]
                 _write_locs_file(stage, names, table, fmt, pixel_size=ps, width=first.width, height=first.height,
-                                 frames=total, meta={"Source": "merge of " + ", ".join(srcs)})
+                                 frames=total, meta={"Source": "merge of " + ", ".join(srcs)},
+                                 history=next((i.history for i in inputs if i.history), []))
                 res.locs[names[0]] = len(table)
                 res.sidecars += names[1:]
         return res
@@ -641,7 +655,7 @@ def split_frames(movie, locs=None, *, out_dir, to: str | None = None, pixel_size
                     rows = table.iloc[bounds[i]:bounds[i + 1]].reset_index(drop=True)
                     rows = rows.assign(frame=np.ones(len(rows), np.int64))
                     _write_locs_file(stage, locs_names[i], rows, fmt, pixel_size=inp.pixel_size, width=m.width,
-                                     height=m.height, frames=1)
+                                     height=m.height, frames=1, history=inp.history)
                     res.locs[locs_names[i][0]] = len(rows)
                     res.sidecars += locs_names[i][1:]
                 bar.update()
@@ -739,6 +753,10 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
         fmt = res.locs_format
         if shuffle and seed is None:  # a fresh seed, recorded so the run can be repeated
             seed = int(np.random.SeedSequence().generate_state(1)[0])
+        elif shuffle:
+            if isinstance(seed, bool) or not float(seed).is_integer() or seed < 0:
+                raise InputError(f"seed must be a whole number >= 0, not {seed}", m.path)
+            seed = int(seed)
         groups, remainder = frame_groups(nf, n, shuffle=shuffle, seed=seed)
         res.remainder, res.groups = (remainder + 1).tolist(), (groups + 1).tolist()
         res.seed = seed if shuffle else None
@@ -768,7 +786,7 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
                 res.left_out = int(np.count_nonzero(new == 0))
                 table = sort_locs(inp.locs.loc[new > 0].assign(frame=new[new > 0]))
                 _write_locs_file(stage, names, table, fmt, pixel_size=inp.pixel_size, width=m.width,
-                                 height=m.height, frames=len(groups), meta=meta)
+                                 height=m.height, frames=len(groups), meta=meta, history=inp.history)
                 res.locs[names[0]] = len(table)
                 res.sidecars += names[1:]
                 if res.left_out:

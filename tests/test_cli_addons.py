@@ -49,6 +49,13 @@ def test_split_merge_frames_sum_frames(tmp_path, capsys, files):
     assert code == 0 and "dense.tif (2 frames) (int32" in out
     assert "2 remainder frame(s) left out" in out and "seed 7" in out
     assert json.loads((tmp_path / "dense_groups.json").read_text())["Seed"] == 7
+    code, out, err = run(capsys, "sum-frames", tif, "-n", 5, "--camera-offset", 100, "-o", tmp_path / "x", "--seed", 3)
+    assert code == 0 and out.startswith("note: --seed has no effect without --shuffle")
+    assert run(capsys, "-q", "sum-frames", tif, "-n", 5, "--camera-offset", 100, "-o", tmp_path / "y", "--seed", 3)[1:] \
+        == ("", "")  # -q: only errors
+    code, out, err = run(capsys, "sum-frames", tif, "-n", 5, "--camera-offset", 100, "-o", tmp_path / "z",
+                         "--shuffle", "--seed", -1)
+    assert code == 2 and "seed must be a whole number >= 0" in err and err.count("\n") == 1
 
 
 def test_errors_are_one_line_with_exit_code_2(tmp_path, capsys, files):
