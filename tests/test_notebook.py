@@ -427,7 +427,7 @@ def test_patched_prediction_writes_one_page_per_frame(notebook_path, tmp_path):
     tifffile.imwrite(data / "movie.tif", rng.integers(100, 200, size=(5, 6, 7)).astype(np.uint16))
 
     # the 6.1 call site: positional arguments, 2 batches of up to 3 frames
-    predict(str(data), "movie.tif", str(model), str(out), 3, 0.1, 3, False, pixel_size=100)
+    predict(str(data), "movie.tif", str(model), str(out), 3, 0.1, 3, False, pixel_size=107)
     assert [r.shape[0] for r in record] == [3, 2]
     expected = [frame for batch in record for frame in np.clip(batch, 0, None).sum(axis=3)]
     with tifffile.TiffFile(out / "PredictedStack_movie.tif") as tif:
@@ -436,7 +436,9 @@ def test_patched_prediction_writes_one_page_per_frame(notebook_path, tmp_path):
             np.testing.assert_array_equal(page.asarray(), want)
             num, den = page.tags["XResolution"].value
             assert page.tags["ResolutionUnit"].value == 3  # centimetre
-            assert 1e7 / (num / den) == pytest.approx(100 / 4, rel=1e-6)  # high-res pixel size, nm
+            # high-res pixel size in nm, exact: 107 / 4 = 26.75 (tifffile 2024 rounds a float resolution to
+            # about 5 digits, so the template gives the fraction itself)
+            assert 1e7 / (num / den) == pytest.approx(107 / 4, rel=1e-12)
         assert tif.pages[0].asarray().shape == (24, 28)
     assert not np.allclose(expected[0], expected[1])  # frames differ: not a batch sum
     predicted = tifffile.imread(out / "Predicted_movie.tif")  # the summed image stays as it was
@@ -473,6 +475,20 @@ def test_patched_qc_line_reads_the_models_factor(notebook_path, tmp_path):
     ns = {"QC_model_path": str(tmp_path / "no-model"), "Mhr": 64, "M": 8}
     exec(block, ns)
     assert ns["upsampling_factor"] == 6  # the value fixed at patch time
+    # an unreadable or odd file falls back too (scipy raises MatReadError, IndexError, ValueError ...)
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for content in (b"", b"garbage" * 10, b"\x89HDF\r\n\x1a\n" + bytes(600)):
+        (broken / "model_metadata.mat").write_bytes(content)
+        ns = {"QC_model_path": str(broken), "Mhr": 64, "M": 8}
+        exec(block, ns)
+        assert ns["upsampling_factor"] == 6, content[:8]
+    ns = {"QC_model_path": str(_model_folder(tmp_path / "zero", 0)), "Mhr": 64, "M": 8}
+    exec(block, ns)
+    assert ns["upsampling_factor"] == 6
+    ns = {"QC_model_path": str(_model_folder(tmp_path / "text", "16")), "Mhr": 64, "M": 8}
+    exec(block, ns)  # older notebooks stored the form value as a string
+    assert ns["upsampling_factor"] == 16
 
 
 # --- execution in a real Jupyter kernel ------------------------------------------------------
