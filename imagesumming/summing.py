@@ -443,8 +443,12 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
     core = (xo >= ps) & (xo < (P - 1.5) * ps) & (yo >= ps) & (yo < (P - 1.5) * ps)
     core_min = int(np.bincount(out["frame"].to_numpy()[core] - 1, minlength=n_summed).min())
     bg_median, bg_noise = _median_noise(frames)
-    background = pd.DataFrame({"summed_frame": np.arange(1, n_summed + 1), "median": bg_median, "noise_mad": bg_noise})
     patch_median, patch_noise = _median_noise(pool)
+    # next to each summed frame, what its k sources predict: medians add (minus the offsets),
+    # independent noise adds in quadrature
+    background = pd.DataFrame({"summed_frame": np.arange(1, n_summed + 1), "median": bg_median, "noise_mad": bg_noise,
+                               "sources_median": patch_median[bins].sum(axis=1) - (k - 1) * camera_offset,
+                               "sources_noise": np.sqrt((patch_noise[bins] ** 2).sum(axis=1))})
     pool_table = pd.DataFrame({
         "patch": np.arange(n_patches), "movie": mov, "frame": frm + 1, "row": row, "col": col,
         "n_emitters": found["n_emitters"],
@@ -487,8 +491,7 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
         "conventions": {"frames": "1-based", "x_y": "nm from the summed frame's corner",
                         "provenance.movie": "0-based input index", "provenance.row_col": "0-based px, top-left"},
     }
-    return SummingResult(frames=frames, locs=out, provenance=provenance, params=params,
-                         notebook_settings=notebook, densities={"inputs": in_density, "output": out_density,
+    return SummingResult(frames=frames, locs=out, provenance=provenance, params=params, densities={"inputs": in_density, "output": out_density,
                                                                  "patches": patch_density},
                          background=background, patch_table=pool_table, patches=pool, names=names,
                          movie_sources=[s if isinstance(s, (str, os.PathLike)) else m for s, m in zip(sources, opened)])
@@ -523,7 +526,9 @@ class SummingResult:
         Emitters/µm² per frame: ``inputs`` (list, one array per movie; empty frames count),
         ``output`` (per summed frame), ``patches`` (per source patch).
     background : DataFrame
-        Median and noise (1.4826 x MAD, ADU) per summed frame.
+        Per summed frame: ``median`` and ``noise_mad`` (1.4826 x MAD, ADU), and what its k source
+        patches predict: ``sources_median`` (their medians summed minus ``k - 1`` camera offsets)
+        and ``sources_noise`` (their noise added in quadrature).
     patch_table : DataFrame
         One row per source patch, in draw order: ``patch``, ``movie``, ``frame`` (1-based),
         ``row``, ``col``, ``n_emitters``, ``transform``, ``median`` and ``noise_mad`` (ADU).
@@ -535,7 +540,6 @@ class SummingResult:
     locs: pd.DataFrame
     provenance: pd.DataFrame
     params: dict
-    notebook_settings: dict
     densities: dict = dataclasses.field(default_factory=dict)
     background: pd.DataFrame | None = None
     patch_table: pd.DataFrame | None = None
@@ -551,6 +555,11 @@ class SummingResult:
     @property
     def n_summed(self) -> int:
         return len(self.frames)
+
+    @property
+    def notebook_settings(self) -> dict:
+        """Settings for the Deep-STORM notebook's section 3.2 (as stored in ``params``)."""
+        return self.params["notebook_settings"]
 
     def notebook_text(self) -> str:
         """The notebook settings as the lines to type into section 3.2 (and 3.1 a)."""
@@ -585,9 +594,11 @@ class SummingResult:
                      f"{o['negative_pixels']} negative pixel value(s) kept (offset {p['camera_offset']:g} "
                      f"subtracted {p['bin_size'] - 1} times)")
         if self.background is not None and self.patch_table is not None:
-            lines.append(f"background (median ADU): source patches {self.patch_table['median'].mean():.1f}, "
-                         f"summed {self.background['median'].mean():.1f}; noise (MAD): source "
-                         f"{self.patch_table['noise_mad'].mean():.1f}, summed {self.background['noise_mad'].mean():.1f}")
+            bg, pt = self.background.mean(numeric_only=True), self.patch_table
+            lines.append(f"background (median ADU): source patches {pt['median'].mean():.1f}, summed "
+                         f"{bg['median']:.1f} (from the sources {bg['sources_median']:.1f}); noise (MAD): source "
+                         f"{pt['noise_mad'].mean():.1f}, summed {bg['noise_mad']:.1f} (from the sources "
+                         f"{bg['sources_noise']:.1f})")
         lines.append(f"pixel size {p['pixel_size']:g} nm ({p['pixel_size_source']}); seed {p['seed']}")
         lines.append("Deep-STORM notebook settings: " + self.notebook_text())
         if self.paths:
@@ -699,16 +710,30 @@ class SummingResult:
         return sel.iloc[before:before + int(self.provenance.at[r, "n_emitters"])]
 
     def plot_background(self):
-        """Median background and noise (MAD) of the summed frames next to those of the source patches."""
+        """Median background and noise (MAD) of the summed frames next to those of their sources.
+
+        Left: boxes of the source patches and of the summed frames. Right: per summed frame, the
+        measured value and what its k source patches predict (medians summed minus ``k - 1``
+        offsets; noise added in quadrature).
+        """
         from .plots import new_figure, plot_density_boxes
 
-        fig, axes = new_figure(2, 1, size=(4.5, 4.0))
-        plot_density_boxes(axes[0], {"source patches": self.patch_table["median"],
-                                     "summed": self.background["median"]}, ylabel="median [ADU]")
-        axes[0].set_title("background")
-        plot_density_boxes(axes[1], {"source patches": self.patch_table["noise_mad"],
-                                     "summed": self.background["noise_mad"]}, ylabel="1.4826 x MAD [ADU]")
-        axes[1].set_title("noise")
+        fig, axes = new_figure(2, 2, size=(4.5, 3.6))
+        axes = np.asarray(axes).reshape(2, 2)
+        bg, frames = self.background, self.background["summed_frame"]
+        for row, (col, src_col, label) in enumerate((("median", "sources_median", "median [ADU]"),
+                                                     ("noise_mad", "sources_noise", "1.4826 x MAD [ADU]"))):
+            what = "background" if row == 0 else "noise"
+            plot_density_boxes(axes[row, 0], {"source patches": self.patch_table[col], "summed": bg[col]},
+                               ylabel=label)
+            axes[row, 0].set_title(what)
+            ax = axes[row, 1]
+            ax.plot(frames, bg[src_col], "_", color="tab:orange", markersize=8, label="from its sources")
+            ax.plot(frames, bg[col], ".", color="tab:blue", markersize=4, label="summed frame")
+            ax.set_xlabel("summed frame")
+            ax.set_ylabel(label)
+            ax.set_title(f"{what} per summed frame")
+            ax.legend(fontsize=8)
         return fig
 
 

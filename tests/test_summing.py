@@ -562,8 +562,21 @@ def test_summary_and_figures(tmp_path, bright):
                  "negative pixel value", "patch_size = 15", "num_patches_per_frame = 1", "max_num_patches >= 10"):
         assert part in text, part
     assert res.background["noise_mad"].mean() > res.patch_table["noise_mad"].mean()  # k-fold read noise
+    # per summed frame, next to what its 3 sources predict
+    bg, pt = res.background, res.patch_table.set_index("patch")
+    by_frame = res.provenance.groupby("summed_frame")["patch"].apply(list)
+    for s in (1, 7, 10):
+        src = pt.loc[by_frame[s]]
+        assert bg.at[s - 1, "sources_median"] == pytest.approx(src["median"].sum() - 2 * 100)
+        assert bg.at[s - 1, "sources_noise"] == pytest.approx(np.sqrt((src["noise_mad"] ** 2).sum()))
+    # spots lift the median of a sum a little above the sum of medians; within the noise
+    assert 0 <= (bg["median"] - bg["sources_median"]).median() < bg["sources_noise"].median()
+    # independent noise adds in quadrature at least (k spot sets raise the MAD of a sum further)
+    assert (bg["noise_mad"] / bg["sources_noise"]).min() > 0.8
+    assert "(from the sources" in text
     for fig in (res.plot_density(), res.plot_frame(2), res.plot_single(3), res.plot_background()):
         assert isinstance(fig, Figure)
+    assert len(res.plot_background().axes) == 4
     assert len(res.plot_single(1).axes) == 2 * (3 + 1)
     with pytest.raises(IndexError):
         res.plot_frame(0)
