@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -334,16 +335,29 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
         if not all_series:
             raise InputError("tif holds no image", path)
         series = all_series[0]
+        if tif.is_ome and len(all_series) > 1:
+            # e.g. Micro-Manager positions: reading only the first would drop the others silently
+            raise InputError(f"OME-TIFF holds {len(all_series)} image series (positions), shapes "
+                             f"{[tuple(s.shape) for s in all_series][:4]}: save each as its own file "
+                             "(Fiji: Bio-Formats importer, 'open all series', then save)", path)
         if series.axes.endswith("S"):
             raise InputError(f"tif is an RGB image (axes {series.axes}): expected a single-channel movie", path)
         shape = tuple(int(s) for s in series.shape)
         if len(shape) == 2:
             shape = (1,) + shape
         elif len(shape) > 3:
-            squeezed = tuple(s for s in shape[:-2] if s != 1)
-            if len(squeezed) > 1:
-                raise InputError(f"tif has axes {series.axes} {series.shape}: expected a single-channel movie", path)
+            # ImageJ/OME hyperstacks: any one axis (T, Z or C) may hold the frames, the rest must be 1
+            sizes = {a: int(n) for a, n in zip(series.axes[:-2], shape[:-2]) if n != 1}
+            if len(sizes) > 1:
+                what = ("several channels: split them (Fiji: Image > Color > Split Channels) and give one"
+                        if "C" in sizes else "frames on more than one axis: expected one axis of frames")
+                raise InputError(f"tif hyperstack has {' x '.join(f'{a}={n}' for a, n in sizes.items())} "
+                                 f"(axes {series.axes}), {what}", path)
             shape = (int(np.prod(shape[:-2])),) + shape[-2:]
+        # a Micro-Manager OME dataset larger than 4 GB spans several files (..._1.ome.tif, ...):
+        # tifffile's series holds the pages of all of them
+        lost = [m.split(">")[-1].strip() for m in collect.messages if "failed to read" in m]
+        multifile = bool(getattr(series, "is_multifile", False)) or bool(lost)
         # files written one page at a time (camera software, tifffile append=True) may hold one
         # series per page: all pages of one shape and dtype are the frames of one movie
         many = (len(all_series) > 1 and not tif.is_ome
@@ -359,7 +373,7 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
         ps, source = tif_pixel_size(tif)
         dtype = series.dtype
         _check_data_in_file(tif, path)
-        if not many:
+        if not many and not multifile:
             try:
                 data = tifffile.memmap(path, mode="r")
                 data = data.reshape(shape)
@@ -368,15 +382,27 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
             except (ValueError, OSError):
                 pass  # compressed or scattered pages: read page by page
         broken = [m for m in collect.messages if "invalid page offset" in m]
-        if n_pages < shape[0] or broken:
-            raise InputError(f"tif is truncated or corrupt: {shape[0]} frames expected, {n_pages} page(s) found", path)
-        pages = tif.pages
-        pages.cache = False
-        pages.useframes = True
+        if multifile:
+            pages = series.pages
+            missing = sum(p is None for p in pages)
+            if missing:
+                raise InputError(f"multi-file OME-TIFF: {missing} of {shape[0]} frames are in files that are "
+                                 "missing or unreadable; keep all ..._N.ome.tif files of the dataset together "
+                                 f"({lost[0] if lost else 'pages not found'})", path)
+        else:
+            pages = tif.pages
+            pages.cache = False
+            pages.useframes = True
+        if len(pages) < shape[0] or broken:
+            raise InputError(f"tif is truncated or corrupt: {shape[0]} frames expected, {len(pages)} page(s) found",
+                             path)
 
         def reader(i):
             try:
-                with _tifffile_log():
+                with _tifffile_log(), warnings.catch_warnings():
+                    # pages in the other files of a multi-file OME dataset: tifffile reopens their
+                    # files for each read and warns about it
+                    warnings.filterwarnings("ignore", ".*reading array from closed file")
                     return pages[i].asarray()
             except Exception as exc:  # decoder errors of a damaged page: one line naming the file
                 raise InputError(f"tif is corrupt: frame {i} (0-based) unreadable ({_first_line(exc)})", path) from None
