@@ -649,7 +649,7 @@ def split_frames(movie, locs=None, *, out_dir, to: str | None = None, pixel_size
             bounds = np.searchsorted(table["frame"].to_numpy(), np.arange(1, n + 2))
         with _Staging(outputs) as stage, _progress(n, "frames", progress) as bar:
             for i in range(n):
-                write_tif(stage(tifs[i]), _frame(m, i), inp.pixel_size)
+                write_tif(stage(tifs[i]), _frame(m, i), inp.pixel_size, dtype=res.dtype)  # one dtype for all
                 res.movies[tifs[i]] = 1
                 if fmt is not None:
                     rows = table.iloc[bounds[i]:bounds[i + 1]].reset_index(drop=True)

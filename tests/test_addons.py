@@ -686,6 +686,8 @@ def test_64_bit_pixels_are_narrowed_with_a_note_or_refused(tmp_path):
     r = split_movie(movie, at=2, out_dir=tmp_path / "s", pixel_size=PS, progress=False)
     assert r.dtype == "int32" and any("int64 pixels written as int32" in n for n in r.notes)
     assert np.array_equal(np.concatenate([pixels(p) for p in r.movies]), movie)
+    f = split_frames(movie - 5, out_dir=tmp_path / "f", pixel_size=PS, progress=False)  # frames 2-4 fit uint16
+    assert [pixels(p).dtype for p in f.movies] == [np.int32] * 4
     movie[3, 0, 0] = 2**40
     with pytest.raises(InputError) as e:
         split_movie(movie, at=2, out_dir=tmp_path / "t", pixel_size=PS, progress=False)
