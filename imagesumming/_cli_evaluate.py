@@ -119,12 +119,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluation.matching import frame_overlap, match_radii
     from .evaluation.metrics import metrics
     from .evaluation.predictions import filter_confidence, load_prediction_folder, prediction_name
-    from .evaluation.sweep import best_threshold, threshold_sweep
+    from .evaluation.sweep import best_threshold, round_threshold, threshold_sweep
 
     radii = _numbers(args.radius, "--radius")
     frames_wanted = _numbers(args.frames, "--frames", int) if args.frames else None
     if frames_wanted and min(frames_wanted) < 1:
         raise InputError(f"--frames are 1-based frame numbers (>= 1), got {args.frames!r}")
+    # every option is checked before anything is written
+    if args.threshold is not None and not math.isfinite(args.threshold):
+        raise InputError(f"--threshold must be a finite number, got {args.threshold}")
+    if args.sweep_grid is not None and args.sweep_grid < 2:
+        raise InputError(f"--sweep-grid needs at least 2 thresholds, got {args.sweep_grid}")
     pred_path = check_input_file(args.input)
     folder, name = None, args.name
     if args.prediction_dir:
@@ -141,6 +146,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                 pixel_size_hr=args.pixel_size_hr) as pf:
         pred_all = pf.locs
         has_conf = "confidence" in pred_all.columns
+        if args.sweep_grid is not None and not has_conf:
+            raise InputError("--sweep-grid: the predictions have no confidence column to sweep", pred_path)
         pred = pred_all
         if args.threshold is not None:
             pred = filter_confidence(pred_all, args.threshold)
@@ -200,10 +207,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                             b = best_threshold(s, metric)
                         except InputError:
                             continue
-                        best[r][metric] = {"threshold": float(b["threshold"]), metric: float(b[metric]),
-                                           "recall": float(b["recall"]), "precision": float(b["precision"])}
-                    text = ", ".join(f"best {k} {v[k]:.3f} at threshold {v['threshold']:.4g}"
-                                     for k, v in best[r].items())
+                        # a short threshold that keeps the same predictions (to type into `filter`)
+                        short = round_threshold(pred_all["confidence"], b["threshold"])
+                        best[r][metric] = {"threshold": float(b["threshold"]), "threshold_rounded": short,
+                                           metric: float(b[metric]), "recall": float(b["recall"]),
+                                           "precision": float(b["precision"]), "n_pred": int(b["n_pred"])}
+                    text = ", ".join(f"best {k} {v[k]:.3f} with confidence >= {v['threshold_rounded']:g} "
+                                     f"({v['n_pred']} kept)" for k, v in best[r].items())
                     print(f"  radius {r:g} nm: {text}")
                 summary["best_thresholds"] = best
                 summary["sweep"] = mode

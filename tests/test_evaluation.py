@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from imagesumming.errors import InputError
 from imagesumming.evaluation import (best_threshold, efficiency, evaluate, match, match_radii, metrics, per_frame,
-                                     solve_pairs, sweep_thresholds, threshold_sweep)
+                                     round_threshold, solve_pairs, sweep_thresholds, threshold_sweep)
 from imagesumming.schema import make_locs
 
 
@@ -343,3 +343,18 @@ def test_sweep_in_chunks_and_auto_grid_give_the_same_numbers(monkeypatch, caplog
     pd.testing.assert_frame_equal(auto, grid)
     forced = threshold_sweep(gt, pred, [100, 250], thresholds=None)  # None: always every confidence
     pd.testing.assert_frame_equal(whole, forced)
+
+
+def test_round_threshold_keeps_the_same_predictions():
+    rng = np.random.default_rng(4)
+    conf = rng.uniform(0, 1, 500)
+    for t in np.sort(conf)[::37]:
+        short = round_threshold(conf, t)
+        assert short <= t
+        assert np.array_equal(conf >= short, conf >= t)
+        assert len(repr(short)) <= len(repr(float(t)))
+    # printing 4 significant digits would round 0.423187 up and drop it; the short one keeps it
+    conf = np.array([0.1, 0.4231, 0.423187, 0.9])
+    assert f"{0.423187:.4g}" == "0.4232" and round_threshold(conf, 0.423187) == 0.42318
+    assert round_threshold(conf, 0.9) == 0.9 and round_threshold(conf, 0.1) == 0.0  # 0.0 keeps all
+    assert round_threshold([np.nan, 2.0, 7.5], 7.5) == 7.0

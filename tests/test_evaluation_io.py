@@ -260,10 +260,31 @@ def test_cli_evaluate_without_ground_truth_and_errors(folder, capsys):
     names = {p.name for p in out.iterdir()}
     assert "metrics.json" in names and "confidence_histogram.png" in names and "metrics.csv" not in names
     assert "no ground truth" in capsys.readouterr().out
-    assert main(["evaluate", str(info["locs"]), "--radius", "50,wide", "-o", str(tmp / "x")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "--radius" in err and "\n" not in err
-    assert not (tmp / "x").exists()
+    for bad, word in ((["--radius", "50,wide"], "--radius"), (["--sweep-grid", "1"], "--sweep-grid"),
+                      (["--threshold", "nan"], "--threshold")):
+        args = ["evaluate", str(info["locs"]), "--gt", str(tmp / "gt.csv"), *bad, "-o", str(tmp / "x")]
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert word in err and "\n" not in err
+        assert not (tmp / "x").exists()  # checked before anything is written
+
+
+def test_cli_recommended_threshold_reproduces_the_best_jaccard(folder, capsys):
+    """The threshold the CLI prints, typed into `filter`, keeps what the sweep's best row kept."""
+    import re
+
+    tmp, truth, info = folder
+    assert main(["evaluate", str(info["locs"]), "--gt", str(tmp / "gt.csv"), "--radius", "250",
+                 "-o", str(tmp / "e")]) == 0
+    printed = capsys.readouterr().out
+    shown = re.search(r"best jaccard ([0-9.]+) with confidence >= ([0-9.e-]+) \((\d+) kept\)", printed)
+    best = json.loads((tmp / "e" / "metrics.json").read_text())["best_thresholds"]["250.0"]["jaccard"]
+    assert float(shown.group(2)) == best["threshold_rounded"] <= best["threshold"]
+    assert main(["filter", str(info["locs"]), "--threshold", shown.group(2), "-o", str(tmp / "f.csv")]) == 0
+    kept = read_locs(tmp / "f.csv")[0]
+    assert len(kept) == int(shown.group(3)) == best["n_pred"]
+    row = evaluate(truth, kept, radii=[250]).iloc[0]
+    assert row.jaccard == pytest.approx(best["jaccard"]) and f"{row.jaccard:.3f}" == shown.group(1)
 
 
 # --- real files ---------------------------------------------------------------------------------

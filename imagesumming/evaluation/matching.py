@@ -428,6 +428,18 @@ def _warn_overlap(gf, pf) -> None:
             len(gf), gf.min(), gf.max(), len(pf), pf.min(), pf.max())
 
 
+def _prepare(gt: pd.DataFrame, pred: pd.DataFrame, radii, matcher: str):
+    """Checked inputs of a matching: matcher, radii (list of float), (frame, x, y) of both tables.
+
+    Raises InputError on a bad matcher, radius or table; warns when the tables share no frame.
+    """
+    matcher = _check_matcher(matcher)
+    radii = [_check_radius(r) for r in np.atleast_1d(radii)]
+    g, p = _coords(gt, "ground truth"), _coords(pred, "predictions")
+    _warn_overlap(g[0], p[0])
+    return matcher, radii, g, p
+
+
 def match(gt: pd.DataFrame, pred: pd.DataFrame, radius: float = 250.0, matcher: str = "optimal") -> Matches:
     """Pair predicted localizations with ground truth, frame by frame, within ``radius`` nm.
 
@@ -463,11 +475,7 @@ def match_radii(gt: pd.DataFrame, pred: pd.DataFrame, radii, matcher: str = "opt
     dict
         ``{radius (float, nm): Matches}`` in the order given.
     """
-    matcher = _check_matcher(matcher)
-    radii = [_check_radius(r) for r in np.atleast_1d(radii)]
-    gf, gx, gy = _coords(gt, "ground truth")
-    pf, px, py = _coords(pred, "predictions")
-    _warn_overlap(gf, pf)
+    matcher, radii, (gf, gx, gy), (pf, px, py) = _prepare(gt, pred, radii, matcher)
     gi, pi, dist = candidate_pairs(gf, gx, gy, pf, px, py, max(radii))
     out = {}
     for r in radii:

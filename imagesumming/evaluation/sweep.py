@@ -26,16 +26,16 @@ grid steps; still exact at each of them).
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .matching import (_check_matcher, _check_radius, _components, _coords, _unique, _warn_overlap, candidate_pairs,
-                       solve_pairs)
+from .matching import _components, _prepare, _unique, candidate_pairs, solve_pairs
 from .metrics import METRIC_COLUMNS, metrics_from_sums
 
-__all__ = ["threshold_sweep", "best_threshold", "sweep_thresholds"]
+__all__ = ["threshold_sweep", "best_threshold", "sweep_thresholds", "round_threshold"]
 
 log = logging.getLogger("imagesumming")
 
@@ -112,12 +112,8 @@ def threshold_sweep(gt: pd.DataFrame, pred: pd.DataFrame, radius=250.0, matcher:
     >>> threshold_sweep(gt, pred)[["threshold", "tp", "fp", "fn"]].values.tolist()
     [[0.2, 2.0, 1.0, 0.0], [0.5, 1.0, 1.0, 1.0], [0.9, 1.0, 0.0, 1.0]]
     """
-    matcher = _check_matcher(matcher)
-    radii = [_check_radius(r) for r in np.atleast_1d(radius)]
     conf = _confidence(pred, column)
-    gf, gx, gy = _coords(gt, "ground truth")
-    pf, px, py = _coords(pred, "predictions")
-    _warn_overlap(gf, pf)
+    matcher, radii, (gf, gx, gy), (pf, px, py) = _prepare(gt, pred, radius, matcher)
     n_nan = int(np.isnan(conf).sum())
     if n_nan:
         log.warning("%d prediction(s) without a confidence value are left out at every threshold", n_nan)
@@ -257,3 +253,31 @@ def best_threshold(sweep: pd.DataFrame, metric: str = "jaccard") -> pd.Series:
     order = np.argsort(sweep["threshold"].to_numpy(dtype=np.float64), kind="stable")
     best = order[np.nanargmax(values[order])]
     return sweep.iloc[best]
+
+
+def round_threshold(confidence, threshold: float) -> float:
+    """The shortest decimal ``T <= threshold`` that keeps the same predictions as ``threshold``.
+
+    A sweep's thresholds are confidence values (e.g. 0.423187...): printed with a few digits they
+    may round up and drop the predictions at that confidence. This returns the shortest decimal
+    in ``(highest confidence below threshold, threshold]``, which keeps exactly the same rows
+    (``confidence >= T``) and is fit to be typed into ``imagesumming filter --threshold``.
+
+    Examples
+    --------
+    >>> round_threshold([0.1, 0.38, 0.4231879, 0.9], 0.4231879)
+    0.4
+    >>> round_threshold([0.4231, 0.4231879], 0.4231879)
+    0.42318
+    """
+    t = float(threshold)
+    conf = np.asarray(confidence, np.float64)
+    below = conf[np.isfinite(conf) & (conf < t)]
+    lower = float(below.max()) if below.size else -math.inf
+    if not math.isfinite(t):
+        return t
+    for digits in range(-3, 18):
+        v = math.floor(t * 10.0 ** digits) / 10.0 ** digits
+        if lower < v <= t:
+            return v
+    return t
