@@ -94,6 +94,28 @@ def test_ome_physical_size(tmp_path):
         assert m.pixel_size_source == "OME metadata"
 
 
+def test_ome_physical_size_in_nm_and_unknown_unit(tmp_path):
+    for unit, expected in (("nm", 97.5), ("parsec", None)):
+        path = tmp_path / f"{unit}.ome.tif"
+        tifffile.imwrite(path, _stack(), metadata={"axes": "TYX", "PhysicalSizeX": 97.5, "PhysicalSizeXUnit": unit})
+        with open_movie(path) as m:
+            assert m.pixel_size == (None if expected is None else pytest.approx(expected)), unit
+
+
+def test_resolution_in_inch(tmp_path):
+    # TIFF's own inch unit: 2.54 cm (the notebook's reader takes 2.5 cm, a 1.6 % error)
+    tifffile.imwrite(tmp_path / "inch.tif", _stack(), photometric="minisblack",
+                     resolution=(2.54e7 / 107, 2.54e7 / 107), resolutionunit="INCH")
+    with open_movie(tmp_path / "inch.tif") as m:
+        assert m.pixel_size == pytest.approx(107, abs=0.01)  # tifffile 2024 stores a coarser rational
+        assert m.pixel_size_source == "tif resolution tags (inch)"
+    # 72 or 300 pixels per inch are screen/print defaults, not a microscope's pixel size
+    tifffile.imwrite(tmp_path / "dpi.tif", _stack(), photometric="minisblack", resolution=(72, 72),
+                     resolutionunit="INCH")
+    with open_movie(tmp_path / "dpi.tif") as m:
+        assert m.pixel_size is None
+
+
 def test_write_tif_dtype_never_wraps(tmp_path):
     data = np.array([[[0, 40000]]], dtype=np.int64)
     with pytest.raises(InputError, match="do not fit in int16") as exc:

@@ -460,8 +460,9 @@ def _tif_pixel_size(tif) -> tuple[float | None, str | None]:
         m = re.search(r'PhysicalSizeX="([0-9.eE+-]+)"', tif.ome_metadata)
         if m:
             unit = re.search(r'PhysicalSizeXUnit="([^"]+)"', tif.ome_metadata)
-            factor = _NM_PER_UNIT.get(unit.group(1) if unit else "µm", 1e3)
-            return float(m.group(1)) * factor, "OME metadata"
+            factor = _NM_PER_UNIT.get(unit.group(1) if unit else "µm")  # OME's default unit: µm
+            if factor is not None:  # an unknown unit is not guessed: try the tags
+                return float(m.group(1)) * factor, "OME metadata"
     tags = page.tags
     xres = tags.get("XResolution")
     unit_tag = tags.get("ResolutionUnit")
