@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._files import check_outputs
+from ._files import atomic_path, check_outputs
 from .errors import InputError
 from .io import as_movie, read_locs, smallest_dtype, write_deepstorm_csv, write_tif
 from .io.locs import _check_pixel_size
@@ -616,8 +616,6 @@ class SummingResult:
         check_outputs(paths.values(), force=force)
         write_tif(paths["tif"], self.frames, self.pixel_size, force=force)
         write_deepstorm_csv(paths["csv"], self.locs, force=force)
-        from ._files import atomic_path
-
         with atomic_path(paths["provenance"], force=force) as tmp, \
                 open(tmp, "w", newline="", encoding="utf-8") as fh:
             # whole numbers and names only: the csv module writes them (quoted where needed) fast
@@ -669,9 +667,10 @@ class SummingResult:
 
     def plot_single(self, i: int = 1):
         """Summed frame ``i`` (1-based): its k source windows on their original frames, the patches, the sum."""
+        from contextlib import ExitStack
+
         from matplotlib.patches import Rectangle
 
-        from .io import open_movie
         from .plots import new_figure, plot_frame
 
         i = self._check_frame(i)
@@ -680,13 +679,12 @@ class SummingResult:
         ps, P = self.pixel_size, self.frames.shape[1]
         fig, axes = new_figure(k + 1, 2, size=(2.6, 2.6))
         axes = np.asarray(axes).reshape(2, k + 1)
-        for j, rec in enumerate(prov.itertuples(index=False)):
-            src = self.movie_sources[rec.movie]
-            if isinstance(src, (str, os.PathLike)):
-                with open_movie(src, pixel_size=ps) as m:
-                    image = m[rec.frame - 1]
-            else:
-                image = src[rec.frame - 1]
+        with ExitStack() as stack:  # movies given as paths: opened once each, closed at the end
+            needed = set(prov["movie"])
+            movies = {m: stack.enter_context(as_movie(src, pixel_size=ps)) if isinstance(src, (str, os.PathLike))
+                      else src for m, src in enumerate(self.movie_sources) if m in needed}
+            images = [movies[rec.movie][rec.frame - 1] for rec in prov.itertuples(index=False)]
+        for j, (rec, image) in enumerate(zip(prov.itertuples(index=False), images)):
             ax = axes[0, j]
             plot_frame(ax, image, None, pixel_size=ps, title=f"{rec.movie_name} frame {rec.frame}")
             ax.add_patch(Rectangle((rec.col * ps / 1000, rec.row * ps / 1000), P * ps / 1000, P * ps / 1000,

@@ -728,15 +728,21 @@ def test_movies_of_different_dtypes_are_summed_in_their_common_type():
     np.testing.assert_allclose(res.frames, exp - 2 * 100, rtol=1e-6)
 
 
-def test_compressed_tif_is_read_page_by_page_each_needed_frame_once(tmp_path):
-    """A zlib tif cannot be memory-mapped: the windows come from single pages, each read once."""
+@pytest.mark.parametrize("layout", ["zlib", "one series per page"])
+def test_unmappable_tif_is_read_page_by_page_each_needed_frame_once(tmp_path, layout):
+    """Compressed tifs, or tifs appended one page at a time (camera software), cannot be memory-mapped
+    as one array: the windows come from single pages, each needed page read once."""
     import tifffile
 
     from imagesumming.io import open_movie
 
     data = coded_movie(n_frames=30)
-    tifffile.imwrite(tmp_path / "z.tif", data, compression="zlib", photometric="minisblack",
-                     resolution=(1e5, 1e5), resolutionunit="CENTIMETER")  # 100 nm pixels
+    tags = dict(photometric="minisblack", resolution=(1e5, 1e5), resolutionunit="CENTIMETER")  # 100 nm pixels
+    if layout == "zlib":
+        tifffile.imwrite(tmp_path / "z.tif", data, compression="zlib", **tags)
+    else:
+        for frame in data:
+            tifffile.imwrite(tmp_path / "z.tif", frame, append=True, metadata=None, **tags)
     locs = random_locs(30, 40, 48, per_frame=20, seed=4)
     with open_movie(tmp_path / "z.tif") as movie:
         assert not movie.memmapped and movie.pixel_size == pytest.approx(PS)
