@@ -42,6 +42,7 @@ import os
 import re
 import shutil
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -271,9 +272,8 @@ def _writable(to) -> str:
     return fmt
 
 
-def _common_pixel_size(inputs, given) -> float | None:
-    if given is not None:
-        return float(given)
+def _common_pixel_size(inputs) -> float | None:
+    """The movies' one pixel size (a pixel size given by the caller is every input's already)."""
     known = [(i.pixel_size, i.movie.path or i.locs_source) for i in inputs if i.pixel_size is not None]
     for ps, src in known[1:]:
         if not math.isclose(ps, known[0][0], rel_tol=1e-6):
@@ -357,20 +357,12 @@ def _plan(command, inputs, tifs, *, to, pixel_size, dtype, force, extra=()):
     else:
         notes = []
     res = AddonResult(command, locs_format=fmt, dtype=str(dtype), pixel_size=pixel_size,
-                      dropped=_merge_dropped(inputs), notes=notes)
+                      dropped=dict(sum((Counter(i.dropped) for i in inputs), Counter())), notes=notes)
     _notes_for_format(fmt, inputs, res.notes)
     if pixel_size is None:
         res.notes.append("pixel size unknown: the tifs carry none (the notebook would assume 1000 nm); "
                          "give it with --pixel-size / pixel_size=")
     return res, locs_names, outputs
-
-
-def _merge_dropped(inputs) -> dict:
-    out = {}
-    for inp in inputs:
-        for k, n in inp.dropped.items():
-            out[k] = out.get(k, 0) + n
-    return out
 
 
 class _Staging:
@@ -428,17 +420,19 @@ def _progress(total, desc, progress):
     return tqdm(total=total, desc=desc, unit="frame", disable=not progress, leave=False)
 
 
-def _write_locs_file(stage, names, table, fmt, *, pixel_size, width, height, frames, meta=None,
-                     history=()) -> None:
-    if fmt != "picasso-hdf5":
-        write_locs(stage(names[0]), table, fmt)
+def _write_locs_file(res, stage, names, table, movie, *, frames, meta=None, history=()) -> None:
+    """Stage one localization file (Picasso: hdf5 + yaml) in ``res.locs_format`` and record it in ``res``."""
+    res.locs[names[0]] = len(table)
+    res.sidecars += names[1:]
+    if res.locs_format != "picasso-hdf5":
+        write_locs(stage(names[0]), table, res.locs_format)
         return
-    write_picasso_hdf5(stage(names[0]), table, pixel_size=pixel_size, width=width, height=height,
+    write_picasso_hdf5(stage(names[0]), table, pixel_size=res.pixel_size, width=movie.width, height=movie.height,
                        frames=frames, extra_metadata=meta)
     if history:  # Picasso's convention: the input's documents (camera, localize settings...), then this step's
         import yaml
 
-        new = {"Width": width, "Height": height, "Frames": frames, "Pixelsize": float(pixel_size)}
+        new = {"Width": movie.width, "Height": movie.height, "Frames": frames, "Pixelsize": res.pixel_size}
         docs = [{**doc, **{k: v for k, v in new.items() if k in doc}} for doc in history]  # Picasso reads info[0]
         yml = stage(names[1])
         docs.append(yaml.safe_load(yml.read_text(encoding="utf-8")))
@@ -511,21 +505,17 @@ def split_movie(movie, locs=None, *, at: int, out_dir, to: str | None = None, pi
         tifs = [Path(out_dir) / f"{_stem(m)}_part{k}.tif" for k in (1, 2)]
         res, locs_names, outputs = _plan("split", [inp], tifs, to=to, pixel_size=inp.pixel_size,
                                          dtype=_native(m.dtype), force=force)
-        fmt = res.locs_format
         ranges = [(0, at_int), (at_int, n)]
         with _Staging(outputs) as stage, _progress(n, "split", progress) as bar:
             for k, (tif, (a, b)) in enumerate(zip(tifs, ranges)):
                 with TifWriter(stage(tif), inp.pixel_size, n_frames=b - a) as w:
                     _copy_frames(w, m, a, b, bar)
                 res.movies[tif] = b - a
-                if fmt is not None:
+                if res.locs_format:
                     part = _select(inp.locs, a + 1, b, -a)
                     src = m.path.name if m.path else "the movie"
-                    _write_locs_file(stage, locs_names[k], part, fmt, pixel_size=inp.pixel_size, width=m.width,
-                                     height=m.height, frames=b - a, history=inp.history,
+                    _write_locs_file(res, stage, locs_names[k], part, m, frames=b - a, history=inp.history,
                                      meta={"Source": f"frames {a + 1}-{b} of {src}"})
-                    res.locs[locs_names[k][0]] = len(part)
-                    res.sidecars += locs_names[k][1:]
         return res
     finally:
         _close([inp])
@@ -581,11 +571,10 @@ def merge_movies(movies, locs=None, *, output, to: str | None = None, pixel_size
                 raise InputError(f"image size {inp.movie.width}x{inp.movie.height} px differs from "
                                  f"{first.width}x{first.height} px of {first.path or 'the first movie'}: movies to "
                                  "merge must have the same size", inp.movie.path)
-        ps = _common_pixel_size(inputs, pixel_size)
+        ps = _common_pixel_size(inputs)
         dtype = np.result_type(*[_native(i.movie.dtype) for i in inputs])
         tif = _tif_name(output)
         res, (names,), outputs = _plan("merge", inputs, [tif], to=to, pixel_size=ps, dtype=dtype, force=force)
-        fmt = res.locs_format
         total = sum(i.movie.n_frames for i in inputs)
         if any(_native(i.movie.dtype) != dtype for i in inputs):
             res.notes.append(f"movies of dtypes {sorted({str(i.movie.dtype) for i in inputs})} widened to {dtype} "
@@ -595,18 +584,16 @@ def merge_movies(movies, locs=None, *, output, to: str | None = None, pixel_size
                 for inp in inputs:
                     _copy_frames(w, inp.movie, 0, inp.movie.n_frames, bar, dtype=dtype)
             res.movies[tif] = total
-            if fmt is not None:
+            if res.locs_format:
                 parts, offset = [], 0
                 for inp in inputs:
                     parts.append(inp.locs.assign(frame=inp.locs["frame"].to_numpy() + offset))
                     offset += inp.movie.n_frames
                 table = sort_locs(pd.concat(parts, ignore_index=True)) if len(parts) > 1 else parts[0]
                 srcs = [str(i.movie.path.name) if i.movie.path else "array" for i in inputs]
-                _write_locs_file(stage, names, table, fmt, pixel_size=ps, width=first.width, height=first.height,
-                                 frames=total, meta={"Source": "merge of " + ", ".join(srcs)},
+                _write_locs_file(res, stage, names, table, first, frames=total,
+                                 meta={"Source": "merge of " + ", ".join(srcs)},
                                  history=next((i.history for i in inputs if i.history), []))
-                res.locs[names[0]] = len(table)
-                res.sidecars += names[1:]
         return res
     finally:
         _close(inputs)
@@ -643,21 +630,17 @@ def split_frames(movie, locs=None, *, out_dir, to: str | None = None, pixel_size
         tifs = [Path(out_dir) / f"{stem}_{i + 1:0{width}d}.tif" for i in range(n)]
         res, locs_names, outputs = _plan("frames", [inp], tifs, to=to, pixel_size=inp.pixel_size,
                                          dtype=_native(m.dtype), force=force)
-        fmt = res.locs_format
-        if fmt is not None:
+        if res.locs_format:
             table = sort_locs(inp.locs)
             bounds = np.searchsorted(table["frame"].to_numpy(), np.arange(1, n + 2))
         with _Staging(outputs) as stage, _progress(n, "frames", progress) as bar:
             for i in range(n):
                 write_tif(stage(tifs[i]), _frame(m, i), inp.pixel_size, dtype=res.dtype)  # one dtype for all
                 res.movies[tifs[i]] = 1
-                if fmt is not None:
+                if res.locs_format:
                     rows = table.iloc[bounds[i]:bounds[i + 1]].reset_index(drop=True)
                     rows = rows.assign(frame=np.ones(len(rows), np.int64))
-                    _write_locs_file(stage, locs_names[i], rows, fmt, pixel_size=inp.pixel_size, width=m.width,
-                                     height=m.height, frames=1, history=inp.history)
-                    res.locs[locs_names[i][0]] = len(rows)
-                    res.sidecars += locs_names[i][1:]
+                    _write_locs_file(res, stage, locs_names[i], rows, m, frames=1, history=inp.history)
                 bar.update()
         return res
     finally:
@@ -750,7 +733,6 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
         groups_json = tif.with_name(tif.name[: -len(tif.suffix)] + "_groups.json")
         res, (names,), outputs = _plan("sum-frames", [inp], [tif], to=to, pixel_size=inp.pixel_size,
                                        dtype=out_dtype, force=force, extra=[groups_json])
-        fmt = res.locs_format
         if shuffle and seed is None:  # a fresh seed, recorded so the run can be repeated
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         elif shuffle:
@@ -779,16 +761,13 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
             res.movies[tif] = len(groups)
             meta = {"Source": str(src), "Frames summed": n, "Camera offset subtracted": offset,
                     "Shuffle": bool(shuffle), "Seed": seed if shuffle else None}
-            if fmt is not None:
+            if res.locs_format:
                 group_of = np.zeros(nf + 1, np.int64)  # 1-based source frame -> 1-based group, 0 = left out
                 group_of[groups.ravel() + 1] = np.repeat(np.arange(1, len(groups) + 1), n)
                 new = group_of[inp.locs["frame"].to_numpy()]
                 res.left_out = int(np.count_nonzero(new == 0))
                 table = sort_locs(inp.locs.loc[new > 0].assign(frame=new[new > 0]))
-                _write_locs_file(stage, names, table, fmt, pixel_size=inp.pixel_size, width=m.width,
-                                 height=m.height, frames=len(groups), meta=meta, history=inp.history)
-                res.locs[names[0]] = len(table)
-                res.sidecars += names[1:]
+                _write_locs_file(res, stage, names, table, m, frames=len(groups), meta=meta, history=inp.history)
                 if res.left_out:
                     res.notes.append(f"{res.left_out} localization(s) in the remainder frames left out")
             record = {"imagesumming": __version__, **meta, "Output dtype": str(out_dtype),
