@@ -422,3 +422,35 @@ def test_prediction_images_are_drawn_centred_on_their_localizations(tmp_path):
             row = int(np.floor((y / 1000 - y0) / (hr / 1000)))
             assert img[row, col] == img.max() > 0
     assert merged.axes[0].images[0].get_extent()[0] == 0  # widefield: corner convention
+
+
+@pytest.mark.parametrize("tags", ["none", "inch"])
+def test_notebook_pixel_size_quirks_are_explained(tmp_path, caplog, tags):
+    """The notebook reads a tif without resolution tags as 1000 nm pixels and inches as 2.5 cm;
+    its predicted positions are then off, and the loader says why."""
+    import logging
+
+    import tifffile
+
+    movie = np.full((2, 12, 16), 100, np.uint16)
+    if tags == "none":
+        tifffile.imwrite(tmp_path / "movie.tif", movie, photometric="minisblack")  # resolution 1/1, unit none
+        notebook_px = 1000.0  # getPixelSizeTIFFmetadata: unit none -> µm per pixel
+    else:
+        res = 2.54e7 / 100.0  # a correct 100 nm pixel in pixels per inch
+        tifffile.imwrite(tmp_path / "movie.tif", movie, photometric="minisblack", resolution=(res, res),
+                         resolutionunit="INCH")
+        notebook_px = 0.025 * 1e9 / res  # the notebook's inch: 98.4 nm
+    truth = pd.DataFrame({"frame": [1, 2], "x": [300.0, 700.0], "y": [400.0, 500.0]})
+    write_like_the_notebook(tmp_path / "pred", movie, truth, notebook_px, 8)
+    if tags == "none":
+        with caplog.at_level(logging.WARNING, logger="imagesumming"):
+            pf = load_prediction_folder(tmp_path / "pred", movie=tmp_path / "movie.tif")
+        pf.close()
+        assert pf.pixel_size == pytest.approx(1000.0)
+        assert any("without resolution tags" in r.getMessage() for r in caplog.records)
+        assert any("without resolution tags" in n for n in pf.notes)
+    else:
+        with pytest.raises(InputError) as exc:
+            load_prediction_folder(tmp_path / "pred", movie=tmp_path / "movie.tif")
+        one_line_error(exc, "movie.tif", "pixel sizes do not match", "2.5 cm", "1.6 %")

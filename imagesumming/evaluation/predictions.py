@@ -307,13 +307,34 @@ def _camera_pixel_size(out: PredictionFolder, pixel_size) -> None:
             raise InputError(
                 f"pixel sizes do not match the image sizes: camera {out.pixel_size:g} nm / prediction "
                 f"{out.pixel_size_hr:g} nm = {out.pixel_size / out.pixel_size_hr:g}, but the prediction images are "
-                f"{ratio[1]:g}x the movie (fix the tags or give --pixel-size / --pixel-size-hr)", m.path)
+                f"{ratio[1]:g}x the movie (fix the tags or give --pixel-size / --pixel-size-hr)"
+                + _notebook_hint(out.pixel_size, out.pixel_size_hr * ratio[1], m.pixel_size_source), m.path)
     elif out.pixel_size_hr:
         out.pixel_size = out.pixel_size_hr * ratio[1]
-        out.notes.append(f"camera pixel size {out.pixel_size:g} nm from the prediction pixel size x {ratio[1]:g}")
+        out.notes.append(f"camera pixel size {out.pixel_size:g} nm from the prediction pixel size x {ratio[1]:g}"
+                         + _notebook_hint(None, out.pixel_size, None))
+        if not _differ(out.pixel_size, 1000.0):
+            log.warning("%s", out.notes[-1])
     elif out.pixel_size:
         out.pixel_size_hr = out.pixel_size / ratio[1]
         out.notes.append(f"prediction pixel size {out.pixel_size_hr:g} nm from the camera pixel size / {ratio[1]:g}")
+
+
+def _notebook_hint(camera_nm, notebook_nm: float, source) -> str:
+    """Known ways the notebook's camera pixel size (``notebook_nm``) goes wrong, as a hint.
+
+    Its tag reader (getPixelSizeTIFFmetadata) takes a tif without resolution unit as µm per
+    pixel, so a tif without tags gives 1000 nm; and it converts inches with 2.5 cm, not 2.54 cm.
+    Either way its nm (the predicted positions too) are off: predict again with the pixel size given.
+    """
+    redo = ": predict again with the pixel size given (section 6.1, get_pixel_size_from_file off)"
+    if not _differ(notebook_nm, 1000.0):
+        return ("; 1000 nm camera pixels is what the notebook assumes for a tif without resolution tags, "
+                "which makes every predicted position wrong if the pixels are smaller" + redo)
+    if camera_nm and "inch" in str(source) and not _differ(camera_nm / notebook_nm, 2.54 / 2.5):
+        return ("; the movie's resolution is in inches, which the notebook converts with 2.5 cm (not 2.54 cm): "
+                "its nm, the predicted positions too, are 1.6 % short" + redo)
+    return ""
 
 
 def _note_outside(out: PredictionFolder) -> None:
