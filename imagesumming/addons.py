@@ -29,7 +29,10 @@ sum_frames     ``OUT.tif``, its localizations as for merge_movies, and ``OUT_gro
 Localization formats: the output keeps the input's format, except that a Picasso csv export is
 written as a ThunderSTORM csv (the format that export is made for; frames 1-based, x/y from the
 pixel corner), and a table given as a DataFrame is written as a Deep-STORM csv. Picasso yaml
-sidecars get the new ``Frames``, ``Width``, ``Height`` and ``Pixelsize``.
+sidecars keep the input yaml's documents (camera, localize settings; for merge those of the first
+Picasso input) with the new ``Frames``, ``Width``, ``Height`` and ``Pixelsize``, and end with a
+document for this step that names them too (Picasso reads the first document, this project the
+last).
 """
 
 from __future__ import annotations
@@ -714,31 +717,17 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
         n = int(n)
         if n > nf:
             raise InputError(f"cannot sum {n} frames: the movie has only {nf}", m.path)
-        in_dtype = _native(m.dtype)
-        offset = float(camera_offset)
-        if in_dtype.kind in "iub":
-            if not offset.is_integer():
-                raise InputError(f"camera offset {camera_offset} must be a whole number of ADU for a movie of "
-                                 f"{in_dtype}", m.path)
-            offset = int(offset)
-            info = np.iinfo(in_dtype) if in_dtype.kind != "b" else np.iinfo(np.uint8)
-            lo, hi = n * int(info.min) - (n - 1) * offset, n * int(info.max) - (n - 1) * offset
-            if lo < np.iinfo(np.int64).min or hi > np.iinfo(np.int64).max:
-                raise InputError(f"sums of {n} frames of {in_dtype} do not fit in 64-bit integers", m.path)
-            acc_dtype, out_dtype = np.dtype(np.int64), smallest_dtype(min(lo, 0), hi)
-            out_dtype = np.dtype(np.int32) if out_dtype.itemsize == 8 else out_dtype  # checked per frame
-        else:
-            acc_dtype, out_dtype = np.dtype(np.float64), np.dtype(np.float32)
-        tif = _tif_name(output)
-        groups_json = tif.with_name(tif.name[: -len(tif.suffix)] + "_groups.json")
-        res, (names,), outputs = _plan("sum-frames", [inp], [tif], to=to, pixel_size=inp.pixel_size,
-                                       dtype=out_dtype, force=force, extra=[groups_json])
+        acc_dtype, out_dtype, offset = _sum_dtypes(_native(m.dtype), n, camera_offset, m.path)
         if shuffle and seed is None:  # a fresh seed, recorded so the run can be repeated
             seed = int(np.random.SeedSequence().generate_state(1)[0])
         elif shuffle:
             if isinstance(seed, bool) or not float(seed).is_integer() or seed < 0:
                 raise InputError(f"seed must be a whole number >= 0, not {seed}", m.path)
             seed = int(seed)
+        tif = _tif_name(output)
+        groups_json = tif.with_name(tif.name[: -len(tif.suffix)] + "_groups.json")
+        res, (names,), outputs = _plan("sum-frames", [inp], [tif], to=to, pixel_size=inp.pixel_size,
+                                       dtype=out_dtype, force=force, extra=[groups_json])
         groups, remainder = frame_groups(nf, n, shuffle=shuffle, seed=seed)
         res.remainder, res.groups = (remainder + 1).tolist(), (groups + 1).tolist()
         res.seed = seed if shuffle else None
@@ -779,6 +768,28 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
         return res
     finally:
         _close([inp])
+
+
+def _sum_dtypes(in_dtype: np.dtype, n: int, camera_offset, path):
+    """``(accumulator dtype, output dtype, offset)`` for sums of ``n`` frames minus ``(n-1) * offset``.
+
+    Integers: exact in int64, written in the smallest dtype that holds every possible result, but
+    never 64-bit (the notebook cannot read it): such sums are written as int32 and checked per
+    frame. Floats: float64, written as float32.
+    """
+    offset = float(camera_offset)
+    if in_dtype.kind not in "iub":
+        return np.dtype(np.float64), np.dtype(np.float32), offset
+    if not offset.is_integer():
+        raise InputError(f"camera offset {camera_offset} must be a whole number of ADU for a movie of {in_dtype}",
+                         path)
+    offset = int(offset)
+    info = np.iinfo(in_dtype) if in_dtype.kind != "b" else np.iinfo(np.uint8)
+    lo, hi = n * int(info.min) - (n - 1) * offset, n * int(info.max) - (n - 1) * offset
+    if lo < np.iinfo(np.int64).min or hi > np.iinfo(np.int64).max:
+        raise InputError(f"sums of {n} frames of {in_dtype} do not fit in 64-bit integers", path)
+    out_dtype = smallest_dtype(min(lo, 0), hi)
+    return np.dtype(np.int64), np.dtype(np.int32) if out_dtype.itemsize == 8 else out_dtype, offset
 
 
 def _check_range(values: np.ndarray, dtype: np.dtype, what: str, path) -> None:
