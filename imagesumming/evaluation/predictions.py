@@ -429,8 +429,9 @@ def filter_prediction_file(path, threshold: float, output, *, force: bool = Fals
     labels = [c for c in raw.columns if _split_label(c)[0].lower() == "confidence"]
     if not labels:
         raise InputError(f"no confidence column to filter on (columns: {', '.join(map(str, raw.columns))})", path)
-    conf = pd.to_numeric(raw[labels[0]].str.strip().replace("", "nan"), errors="coerce").to_numpy(np.float64)
-    bad = raw[labels[0]].str.strip().ne("") & np.isnan(conf) & ~raw[labels[0]].str.strip().str.lower().eq("nan")
+    text = raw[labels[0]].str.strip()
+    conf = pd.to_numeric(text, errors="coerce").to_numpy(np.float64)
+    bad = np.isnan(conf) & ~text.str.lower().isin(["", "nan"])  # empty or NaN: no confidence
     if bad.any():
         raise InputError(f"column {labels[0]!r} has {int(bad.sum())} value(s) that are not numbers", path)
     with np.errstate(invalid="ignore"):
