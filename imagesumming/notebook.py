@@ -582,8 +582,8 @@ def _patch_params(patch_size, upsampling_factor, summed_frames, install_spec) ->
     U = count(upsampling_factor, "upsampling factor", 1)
     N = None if summed_frames is None else count(summed_frames, "number of summed frames", 1)
     spec = install_spec or f"imagesumming=={__version__}"
-    if '"' in spec or "\n" in spec:
-        raise InputError(f"install spec must be one pip requirement without quotes, got {spec!r}")
+    if any(ch in spec for ch in '"\\\n'):  # it goes into a Python string literal of the install cell
+        raise InputError(f"install spec must be one pip requirement without quotes or backslashes, got {spec!r}")
     return {"version": __version__, "patch_size": P, "patch_size_lr": P - 1, "upsampling_factor": U,
             "summed_frames": N, "summed_frames_default": N or 100, "install_spec": spec}
 

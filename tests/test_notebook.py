@@ -164,7 +164,9 @@ def test_injected_cells_follow_the_notebook_style(notebook_path):
             first_code = next(o for o in original["cells"] if o["cell_type"] == "code")
             assert list(c) == list(first_code)  # same key order as the notebook's own cells
     install = src(injected[1])
-    assert '%pip install -q --no-deps "imagesumming @ git+https://example.org/x.git"' in install
+    # the spec is a visible form field of the install cell, which pip installs
+    assert 'imagesumming_install_spec = "imagesumming @ git+https://example.org/x.git" #@param {type:"string"}' in install
+    assert re.search(r'^%pip install .*"\{imagesumming_install_spec\}"$', install, re.M)
     form = src(injected[2])
     for field in ("summing_movie_path", "summing_localizations_path", "summing_pixel_size", "summing_camera_offset",
                   "summing_patch_size", "summing_source_patches", "summing_summed_frames", "summing_bin_size",
@@ -316,8 +318,9 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
         patch_notebook(bad)
     with pytest.raises(InputError, match="patch size"):
         patch_notebook(FIXTURE, patch_size=1)
-    with pytest.raises(InputError, match="install spec"):
-        patch_notebook(FIXTURE, install_spec='x" && rm -rf /')
+    for spec in ('x" && rm -rf /', "x\\y", "x\ny"):
+        with pytest.raises(InputError, match="install spec"):
+            patch_notebook(FIXTURE, install_spec=spec)
     with pytest.raises(OutputExistsError):
         patch_notebook_file(FIXTURE, FIXTURE)
 
@@ -494,14 +497,21 @@ def test_patched_qc_line_reads_the_models_factor(notebook_path, tmp_path):
 # --- execution in a real Jupyter kernel ------------------------------------------------------
 
 def outside_colab(source: str) -> str:
-    """Guard the Colab-only statements: no Drive to mount, no ``google.colab``, no pip install (the
-    package is installed in the test environment already)."""
+    """Guard the Colab-only statements of section 2.2: there is no Drive to mount outside Colab."""
     source = re.sub(r"^(\s*)from google\.colab import drive$",
                     r"\1import types\n\1drive = types.SimpleNamespace(mount=lambda path: print('no Drive outside Colab'))",
                     source, flags=re.M)
-    source = re.sub(r"^(\s*)%pip install .*$", r"\1pass  # installed in the test environment", source, flags=re.M)
     assert "google.colab" not in source and not re.search(r"^\s*[!%]", source, re.M)
     return source
+
+
+#: a kernel cell that replaces the %pip magic by one that prints its (variable-expanded) line: the
+#: install cell runs as it is, without installing anything (the package is installed in the test venv)
+RECORD_PIP = ("from IPython.core.magic import register_line_magic\n"
+              "@register_line_magic\n"
+              "def pip(line):\n"
+              "    print('%pip ' + line)\n"
+              "del pip")
 
 
 def _fill_form(source: str, values: dict) -> str:
@@ -512,49 +522,69 @@ def _fill_form(source: str, values: dict) -> str:
     return source
 
 
+def _run_cell(source: str) -> str:
+    """A kernel cell that runs ``source`` and prints the exception it raised (``raised: None`` if none)."""
+    return (f"_r = get_ipython().run_cell({source!r})\n"
+            "print('raised:', type(_r.error_in_exec).__name__, _r.error_in_exec or '')")
+
+
 def test_injected_cells_run_in_a_jupyter_kernel(tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
+    from importlib.metadata import version
+
     from imagesumming.demo import make_demo_data
 
-    movie, locs = make_demo_data(tmp_path / "drive", seed=3)
-    nb, _ = patch_notebook(FIXTURE, patch_size=24, summed_frames=15)
+    movie, locs = make_demo_data(tmp_path / "drive", seed=3)  # 107 nm pixels in the tif tags
+    nb, _ = patch_notebook(FIXTURE, patch_size=24, summed_frames=15, install_spec="imagesumming @ git+https://x.org/y")
     injected = [c for c in nb["cells"] if c["metadata"].get("imagesumming", {}).get("injected")]
-    install, form = src(injected[1]), src(injected[2])
-    # outside Colab: the package is installed already; the pip line is the only Colab-only statement
-    assert re.search(r"^%pip install .*--no-deps", install, re.M)
-    install = outside_colab(install)
-    form = _fill_form(form, {"summing_movie_path": str(movie), "summing_localizations_path": str(locs),
-                             "summing_source_patches": 40, "summing_bin_size": 4,
-                             "summing_output_folder": str(tmp_path / "summed")})
+    install, empty_form = src(injected[1]), src(injected[2])
+    form = _fill_form(empty_form, {"summing_movie_path": str(movie), "summing_localizations_path": str(locs),
+                                   "summing_source_patches": 40, "summing_bin_size": 4,
+                                   "summing_output_folder": str(tmp_path / "summed")})
     form = form.replace("seed=summing_seed)", "seed=summing_seed, progress=False)")
     load = src(cell_by_id(nb, "CT6SNcfNg6j0"))  # 3.1 a) with empty paths picks up the summed data
+    load_manual_pixel = _fill_form(load, {"get_pixel_size_from_file": False})
 
     drive = outside_colab(src(cell_by_id(nb, "1R-7Fo34_gOd")))  # section 2.2, as a user runs it first
-    cells = [nbformat.v4.new_code_cell(s) for s in (drive, install, form, load)]
-    cells.append(nbformat.v4.new_code_cell(
-        "import json, tifffile, pandas as pd\n"
-        "assert training_files == (str(imagesumming_paths['tif']), str(imagesumming_paths['csv']))\n"
-        "print(json.dumps({'pages': len(tifffile.TiffFile(training_files[0]).pages),"
-        " 'rows': len(pd.read_csv(training_files[1], index_col=0))}))"))
-    run = nbformat.v4.new_notebook(cells=cells)
+    sources = [RECORD_PIP, drive, install, empty_form, form, load,
+               "import json, tifffile\n"
+               "assert training_files == (str(imagesumming_paths['tif']), str(imagesumming_paths['csv']))\n"
+               "print(json.dumps({'pages': len(tifffile.TiffFile(training_files[0]).pages), 'pixel_size': pixel_size,"
+               " 'rows': len(LocData), 'ids': [int(LocData.index.min()), int(LocData.index.max())],"
+               " 'sorted': bool(LocData['frame'].is_monotonic_increasing)}))",
+               load_manual_pixel, _run_cell(form)]
+    run = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     client = nbclient.NotebookClient(run, timeout=120, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
     client.execute()
+    texts = ["".join(o.get("text", "") for o in c.outputs if o.get("output_type") == "stream") for c in run.cells]
+
+    # the install cell as it stands: pip gets the spec of the form field and constraints pinning what is installed
+    pip_line = next(line for line in texts[2].splitlines() if line.startswith("%pip "))
+    constraints = Path(re.search(r'-c "([^"]+)"', pip_line).group(1))
+    assert pip_line.endswith('"imagesumming @ git+https://x.org/y"')
+    assert f"numpy=={version('numpy')}" in constraints.read_text().splitlines()
+    assert "imagesumming " + __version__ + " is ready" in texts[2]
+    assert "no Drive outside Colab" in texts[1]
+    assert "Nothing to sum" in texts[3]  # the optional step with empty paths: a message, no error (Run all goes on)
 
     summed = tmp_path / "summed"
-    assert (summed / "summed.tif").is_file() and (summed / "summed.csv").is_file()
     import tifffile
 
     frames = tifffile.imread(summed / "summed.tif")
     assert frames.shape == (15, 24, 24)
-    outputs = [o for c in run.cells for o in c.get("outputs", [])]
-    text = "".join(o.get("text", "") for o in outputs if o.get("output_type") == "stream")
-    assert "no Drive outside Colab" in text
-    assert "imagesumming " + __version__ + " is ready" in text
-    assert "patch_size = 23" in text and "num_patches_per_frame = 1" in text
-    assert "Using the summed training data" in text
-    assert any("image/png" in o.get("data", {}) for o in outputs)  # the density plot was shown
-    result = json.loads(text.strip().splitlines()[-1])
-    assert result["pages"] == 15 and result["rows"] > 0
+    assert any("image/png" in o.get("data", {}) for o in run.cells[4].outputs)  # the density plot was shown
+    assert "Section 3.2: patch_size = 23, num_patches_per_frame = 1" in texts[4]
+    assert "max_num_patches >= 15" in texts[4] and "reads 107 nm from the tif" in texts[4]
+    assert "Using the summed training data" in texts[5]
+    # what section 3.1 a) reads: the pixel size from the tags, ids 1..N in frame order
+    result = json.loads(texts[6].strip().splitlines()[-1])
+    assert result["pages"] == 15 and result["pixel_size"] == pytest.approx(107, rel=1e-9)
+    assert result["ids"] == [1, result["rows"]] and result["sorted"]
+    assert "WARNING: pixel_size = 100 nm, but the summed data have 107" in texts[7]
+    # run again without summing_overwrite: refused before any work, nothing rewritten
+    before = (summed / "summed.tif").stat().st_mtime_ns
+    assert "raised: FileExistsError" in texts[8] and "tick summing_overwrite" in texts[8]
+    assert (summed / "summed.tif").stat().st_mtime_ns == before
