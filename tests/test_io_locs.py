@@ -410,6 +410,19 @@ def test_thunderstorm_pixel_and_micron_units(tmp_path):
     np.testing.assert_allclose(locs[["x", "y"]].to_numpy(), [[1500, 2250]])
 
 
+def test_thunderstorm_writer_writes_nan_and_leaves_out_text(tmp_path, caplog):
+    # ThunderSTORM's importer parses every field as a number and skips rows it cannot parse
+    table = make_locs({"frame": [2, 1], "x": [10.0, 20.0], "y": [30.0, 40.0], "photons": [np.nan, 5.0],
+                       "label": ["a", "b"], "flag": [True, False]})
+    path = write_thunderstorm_csv(tmp_path / "ts.csv", table)
+    lines = path.read_text().splitlines()
+    assert lines == ['"id","frame","x [nm]","y [nm]","intensity [photon]","flag"',
+                     "1,1,20.0,40.0,5.0,0", "2,2,10.0,30.0,NaN,1"]
+    assert "'label' is not numeric" in caplog.text
+    back, _ = read_locs(path)
+    assert np.isnan(back["photons"].iloc[1])
+
+
 def test_picasso_csv_export(tmp_path):
     path = tmp_path / "picasso.csv"
     path.write_text(

@@ -607,7 +607,9 @@ _TS_COLUMNS = (
 def write_thunderstorm_csv(path, locs: pd.DataFrame, *, force: bool = False) -> Path:
     """Write a ThunderSTORM csv: quoted header, ``id`` and ``frame`` 1-based, nm, corner origin.
 
-    Canonical columns get ThunderSTORM's labels; extra columns keep their names.
+    Canonical columns get ThunderSTORM's labels; numeric extra columns keep their names. Missing
+    values are written as ``NaN`` as ThunderSTORM does (its importer skips a row with an empty or
+    non-numeric field, so text columns are left out with a warning).
     """
     locs = sort_locs(locs)
     out = {"id": np.arange(1, len(locs) + 1), "frame": locs["frame"].to_numpy(dtype=np.int64)}
@@ -615,13 +617,18 @@ def write_thunderstorm_csv(path, locs: pd.DataFrame, *, force: bool = False) -> 
         if key in locs.columns:
             out[label] = locs[key].to_numpy(dtype=np.float64)
     for c in locs.columns:
-        if c not in CANONICAL and c not in ("uncertainty_x", "uncertainty_y"):
-            out[str(c)] = locs[c].to_numpy()
+        if c in CANONICAL:
+            continue
+        values = locs[c].to_numpy()
+        if values.dtype.kind not in "biuf":
+            log.warning("%s: column %r is not numeric and is not written (ThunderSTORM cannot read text)", path, c)
+            continue
+        out[str(c)] = values.astype(np.int64) if values.dtype.kind == "b" else values
     df = pd.DataFrame(out)
     with atomic_path(path, force=force) as tmp:
         with open(tmp, "w", newline="") as fh:
             fh.write(",".join(f'"{c}"' for c in df.columns) + "\n")
-            df.to_csv(fh, index=False, header=False)
+            df.to_csv(fh, index=False, header=False, na_rep="NaN")
     return Path(path)
 
 
