@@ -169,3 +169,36 @@ print(len(s.run_log.outputs), len(a.split_form.log.outputs))
     assert lines[4].startswith("Error:") and "nothing" in lines[4]
     assert lines[5] == "0 0"  # no traceback printed into the progress areas
     assert not (tmp_path / "out").exists()
+
+
+def test_colab_setup_cell_installs_what_its_first_line_says(tmp_path):
+    """The setup cells run as they are in a kernel that looks like Colab (a stand-in ``google.colab``
+    module, a ``%pip`` that prints its line): they install the spec set in their first line and turn
+    on the widget manager. Outside Colab the same cells do nothing (the headless runs above)."""
+    pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    fake_colab = """
+import sys, types
+colab = types.ModuleType("google.colab")
+colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: print("widget manager on"))
+sys.modules["google"] = types.ModuleType("google"); sys.modules["google"].colab = colab
+sys.modules["google.colab"] = colab
+from IPython.core.magic import register_line_magic
+@register_line_magic
+def pip(line):
+    print("%pip " + line)
+del pip
+"""
+    setups = [next(c.source for c in _nb(name).cells if "google.colab" in c.source) for name in NOTEBOOKS]
+    for source in setups:
+        assert source.splitlines()[0].startswith('pip_install = "imagesumming"  #')
+    # changing the one line changes what is installed
+    setups[-1] = setups[-1].replace('pip_install = "imagesumming"', 'pip_install = "git+https://x.org/imagesumming"', 1)
+    nb = new_notebook(cells=[new_code_cell(fake_colab)] + [new_code_cell(s) for s in setups])
+    NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    texts = ["".join(o.get("text", "") for o in c.outputs) for c in nb.cells[1:]]
+    assert texts[:2] == ['%pip install -q "imagesumming"\nwidget manager on\n'] * 2
+    assert texts[2] == '%pip install -q "git+https://x.org/imagesumming"\nwidget manager on\n'
