@@ -339,9 +339,6 @@ def _check_plan(outputs, inputs, *, fmt, pixel_size, force) -> None:
     for out in outputs:
         if Path(out).resolve() in input_files:
             raise InputError("output would overwrite an input file; choose another output name", out)
-    if len(set(outputs)) != len(outputs):
-        dup = next(p for p in outputs if outputs.count(p) > 1)
-        raise InputError("the same output name is used twice (two inputs with the same name?)", dup)
     check_outputs(outputs, force=force)
 
 
