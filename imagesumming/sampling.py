@@ -140,11 +140,12 @@ def window_members(index: LocIndex, movie, frame, row, col, size: int):
 
 def find_patches(index: LocIndex, shapes, *, rng, n_patches: int, size: int, min_emitters: int,
                  max_attempts: int, pixel_size: float, progress=None) -> dict:
-    """Draw random windows until ``n_patches`` hold at least ``min_emitters`` localizations.
+    """Draw random windows until ``n_patches`` distinct ones hold at least ``min_emitters`` localizations.
 
     Candidates are drawn in vectorised batches: movie uniformly, then frame uniformly, then the
     top-left corner uniformly (every position that keeps the window inside the frame). They are
-    taken in draw order, so the result depends only on ``rng``'s state.
+    taken in draw order, so the result depends only on ``rng``'s state. A window drawn again
+    (same movie, frame and corner) is skipped: two source patches never hold the same pixels.
 
     Parameters
     ----------
@@ -155,8 +156,8 @@ def find_patches(index: LocIndex, shapes, *, rng, n_patches: int, size: int, min
     Returns
     -------
     dict of arrays ``movie``, ``frame`` (0-based), ``row``, ``col``, ``n_emitters`` and the
-    numbers ``attempts``, ``best`` (most emitters seen in one window) and ``mean_candidate``
-    (mean emitters per candidate window).
+    numbers ``attempts``, ``best`` (most emitters seen in one window), ``mean_candidate``
+    (mean emitters per candidate window) and ``repeats`` (qualifying windows skipped as drawn before).
 
     Raises
     ------
@@ -169,8 +170,10 @@ def find_patches(index: LocIndex, shapes, *, rng, n_patches: int, size: int, min
     per_window = max(1.0, len(index.cols) / max(1, int(shapes[:, 0].sum())) * size / max(1, int(shapes[:, 1].min())))
     cap = int(np.clip(_ENTRIES_PER_STEP / per_window, 256, 1 << 16))
     found = {k: [] for k in ("movie", "frame", "row", "col", "n_emitters")}
-    n_found = attempts = best = 0
+    n_found = attempts = best = repeats = 0
     emitters_seen = 0
+    seen = np.zeros(0, np.int64)  # keys of the accepted windows
+    height, width = int(shapes[:, 1].max()), int(shapes[:, 2].max())
     while n_found < n_patches and attempts < max_attempts:
         rate = n_found / attempts if n_found else None
         want = (n_patches - n_found) * (1.3 / rate if rate else 4.0)
@@ -184,7 +187,13 @@ def find_patches(index: LocIndex, shapes, *, rng, n_patches: int, size: int, min
         attempts += batch
         emitters_seen += int(counts.sum())
         best = max(best, int(counts.max()))
-        ok = np.flatnonzero(counts >= min_emitters)[: n_patches - n_found]
+        ok = np.flatnonzero(counts >= min_emitters)
+        key = ((index.frame_offset[movie] + frame) * height + row) * width + col
+        fresh = ok[~np.isin(key[ok], seen)]
+        fresh = fresh[np.sort(np.unique(key[fresh], return_index=True)[1])]  # first draw of each
+        repeats += len(ok) - len(fresh)
+        ok = fresh[: n_patches - n_found]
+        seen = np.concatenate([seen, key[ok]])
         for key, arr in (("movie", movie), ("frame", frame), ("row", row), ("col", col), ("n_emitters", counts)):
             found[key].append(np.asarray(arr, dtype=np.int64)[ok])
         n_found += len(ok)
@@ -194,12 +203,12 @@ def find_patches(index: LocIndex, shapes, *, rng, n_patches: int, size: int, min
     if n_found < n_patches:
         raise InputError(
             f"found only {n_found} of {n_patches} patches of {size}x{size} px with at least {min_emitters} "
-            f"emitters in {attempts} random windows; the best held {best} emitters "
+            f"emitters in {attempts} random windows ({repeats} repeated windows skipped); the best held {best} emitters "
             f"({best / area_um2:.3g} emitters/µm²; mean {emitters_seen / max(attempts, 1) / area_um2:.3g}): "
             "lower --min-emitters, use a larger --patch-size, ask for fewer --patches, "
             "or give denser localizations")
     out = {k: np.concatenate(v) for k, v in found.items()}
-    out.update(attempts=attempts, best=best, mean_candidate=emitters_seen / max(attempts, 1))
+    out.update(attempts=attempts, best=best, mean_candidate=emitters_seen / max(attempts, 1), repeats=repeats)
     return out
 
 

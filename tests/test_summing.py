@@ -774,3 +774,16 @@ def test_movie_read_windows(backing):
         movie.read_windows([0], [34], [0], 7)
     with pytest.raises(IndexError, match="outside"):
         movie.read_windows([6], [0], [0], 7)
+
+
+def test_source_patches_are_distinct_windows():
+    """A window drawn twice is one patch: with 9 qualifying windows, 9 distinct patches and no 10th."""
+    movie = coded_movie(n_frames=1, height=8, width=8)
+    locs = make_locs({"frame": [1], "x": [3.5 * PS], "y": [3.5 * PS]})  # inside every 6 px window
+    kw = dict(pixel_size=PS, patch_size=6, n_summed=3, bin_size=3, min_emitters=1, seed=0, progress=False)
+    res = sum_patches(movie, locs, n_patches=9, unique=True, **kw)
+    corners = set(zip(res.patch_table["row"], res.patch_table["col"]))
+    assert corners == {(r, c) for r in range(3) for c in range(3)}
+    assert res.params["search"]["repeated_windows_skipped"] > 0
+    with pytest.raises(InputError, match="found only 9 of 10 patches .* repeated windows skipped"):
+        sum_patches(movie, locs, n_patches=10, max_attempts=2000, **kw)
