@@ -138,6 +138,30 @@ def test_several_predictions_need_a_name(folder):
     assert "stack" not in find_prediction_files(tmp / "pred", name="other")
 
 
+def test_a_given_csv_finds_its_images_whatever_the_method(folder, capsys):
+    """A folder with both _avg and _max (the notebook run twice): a given csv needs no choice."""
+    tmp, truth, info = folder
+    pred = read_locs(info["locs"])[0]
+    write_locs(tmp / "pred" / "Localizations_movie_max.csv", pred.iloc[::2], "deepstorm-prediction")
+    with pytest.raises(InputError):
+        find_prediction_files(tmp / "pred")  # without a csv the method must be chosen
+    with load_prediction_folder(tmp / "pred", locs=tmp / "pred" / "Localizations_movie_max.csv") as pf:
+        assert len(pf.locs) == len(pred.iloc[::2]) and pf.predicted is not None and pf.stack is not None
+    write_locs(tmp / "kept.csv", pred.iloc[:5], "deepstorm-prediction")  # a name that says nothing
+    with load_prediction_folder(tmp / "pred", locs=tmp / "kept.csv") as pf:
+        assert pf.name == "movie" and len(pf.locs) == 5 and pf.widefield is not None
+    assert main(["evaluate", str(tmp / "pred" / "Localizations_movie_max.csv"), "--gt", str(tmp / "gt.csv"),
+                 "--radius", "250", "-o", str(tmp / "e")]) == 0
+    assert json.loads((tmp / "e" / "metrics.json").read_text())["n_pred_total"] == len(pred.iloc[::2])
+    capsys.readouterr()
+    make_demo_prediction(tmp / "pred", truth, pixel_size=PX, height=16, width=20, upsampling=UP, name="other")
+    with pytest.raises(InputError) as exc:
+        load_prediction_folder(tmp / "pred", locs=tmp / "kept.csv")
+    one_line_error(exc, "several movies", "kept.csv", "--name")
+    with load_prediction_folder(tmp / "pred", locs=tmp / "kept.csv", name="other") as pf:
+        assert pf.name == "other" and pf.stack is None
+
+
 # --- filter -----------------------------------------------------------------------------------
 
 def test_filter_prediction_file_keeps_rows_verbatim(tmp_path):
@@ -413,7 +437,7 @@ def test_prediction_images_are_drawn_centred_on_their_localizations(tmp_path):
         merged = merged_view(pf.widefield, pf.predicted, pixel_size_hr=pf.pixel_size_hr)
         locs = pf.locs
     for ax in (fig.axes[1], merged.axes[1]):
-        x0, x1, y1, y0 = ax.images[0].get_extent()
+        x0, _, _, y0 = ax.images[0].get_extent()
         assert (x0, y0) == pytest.approx((-hr / 2000, -hr / 2000))
         img = ax.images[0].get_array()
         # the pixel under each localization (as drawn) is its peak

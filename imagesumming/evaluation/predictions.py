@@ -157,14 +157,39 @@ def find_prediction_files(folder, name: str | None = None, method: str | None = 
     if len(found) > 1:
         raise InputError(f"both _avg and _max localizations of {names[0]!r}: choose one with method=", folder)
     (nm, method), locs = found[0]
-    out = {"name": nm, "method": method, "locs": locs}
+    return {"name": nm, "method": method, "locs": locs, **_image_paths(folder, nm)}
+
+
+def _image_paths(folder: Path, name: str) -> dict:
+    """``predicted``, ``widefield``, ``stack``: the notebook's images of movie ``name`` that exist."""
+    out = {}
     for key, stem in (("predicted", "Predicted"), ("widefield", "Widefield"), ("stack", "PredictedStack")):
         for suffix in (".tif", ".tiff"):
-            p = folder / f"{stem}_{nm}{suffix}"
+            p = folder / f"{stem}_{name}{suffix}"
             if p.exists():
                 out[key] = p
                 break
     return out
+
+
+def _images_for(folder, locs, name: str | None) -> tuple[str, dict]:
+    """The images that go with a given prediction csv: ``(name, paths)``.
+
+    Both _avg and _max csv files of a movie share its images, so the method does not matter;
+    the name comes from the caller, else the csv's file name, else the folder's only movie.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("prediction folder does not exist or is not a folder", folder)
+    name = name or (prediction_name(locs) or (None,))[0]
+    if name is None:
+        names = sorted({nm[0] for nm in map(prediction_name, folder.glob("Localizations_*.csv")) if nm})
+        if len(names) != 1:
+            listing = f"predictions of several movies ({', '.join(names)})" if names else "no Localizations_<name>_*.csv"
+            raise InputError(f"{listing} in the prediction folder and {Path(locs).name} does not say which: "
+                             "choose one with name=/--name", folder)
+        name = names[0]
+    return name, _image_paths(folder, name)
 
 
 def _differ(a: float, b: float) -> bool:
@@ -183,7 +208,9 @@ def load_prediction_folder(folder=None, *, locs=None, name: str | None = None, m
     locs : path, optional
         The prediction csv (default: the folder's ``Localizations_<name>_<method>.csv``).
     name, method : str, optional
-        Choose among several predictions in the folder.
+        Choose among several predictions in the folder. With ``locs`` given, the images are
+        those of ``name`` (default: from the csv's name, else the folder's only movie), whatever
+        the method: the _avg and _max csv files of a movie share its images.
     movie : path, optional
         The input movie (tif or Picasso raw), opened lazily.
     gt : path, optional
@@ -207,16 +234,19 @@ def load_prediction_folder(folder=None, *, locs=None, name: str | None = None, m
     """
     paths: dict = {}
     notes: list = []
-    if folder is not None:
+    if locs is not None:
+        paths["locs"] = Path(locs)
+        if folder is not None:
+            name, images = _images_for(folder, locs, name)
+            paths.update(images)
+        elif name is None and prediction_name(locs):
+            name = prediction_name(locs)[0]
+    elif folder is not None:
         files = find_prediction_files(folder, name=name, method=method)
         name = files.pop("name")
         files.pop("method")
         paths.update(files)
-    if locs is not None:
-        paths["locs"] = Path(locs)
-        if name is None and prediction_name(locs):
-            name = prediction_name(locs)[0]
-    if "locs" not in paths:
+    else:
         raise InputError("give a prediction folder or a prediction csv (locs=)")
     table, rep = read_locs(paths["locs"])
     if "confidence" not in table.columns:
