@@ -29,6 +29,7 @@ __all__ = [
     "transform_patches",
     "transform_xy",
     "choose_bins",
+    "expand_ranges",
 ]
 
 #: The 8 symmetries of the square. Code bits: 4 = transpose, 2 = flip up-down (rows),
@@ -111,6 +112,12 @@ def index_locs(tables, n_frames, pixel_size: float, heights=None) -> LocIndex:
                     cols=_cat(cols, np.int32), source=_cat(sources, np.int64))
 
 
+def expand_ranges(starts, counts) -> np.ndarray:
+    """Indices ``starts[i], ..., starts[i] + counts[i] - 1`` of every range, concatenated (vectorised)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    return np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts - starts, counts)
+
+
 def _expand(index: LocIndex, gframe, rows, cols, size):
     """Entries of each window's frame that lie inside the window.
 
@@ -120,10 +127,8 @@ def _expand(index: LocIndex, gframe, rows, cols, size):
     base = gframe * index.row_stride
     lo = np.searchsorted(index.key, base + rows, side="left")
     n = np.searchsorted(index.key, base + rows + size, side="left") - lo  # entries in the window's rows
-    total = int(n.sum())
     window = np.repeat(np.arange(len(gframe)), n)
-    # entry = lo[w] + (position within the window's block)
-    entry = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(n) - n - lo, n)
+    entry = expand_ranges(lo, n)
     c, c0 = index.cols[entry], cols[window]
     inside = (c >= c0) & (c < c0 + size)
     return window[inside], entry[inside]

@@ -30,7 +30,8 @@ from ._files import atomic_path, check_outputs
 from .errors import InputError
 from .io import as_movie, read_locs, smallest_dtype, write_deepstorm_csv, write_tif
 from .io.locs import _check_pixel_size
-from .sampling import TRANSFORMS, choose_bins, find_patches, index_locs, transform_patches, transform_xy, window_members
+from .sampling import (TRANSFORMS, choose_bins, expand_ranges, find_patches, index_locs, transform_patches,
+                       transform_xy, window_members)
 from .schema import make_locs
 from .stats import density_per_frame
 from .validate import check_locs
@@ -414,23 +415,20 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
     # output table: concatenated localizations of each summed frame's patches, in slot order
     flat = bins.ravel()
     n_per = ptr[flat + 1] - ptr[flat]
-    members = np.arange(int(n_per.sum()), dtype=np.int64) - np.repeat(np.cumsum(n_per) - n_per - ptr[flat], n_per)
+    members = expand_ranges(ptr[flat], n_per)
     out = source.iloc[src_rows[members]].reset_index(drop=True)
     out["frame"] = np.repeat(np.arange(len(flat), dtype=np.int64) // k + 1, n_per)
     out["x"] = mx[members]
     out["y"] = my[members]
 
-    provenance = pd.DataFrame({
-        "summed_frame": np.repeat(np.arange(1, n_summed + 1, dtype=np.int64), k),
-        "patch": flat,
-        "movie": mov[flat],
-        "movie_name": pd.Series(np.asarray(names, dtype=object)[mov[flat]], dtype=object),
-        "frame": frm[flat] + 1,
-        "row": row[flat],
-        "col": col[flat],
-        "n_emitters": found["n_emitters"][flat],
-        "transform": pd.Series(np.asarray(TRANSFORMS, dtype=object)[codes[flat]], dtype=object),
-    })
+    # the source patches in draw order, and one row of them per slot of each summed frame
+    pool_table = pd.DataFrame({
+        "patch": np.arange(n_patches), "movie": mov, "frame": frm + 1, "row": row, "col": col,
+        "n_emitters": found["n_emitters"],
+        "transform": pd.Series(np.asarray(TRANSFORMS, dtype=object)[codes], dtype=object)})
+    provenance = pool_table.iloc[flat].reset_index(drop=True)
+    provenance.insert(0, "summed_frame", np.repeat(np.arange(1, n_summed + 1, dtype=np.int64), k))
+    provenance.insert(3, "movie_name", pd.Series(np.asarray(names, dtype=object)[mov[flat]], dtype=object))
 
     # statistics
     in_density = [density_per_frame(t, m.n_frames, width=m.width, height=m.height, pixel_size=ps)
@@ -444,16 +442,12 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
     core_min = int(np.bincount(out["frame"].to_numpy()[core] - 1, minlength=n_summed).min())
     bg_median, bg_noise = _median_noise(frames)
     patch_median, patch_noise = _median_noise(pool)
+    pool_table["median"], pool_table["noise_mad"] = patch_median, patch_noise
     # next to each summed frame, what its k sources predict: medians add (minus the offsets),
     # independent noise adds in quadrature
     background = pd.DataFrame({"summed_frame": np.arange(1, n_summed + 1), "median": bg_median, "noise_mad": bg_noise,
                                "sources_median": patch_median[bins].sum(axis=1) - (k - 1) * camera_offset,
                                "sources_noise": np.sqrt((patch_noise[bins] ** 2).sum(axis=1))})
-    pool_table = pd.DataFrame({
-        "patch": np.arange(n_patches), "movie": mov, "frame": frm + 1, "row": row, "col": col,
-        "n_emitters": found["n_emitters"],
-        "transform": pd.Series(np.asarray(TRANSFORMS, dtype=object)[codes], dtype=object),
-        "median": patch_median, "noise_mad": patch_noise})
 
     notebook = {"patch_size": P - 1, "num_patches_per_frame": 1, "max_num_patches": int(n_summed),
                 "min_number_of_emitters_per_patch": max(1, core_min), "pixel_size": ps,
