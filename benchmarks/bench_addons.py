@@ -11,6 +11,7 @@ Usage::
     python benchmarks/bench_addons.py                   # ~1 GB movie in a temporary folder
     python benchmarks/bench_addons.py --frames 2000     # smaller
     python benchmarks/bench_addons.py --dir /scratch --keep
+    python benchmarks/bench_addons.py --compressed      # zlib tif: read page by page, not memory-mapped
 
 ``frames`` runs on a separate movie of ``--single-frames`` frames (default 2,000): one tif and one
 csv per frame is bound by file creation, not by memory.
@@ -32,12 +33,20 @@ from imagesumming.schema import make_locs
 from _memory import MB, PeakMemory  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
-def write_movie(path, frames, height, width, seed=0):
+def write_movie(path, frames, height, width, seed=0, compressed=False):
     """A synthetic movie written frame by frame (never held whole) and a table of 5 rows per frame."""
     rng = np.random.default_rng(seed)
-    with TifWriter(path, pixel_size=100.0, n_frames=frames) as w:
-        for _ in range(frames):
-            w.write(rng.integers(90, 60000, size=(height, width), dtype=np.uint16))
+    if compressed:  # pages a reader must decode one by one (as from some camera software)
+        import tifffile
+
+        with tifffile.TiffWriter(path) as w:
+            for _ in range(frames):
+                w.write(rng.integers(90, 60000, size=(height, width), dtype=np.uint16), compression="zlib",
+                        photometric="minisblack", resolution=(1e5, 1e5), resolutionunit="CENTIMETER")
+    else:
+        with TifWriter(path, pixel_size=100.0, n_frames=frames) as w:
+            for _ in range(frames):
+                w.write(rng.integers(90, 60000, size=(height, width), dtype=np.uint16))
     k = 5 * frames
     return make_locs({"frame": np.repeat(np.arange(1, frames + 1), 5), "x": rng.uniform(0, width * 100.0, k),
                       "y": rng.uniform(0, height * 100.0, k), "photons": rng.uniform(500, 5000, k),
@@ -53,6 +62,8 @@ def main(argv=None):
                     help="frames of the (separate) movie written as single frames (default: %(default)s; 0: skip)")
     ap.add_argument("--dir", help="working folder (default: a temporary folder, removed afterwards)")
     ap.add_argument("--keep", action="store_true", help="keep the files")
+    ap.add_argument("--compressed", action="store_true",
+                    help="write the big movie zlib-compressed, so that the add-ons read it page by page")
     args = ap.parse_args(argv)
     if args.frames < 2:
         ap.error("--frames must be at least 2")
@@ -64,13 +75,15 @@ def main(argv=None):
         movie, csv = work / "big.tif", work / "big.csv"
         t0 = time.perf_counter()
         with PeakMemory() as mem:
-            locs = write_movie(movie, args.frames, args.height, args.width)
+            locs = write_movie(movie, args.frames, args.height, args.width, compressed=args.compressed)
             write_locs(csv, locs, "deepstorm")
             del locs
-        size = movie.stat().st_size
+        size = args.frames * args.height * args.width * 2  # pixel data (the file is smaller when compressed)
+        with open_movie(movie) as m:
+            how = "memory-mapped" if m.memmapped else "read page by page"
         print(f"movie: {args.frames} frames of {args.width} x {args.height} px uint16 = {size / MB:,.0f} MiB "
               f"({size / 1e9:.2f} GB), {5 * args.frames:,} localizations; written in "
-              f"{time.perf_counter() - t0:.1f} s, peak RssAnon {mem.peak_anon / MB:,.0f} MiB")
+              f"{time.perf_counter() - t0:.1f} s, peak RssAnon {mem.peak_anon / MB:,.0f} MiB; {how}")
         half = args.frames // 2
         stages = [
             ("split", lambda: split_movie(movie, csv, at=half, out_dir=work / "parts", progress=False)),

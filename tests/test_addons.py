@@ -297,6 +297,23 @@ def test_merge_offsets_by_movie_length_when_last_frames_are_empty(tmp_path, smal
     assert same_rows(b_rows.assign(frame=b_rows["frame"] - 12), truth[truth["frame"] <= 5])
 
 
+def test_merge_of_three_movies_of_different_lengths_with_empty_ends(tmp_path, small_movie):
+    movie, truth = small_movie
+    lengths, parts = (12, 5, 7), []
+    for k, n in enumerate(lengths):  # each movie's last two frames have no localizations
+        rows = truth[truth["frame"] <= n - 2]
+        parts.append((*write_data(tmp_path, f"p{k}", movie[:n], rows, "thunderstorm"), rows))
+    r = merge_movies([p[0] for p in parts], [p[1] for p in parts], output=tmp_path / "all", progress=False)
+    assert r.movies == {tmp_path / "all.tif": 24}
+    assert np.array_equal(pixels(tmp_path / "all.tif"), np.concatenate([movie[:n] for n in lengths]))
+    expected = pd.concat([rows.assign(frame=rows["frame"] + off)
+                          for (_, _, rows), off in zip(parts, (0, 12, 17))], ignore_index=True)
+    assert same_rows(table(tmp_path / "all.csv"), expected)
+    s = split_movie(tmp_path / "all.tif", tmp_path / "all.csv", at=1, out_dir=tmp_path / "s", progress=False)
+    assert list(s.movies.values()) == [1, 23] and list(s.locs.values()) == [
+        int((expected["frame"] == 1).sum()), int((expected["frame"] > 1).sum())]
+
+
 def test_inputs_are_not_modified(tmp_path, data):
     # ImageSumming's split and merge changed the tables they were given
     movie, truth, tif, csv = data
