@@ -215,6 +215,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                     text = ", ".join(f"best {k} {v[k]:.3f} with confidence >= {v['threshold_rounded']:g} "
                                      f"({v['n_pred']} kept)" for k, v in best[r].items())
                     print(f"  radius {r:g} nm: {text}")
+                n_conf = int(np.isfinite(pred_all["confidence"].to_numpy(np.float64)).sum())
+                if any(v["n_pred"] == n_conf for b in best.values() for v in b.values()):
+                    # the csv holds only what passed the notebook's detection threshold
+                    note = ("keeping every prediction scores best: a lower detection threshold in the notebook "
+                            "(section 6.1, threshold) may do better")
+                    print(f"note: {note}")
+                    summary["notes"].append(note)
                 summary["best_thresholds"] = best
                 summary["sweep"] = mode
                 _save(views.sweep_view(sweep), out / "sweep.png", args.force)

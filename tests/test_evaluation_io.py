@@ -267,6 +267,7 @@ def test_cli_evaluate_writes_its_files(folder, capsys):
     sweep = pd.read_csv(out / "sweep.csv")
     assert sweep["threshold"].nunique() == pred["confidence"].nunique()
     assert "Jaccard" in printed and "best jaccard" in printed
+    assert "lower detection threshold" not in printed  # the best threshold drops false detections
     # a second run refuses to overwrite, and leaves the files alone; --force overwrites
     before = (out / "metrics.csv").stat().st_mtime_ns
     assert main(args) == 2
@@ -309,6 +310,20 @@ def test_cli_recommended_threshold_reproduces_the_best_jaccard(folder, capsys):
     assert len(kept) == int(shown.group(3)) == best["n_pred"]
     row = evaluate(truth, kept, radii=[250]).iloc[0]
     assert row.jaccard == pytest.approx(best["jaccard"]) and f"{row.jaccard:.3f}" == shown.group(1)
+
+
+def test_cli_says_when_keeping_every_prediction_is_best(tmp_path, capsys):
+    movie, truth = simulate_movie(n_frames=4, height=16, width=20, pixel_size=PX, emitters_per_frame=5, seed=3)
+    write_locs(tmp_path / "gt.csv", truth, "deepstorm")
+    # no false detection: every threshold above the lowest confidence loses true ones
+    info = make_demo_prediction(tmp_path / "p", truth, pixel_size=PX, height=16, width=20, upsampling=UP,
+                                false_per_frame=0.0, miss_fraction=0.2, seed=1)
+    assert main(["evaluate", str(info["locs"]), "--gt", str(tmp_path / "gt.csv"), "--radius", "250",
+                 "-o", str(tmp_path / "e")]) == 0
+    assert "lower detection threshold" in capsys.readouterr().out
+    notes = json.loads((tmp_path / "e" / "metrics.json").read_text())["notes"]
+    assert any("lower detection threshold" in n for n in notes)
+    # (test_cli_evaluate_writes_its_files: false detections at low confidence, no such note)
 
 
 # --- real files ---------------------------------------------------------------------------------
