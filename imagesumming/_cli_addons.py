@@ -39,7 +39,8 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser("frames", help="write every frame as its own tif and localization file",
-                       description="DIR/<stem>_0001.tif and <stem>_0001.csv ... (zero-padded so they sort); "
+                       description="DIR/<stem>_01.tif and <stem>_01.csv ... (zero-padded to the width of the "
+                                   "frame count, so they sort); "
                                    "every frame is frame 1 of its file; empty frames get a csv with the header.")
     p.add_argument("movie", help="movie (.tif, .raw)")
     p.add_argument("locs", nargs="?", help="its localizations")
