@@ -33,15 +33,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-
-# ---------------------------------------------------------------------------------------------
-# memory sampling
-# ---------------------------------------------------------------------------------------------
-
-
-from _memory import MB, PeakMemory  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-
+from _memory import MB, PeakMemory  # benchmarks/_memory.py (benchmarks/ is on sys.path when run as a script)
 
 # ---------------------------------------------------------------------------------------------
 # data
@@ -141,7 +133,7 @@ def child_sum(folder: Path, n_patches: int, n_summed: int, out: Path) -> dict:
     return {"time": t2 - t0, "time_sum": t1 - t0, "time_save": t2 - t1, "start_anon_mb": mem.start_anon / MB,
             "peak_anon_mb": mem.peak_anon / MB, "peak_file_mb": mem.peak_file / MB,
             "output_mb": (paths["tif"].stat().st_size + paths["csv"].stat().st_size) / 2**20,
-            "localizations_out": int(len(res.locs)), "attempts": res.params["search"]["attempts"],
+            "localizations_out": len(res.locs), "attempts": res.params["search"]["attempts"],
             "movie_mb": (folder / "big.tif").stat().st_size / 2**20}
 
 

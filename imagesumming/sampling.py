@@ -23,13 +23,13 @@ from .errors import InputError
 __all__ = [
     "TRANSFORMS",
     "LocIndex",
-    "index_locs",
-    "window_members",
-    "find_patches",
-    "transform_patches",
-    "transform_xy",
     "choose_bins",
     "expand_ranges",
+    "find_patches",
+    "index_locs",
+    "transform_patches",
+    "transform_xy",
+    "window_members",
 ]
 
 #: The 8 symmetries of the square. Code bits: 4 = transpose, 2 = flip up-down (rows),

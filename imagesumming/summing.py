@@ -30,13 +30,21 @@ from ._files import atomic_path, check_outputs
 from .errors import InputError
 from .io import as_movie, read_locs, smallest_dtype, write_deepstorm_csv, write_tif
 from .io.locs import _check_pixel_size
-from .sampling import (TRANSFORMS, choose_bins, expand_ranges, find_patches, index_locs, transform_patches,
-                       transform_xy, window_members)
+from .sampling import (
+    TRANSFORMS,
+    choose_bins,
+    expand_ranges,
+    find_patches,
+    index_locs,
+    transform_patches,
+    transform_xy,
+    window_members,
+)
 from .schema import make_locs
 from .stats import density_per_frame
 from .validate import check_locs
 
-__all__ = ["sum_patches", "SummingResult", "output_paths", "DEFAULTS"]
+__all__ = ["DEFAULTS", "SummingResult", "output_paths", "sum_patches"]
 
 log = logging.getLogger("imagesumming")
 
@@ -241,7 +249,7 @@ def _progress(progress, **kw):
 
 def sum_patches(movies, locs, *, pixel_size=None, camera_offset=100.0, patch_size=30, n_patches=200,
                 n_summed=100, bin_size=10, target_density=None, min_emitters=2, unique=False, augment=False,
-                seed=None, on_invalid="error", progress=True, max_attempts=None) -> "SummingResult":
+                seed=None, on_invalid="error", progress=True, max_attempts=None) -> SummingResult:
     """Sum random low-density patches into dense training frames with exact ground truth.
 
     Parameters
@@ -461,7 +469,7 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
                   "locs": str(Path(lsrc).resolve()) if isinstance(lsrc, (str, os.PathLike)) else "table",
                   "locs_bytes": os.path.getsize(lsrc) if isinstance(lsrc, (str, os.PathLike)) else None,
                   "locs_format": rep.format if rep else "table", "locs_frame_base": rep.frame_base if rep else 1,
-                  "localizations": int(len(tables[i])), "localizations_used": int(len(checked[i])),
+                  "localizations": len(tables[i]), "localizations_used": len(checked[i]),
                   "invalid": invalid[i], "invalid_handling": on_invalid,
                   "mean_density": float(in_density[i].mean())}
         inputs.append(entry_)
@@ -475,7 +483,7 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
                    "best_emitters": int(found["best"]), "repeated_windows_skipped": int(found["repeats"]),
                    "mean_emitters_per_window": float(found["mean_candidate"])},
         "output": {"frames": n_summed, "dtype": str(out_dtype), "min": float(lo), "max": float(hi),
-                   "negative_pixels": negatives, "localizations": int(len(out)),
+                   "negative_pixels": negatives, "localizations": len(out),
                    "emitters_per_frame_min": int(per_frame.min()), "emitters_per_frame_max": int(per_frame.max()),
                    "mean_density": float(out_density.mean()),
                    "mean_patch_density": float(patch_density.mean())},

@@ -11,8 +11,21 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from imagesumming.errors import InputError, OutputExistsError
-from imagesumming.io import Movie, read_locs, write_deepstorm_csv, write_picasso_hdf5, write_tif
-from imagesumming.sampling import TRANSFORMS, choose_bins, index_locs, transform_patches, transform_xy, window_members
+from imagesumming.io import (
+    Movie,
+    read_locs,
+    write_deepstorm_csv,
+    write_picasso_hdf5,
+    write_tif,
+)
+from imagesumming.sampling import (
+    TRANSFORMS,
+    choose_bins,
+    index_locs,
+    transform_patches,
+    transform_xy,
+    window_members,
+)
 from imagesumming.schema import make_locs
 from imagesumming.summing import SummingResult, output_paths, sum_patches
 from imagesumming.synthetic import simulate_movie
