@@ -48,8 +48,9 @@ def frame_view(frame: int, *, movie_frame=None, prediction_frame=None, gt: pd.Da
     movie_frame : 2-D array, optional
         The input frame (camera pixels, ``pixel_size`` nm).
     prediction_frame : 2-D array, optional
-        The per-frame prediction (``pixel_size_hr`` nm), e.g. ``stack[frame - 1]``. Without it the
-        right panel shows the widefield frame under the predictions.
+        The per-frame prediction (``pixel_size_hr`` nm), e.g. ``stack[frame - 1]``, drawn with pixel
+        ``k`` centred on ``k * pixel_size_hr`` (see the module docstring). Without it the right
+        panel shows the widefield frame under the predictions.
     gt, pred : DataFrame, optional
         Canonical tables; only rows of ``frame`` are drawn. Predictions are coloured by
         ``confidence`` when they have one; ``threshold`` hides those below it.
@@ -125,7 +126,8 @@ def merged_view(widefield, predicted, *, pixel_size_hr: float):
     ----------
     widefield, predicted : 2-D array or None
         The notebook's ``Widefield_<name>.tif`` and ``Predicted_<name>.tif``; a missing one
-        leaves its panel empty.
+        leaves its panel empty. The prediction is drawn half a pixel up and left of the
+        widefield image (its pixel ``k`` is centred on ``k * pixel_size_hr``).
     pixel_size_hr : float
         Their pixel size in nm.
     """
