@@ -53,17 +53,17 @@ from .errors import InputError, OutputExistsError
 __all__ = [
     "PATCH_IDS",
     "NotebookStyle",
-    "PatchResult",
-    "PatchReport",
     "PatchError",
-    "load_patches",
+    "PatchReport",
+    "PatchResult",
+    "check_destination",
     "load_notebook",
+    "load_patches",
     "patch_notebook",
     "patch_notebook_file",
-    "check_destination",
+    "strip_shell_lines",
     "validate_notebook",
     "write_notebook",
-    "strip_shell_lines",
 ]
 
 log = logging.getLogger("imagesumming")
@@ -106,7 +106,7 @@ class NotebookStyle:
         return text.replace("\n", self.newline) if self.newline != "\n" else text
 
     @classmethod
-    def detect(cls, raw: str, nb: dict) -> "NotebookStyle":
+    def detect(cls, raw: str, nb: dict) -> NotebookStyle:
         """The style that reproduces ``raw`` (the text ``nb`` was parsed from), else a close guess."""
         newline = "\r\n" if "\r\n" in raw else "\n"
         text = raw.replace("\r\n", "\n")
@@ -185,19 +185,11 @@ def write_notebook(nb: dict, path, *, style: NotebookStyle | None = None, force:
 # patch specs and templates
 # ---------------------------------------------------------------------------------------------
 
-def _resource_text(package: str, *parts: str) -> str:
-    from importlib.resources import files
-
-    res = files(package)
-    for part in parts:
-        res = res.joinpath(part)
-    return res.read_text(encoding="utf-8")
-
-
 def load_patches() -> list[dict]:
     """The patch specs shipped in :mod:`imagesumming.patches`, sorted by their ``order``."""
-    import yaml
     from importlib.resources import files
+
+    import yaml
 
     specs = []
     for res in files("imagesumming.patches").iterdir():
@@ -235,8 +227,10 @@ def _render(text: str, params: dict, where: str) -> str:
 
 def _op_text(op: dict, params: dict, where: str) -> str:
     if "template" in op:
-        text = _resource_text("imagesumming.templates", "cells", op["template"])
-        text = text[:-1] if text.endswith("\n") else text
+        from importlib.resources import files
+
+        text = files("imagesumming.templates").joinpath("cells", op["template"]).read_text(encoding="utf-8")
+        text = text.removesuffix("\n")
     else:
         text = op["text"]
     return _render(text, params, where)
@@ -283,20 +277,13 @@ def _mark(cell, patch_id: str, extra: dict | None = None) -> None:
         mark.update(extra)
 
 
-def strip_shell_lines(source: str, *, keep_blocks: bool = True) -> str:
-    """Replace IPython ``!shell`` and ``%magic`` lines so that ``ast.parse`` can check the rest.
-
-    ``keep_blocks`` puts ``pass`` (at the line's indent) in their place, so that a block holding
-    only such a line stays valid; otherwise they are removed.
-    """
+def strip_shell_lines(source: str) -> str:
+    """Replace IPython ``!shell`` and ``%magic`` lines by ``pass`` (at their indent) so that
+    ``ast.parse`` can check the rest, also when such a line is all a block holds."""
     out = []
     for line in source.splitlines():
-        s = line.lstrip()
-        if s.startswith(("!", "%")):
-            if keep_blocks:
-                out.append(line[: len(line) - len(s)] + "pass")
-            continue
-        out.append(line)
+        code = line.lstrip()
+        out.append(line[: len(line) - len(code)] + "pass" if code.startswith(("!", "%")) else line)
     return "\n".join(out)
 
 
@@ -339,8 +326,7 @@ def _indented(block: str, indent: str) -> list[str]:
 
 def _splice(lines: list[str], start: int, stop: int, new: list[str]) -> list[str]:
     """Replace ``lines[start:stop]`` by ``new`` (lines without newlines), keeping line endings."""
-    last_has_nl = stop < len(lines) or (stop > start and lines[stop - 1].endswith("\n")) \
-        or (stop == start and start < len(lines))
+    last_has_nl = stop < len(lines) or (stop > start and lines[stop - 1].endswith("\n"))
     out = [line + "\n" for line in new]
     if not last_has_nl and out:
         out[-1] = out[-1][:-1]
@@ -431,10 +417,6 @@ class PatchReport:
     @property
     def changed(self) -> bool:
         return bool(self.changes)
-
-    @property
-    def ok(self) -> bool:
-        return not self.missing
 
     def table(self) -> str:
         """A text table: patch, cell, status (and how the cell was found, or what was looked for)."""
@@ -538,10 +520,6 @@ def _new_cell_id(spec_id: str, n: int, taken: set) -> str:
         salt += 1
 
 
-def _like(cells: list, cell_type: str) -> dict | None:
-    return next((c for c in cells if c.get("cell_type") == cell_type), None)
-
-
 def _new_cell(nb: dict, cell_type: str, text: str, cid: str, source_as_list: bool) -> dict:
     """A cell in the notebook's own style: key order of its cells, Colab id, form view for code."""
     cells = nb["cells"]
@@ -553,7 +531,7 @@ def _new_cell(nb: dict, cell_type: str, text: str, cid: str, source_as_list: boo
         cell = {"cell_type": "markdown", "metadata": meta, "source": None}
     if (nb.get("nbformat"), nb.get("nbformat_minor", 0)) >= (4, 5):
         cell["id"] = cid  # 4.5+ requires a top-level id; 4.0-4.4 forbid it
-    model = _like(cells, cell_type)
+    model = next((c for c in cells if c.get("cell_type") == cell_type), None)
     if model is not None:  # same key order as the notebook's cells, so the diff looks native
         order = list(model.keys())
         cell = {k: cell[k] for k in order if k in cell} | {k: v for k, v in cell.items() if k not in order}
@@ -603,6 +581,35 @@ def _select(specs, only, skip) -> tuple[set, set]:
     return ids(only, "only"), ids(skip, "skip")
 
 
+def _injected_cells(nb: dict, pid: str, cell_defs: list, params: dict, source_as_list: bool, taken: set) -> list:
+    """The new cells of an ``insert_cells_before`` operation, marked as injected by ``pid``."""
+    new_cells = []
+    for n, cdef in enumerate(cell_defs):
+        text = _op_text(cdef, params, f"patch {pid}")
+        if cdef["cell_type"] == "code" and (err := _parses(text)):
+            raise ValueError(f"patch {pid}: template {cdef.get('template')} does not parse ({err})")
+        cell = _new_cell(nb, cdef["cell_type"], text, _new_cell_id(pid, n, taken), source_as_list)
+        _mark(cell, pid, {"injected": True})
+        new_cells.append(cell)
+    return new_cells
+
+
+def _patched_source(source: str, ops: list, params: dict, where: str) -> tuple[str, list]:
+    """``source`` with the line operations applied, and their notes; raises _Miss when a required
+    line is not there (an ``optional`` operation that misses only adds a note)."""
+    lines, notes = _split_lines(source), []
+    for op in ops:
+        try:
+            lines, note = _apply_op(lines, op, params, where)
+        except _Miss as miss:
+            if not op.get("optional"):
+                raise
+            note = f"optional step skipped: {miss}"
+        if note:
+            notes.append(note)
+    return "".join(lines), notes
+
+
 def _apply_spec(nb: dict, spec: dict, params: dict, source_as_list: bool, taken: set) -> tuple[PatchResult, list]:
     cells = nb["cells"]
     pid, target = spec["id"], spec["target"]
@@ -612,41 +619,21 @@ def _apply_spec(nb: dict, spec: dict, params: dict, source_as_list: bool, taken:
             result.status, result.cell = ALREADY, _cell_label(c, i)
             result.message = f"by imagesumming {_marks(c)[pid]}"
             return result, []
-    failures = []
+    ops, failures = spec["operations"], []
     for index, how in _candidates(cells, target):
-        cell = cells[index]
-        label = _cell_label(cell, index)
-        ops = spec["operations"]
+        label = _cell_label(cells[index], index)
         if ops[0]["op"] == "insert_cells_before":
-            new_cells = []
-            for n, cdef in enumerate(ops[0]["cells"]):
-                text = _op_text(cdef, params, f"patch {pid}")
-                if cdef["cell_type"] == "code" and (err := _parses(text)):
-                    raise ValueError(f"patch {pid}: template {cdef.get('template')} does not parse ({err})")
-                new = _new_cell(nb, cdef["cell_type"], text, _new_cell_id(pid, n, taken), source_as_list)
-                _mark(new, pid, {"injected": True})
-                new_cells.append(new)
+            new_cells = _injected_cells(nb, pid, ops[0]["cells"], params, source_as_list, taken)
             cells[index:index] = new_cells
             result.status, result.cell, result.found_by = APPLIED, f"before {label}", how
             result.message = f"{len(new_cells)} cells inserted"
             return result, [(pid, f"new {c['metadata']['id']}", None, _source(c)) for c in new_cells]
-        old = _source(cell)
-        lines = _split_lines(old)
-        notes = []
+        cell, old = cells[index], _source(cells[index])
         try:
-            for op in ops:
-                try:
-                    lines, note = _apply_op(lines, op, params, f"patch {pid}")
-                except _Miss as miss:
-                    if not op.get("optional"):
-                        raise
-                    note = f"optional step skipped: {miss}"
-                if note:
-                    notes.append(note)
+            new, notes = _patched_source(old, ops, params, f"patch {pid}")
         except _Miss as miss:
             failures.append(f"{label} (found by {how}): {miss}")
             continue
-        new = "".join(lines)
         if cell.get("cell_type") == "code" and _parses(old) is None and (err := _parses(new)):
             failures.append(f"{label}: the patched cell would not parse ({err})")
             continue

@@ -516,8 +516,8 @@ RECORD_PIP = ("from IPython.core.magic import register_line_magic\n"
 
 def _fill_form(source: str, values: dict) -> str:
     for name, value in values.items():
-        source, n = re.subn(rf"^{name} = .*?(#@param.*)$", lambda m: f"{name} = {value!r} {m.group(1)}", source,
-                            flags=re.M)
+        source, n = re.subn(rf"^{name} = .*?(#@param.*)$", lambda m, name=name, value=value:
+                            f"{name} = {value!r} {m.group(1)}", source, flags=re.M)
         assert n == 1, name
     return source
 
@@ -548,13 +548,12 @@ def test_injected_cells_run_in_a_jupyter_kernel(tmp_path):
     load_manual_pixel = _fill_form(load, {"get_pixel_size_from_file": False})
 
     drive = outside_colab(src(cell_by_id(nb, "1R-7Fo34_gOd")))  # section 2.2, as a user runs it first
-    sources = [RECORD_PIP, drive, install, empty_form, form, load,
-               "import json, tifffile\n"
+    check = ("import json, tifffile\n"
                "assert training_files == (str(imagesumming_paths['tif']), str(imagesumming_paths['csv']))\n"
                "print(json.dumps({'pages': len(tifffile.TiffFile(training_files[0]).pages), 'pixel_size': pixel_size,"
                " 'rows': len(LocData), 'ids': [int(LocData.index.min()), int(LocData.index.max())],"
-               " 'sorted': bool(LocData['frame'].is_monotonic_increasing)}))",
-               load_manual_pixel, _run_cell(form)]
+             " 'sorted': bool(LocData['frame'].is_monotonic_increasing)}))")
+    sources = [RECORD_PIP, drive, install, empty_form, form, load, check, load_manual_pixel, _run_cell(form)]
     run = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     client = nbclient.NotebookClient(run, timeout=120, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
