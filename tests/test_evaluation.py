@@ -206,6 +206,10 @@ def test_frames_in_one_table_count_fully():
     ov = m.frame_overlap()
     assert ov == {"frames_both": 1, "frames_only_gt": 2, "frames_only_pred": 1,
                   "gt_rows_in_frames_only_gt": 3, "pred_rows_in_frames_only_pred": 2}
+    pf = per_frame(m, n_frames=6)  # frames 1..6, empty ones with zeros
+    assert pf["n_gt"].tolist() == [1, 2, 0, 0, 1, 0] and pf["n_pred"].tolist() == [1, 0, 2, 0, 0, 0]
+    assert pf["fp"].tolist() == [0, 0, 2, 0, 0, 0] and pf["fn"].tolist() == [0, 2, 0, 0, 1, 0]
+    assert len(per_frame(m, n_frames=3)) == 3
 
 
 def test_no_frame_overlap_warns_with_counts(caplog):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..stats import counts_per_frame
 from .matching import Matches, match_radii
 
 __all__ = ["DEFAULT_RADII", "METRIC_COLUMNS", "metrics", "metrics_from_sums", "efficiency", "evaluate",
@@ -136,8 +137,7 @@ def per_frame(matches: Matches, n_frames: int | None = None) -> pd.DataFrame:
     n = last if n_frames is None else int(n_frames)
 
     def count(frames):
-        frames = frames[(frames >= 1) & (frames <= n)]
-        return np.bincount(frames - 1, minlength=n)[:n]
+        return counts_per_frame(pd.DataFrame({"frame": frames}), n)
 
     n_gt, n_pred, tp = count(m.gt_frame), count(m.pred_frame), count(m.frame)
     return pd.DataFrame({"frame": np.arange(1, n + 1), "n_gt": n_gt, "n_pred": n_pred, "tp": tp,
