@@ -91,12 +91,12 @@ def main() -> None:
     print(f"bare KD-tree: build + nearest-neighbour query    {t_nn:7.2f} s")
 
     m = match(gt, pred, r, "optimal")
-    comp, gl, pl = _components(sdm["i"].astype(np.int64), sdm["j"].astype(np.int64))
+    comp, _, _ = _components(sdm["i"].astype(np.int64), sdm["j"].astype(np.int64))
     sizes = np.bincount(np.bincount(comp))
     print(f"candidate groups: {comp.max() + 1:,}; largest has {int(np.bincount(comp).max())} pairs; "
           f"groups with 1/2/3+ pairs: {sizes[1]:,}/{sizes[2] if len(sizes) > 2 else 0:,}/{int(sizes[3:].sum()):,}")
     for matcher in ("optimal", "greedy"):
-        t, res = timed(lambda: evaluate(gt, pred, radii=[r], matcher=matcher), args.repeat)
+        t, res = timed(lambda matcher=matcher: evaluate(gt, pred, radii=[r], matcher=matcher), args.repeat)
         row = res.iloc[0]
         print(f"evaluate ({matcher:7s}, 1 radius)                 {t:7.2f} s  = {t / t_pairs:4.2f}x the pair query, "
               f"{t / t_nn:4.2f}x the nearest-neighbour query  (TP {row.tp:,}, Jaccard {row.jaccard:.4f}, "
