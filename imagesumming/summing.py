@@ -264,7 +264,8 @@ def sum_patches(movies, locs, *, pixel_size=None, camera_offset=100.0, patch_siz
         Camera pixel size in nm. Default: from the files (tif tags, Picasso yaml); an error when
         they give none or disagree.
     camera_offset : float
-        Camera offset (ADU) subtracted ``k - 1`` times from each sum.
+        Camera offset (ADU) subtracted ``k - 1`` times from each sum. A whole number keeps the
+        sums of integer movies exact integers; any other value makes them float (float32 output).
     patch_size : int
         Side ``P`` of the patches and of the summed frames (camera pixels).
     n_patches : int
@@ -297,7 +298,7 @@ def sum_patches(movies, locs, *, pixel_size=None, camera_offset=100.0, patch_siz
     -------
     SummingResult
         ``frames`` (n_summed, P, P) in the smallest dtype that holds the values (uint16, int32 or
-        int64 for integer movies; float32 for float movies), ``locs`` (canonical table, frames
+        int64 for integer movies; float32 for float movies or a fractional offset), ``locs`` (canonical table, frames
         1..n_summed, x/y nm from the summed frame's corner), ``provenance``, ``params``,
         ``notebook_settings``.
 

@@ -800,3 +800,12 @@ def test_source_patches_are_distinct_windows():
     assert res.params["search"]["repeated_windows_skipped"] > 0
     with pytest.raises(InputError, match="found only 9 of 10 patches .* repeated windows skipped"):
         sum_patches(movie, locs, n_patches=10, max_attempts=2000, **kw)
+
+
+def test_fractional_camera_offset_gives_float_sums():
+    movie = coded_movie()
+    locs = random_locs(12, 40, 48, seed=3)
+    res = sum_patches(movie, locs, pixel_size=PS, patch_size=6, n_patches=20, n_summed=10, bin_size=3,
+                      min_emitters=1, camera_offset=99.5, seed=5, progress=False)
+    assert res.frames.dtype == np.float32
+    np.testing.assert_array_equal(res.frames, expected_sums(res, [movie], 99.5))  # x.0 - 199.0: exact in float32
