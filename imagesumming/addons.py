@@ -373,6 +373,7 @@ class _Staging:
         folders = {p.parent for p in self.outputs}
         assert len(folders) == 1, folders  # every add-on writes into one folder
         self.folder = folders.pop()
+        self.memo = {}  # texts the writers reuse across outputs
 
     def __enter__(self):
         missing = [p for p in [self.folder, *self.folder.parents] if not p.exists()]
@@ -430,13 +431,16 @@ def _write_locs_file(res, stage, names, table, movie, *, frames, meta=None, hist
     write_picasso_hdf5(stage(names[0]), table, pixel_size=res.pixel_size, width=movie.width, height=movie.height,
                        frames=frames, extra_metadata=meta)
     if history:  # Picasso's convention: the input's documents (camera, localize settings...), then this step's
-        import yaml
-
         new = {"Width": movie.width, "Height": movie.height, "Frames": frames, "Pixelsize": res.pixel_size}
-        docs = [{**doc, **{k: v for k, v in new.items() if k in doc}} for doc in history]  # Picasso reads info[0]
+        key = ("history", id(history), frames)
+        if key not in stage.memo:  # rendered once (split_frames writes thousands of identical ones)
+            import yaml
+
+            docs = [{**doc, **{k: v for k, v in new.items() if k in doc}} for doc in history]  # Picasso reads info[0]
+            stage.memo[key] = yaml.dump_all(docs, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper),
+                                            default_flow_style=False, sort_keys=False)
         yml = stage(names[1])
-        docs.append(yaml.safe_load(yml.read_text(encoding="utf-8")))
-        yml.write_text(yaml.safe_dump_all(docs, default_flow_style=False, sort_keys=False), encoding="utf-8")
+        yml.write_text(stage.memo[key] + "---\n" + yml.read_text(encoding="utf-8"), encoding="utf-8")
 
 
 def _copy_frames(writer: TifWriter, movie: Movie, start: int, stop: int, bar, dtype=None) -> None:
