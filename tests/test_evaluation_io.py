@@ -182,6 +182,23 @@ def test_filter_prediction_file_keeps_rows_verbatim(tmp_path):
     assert len((tmp_path / "out.csv").read_text().splitlines()) == 4
 
 
+@pytest.mark.parametrize("header, fmt", [
+    ('"id","frame","x [nm]","y [nm]","sigma [nm]","confidence"', "thunderstorm"),
+    (",frame,x [nm],y [nm],Photon #,Sigma [nm],confidence [a.u]", "deepstorm"),
+])
+def test_filter_keeps_the_header_verbatim(tmp_path, header, fmt):
+    rows = ["1,1,100.5,200,120,0.9", "2,1,300,400,120,0.2", "3,2,500,600,120,0.6"]
+    if fmt == "deepstorm":
+        rows = [r[:r.rindex(",")] + ",1000" + r[r.rindex(","):] for r in rows]  # Photon # before confidence
+    (tmp_path / "in.csv").write_text("\n".join([header, *rows]) + "\n")
+    assert filter_prediction_file(tmp_path / "in.csv", 0.5, tmp_path / "out.csv")["kept"] == 2
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert lines[0] == header and len(lines) == 3
+    # ids stay those of the kept rows (ThunderSTORM) or run 1..N again (Deep-STORM's unnamed index)
+    assert [ln.split(",")[0] for ln in lines[1:]] == (["1", "3"] if fmt == "thunderstorm" else ["1", "2"])
+    assert read_locs(tmp_path / "out.csv")[1].format == read_locs(tmp_path / "in.csv")[1].format
+
+
 def test_filter_errors(tmp_path):
     src = tmp_path / "gt.csv"
     src.write_text(",frame,x [nm],y [nm]\n1,1,2,3\n")

@@ -468,11 +468,12 @@ def filter_prediction_file(path, threshold: float, output, *, force: bool = Fals
         keep = conf >= threshold
     kept = raw.loc[keep].copy()
     first = str(raw.columns[0])
-    header = list(raw.columns)
     if first.startswith("Unnamed"):
         kept[first] = [str(i) for i in range(1, len(kept) + 1)]
-        header[0] = ""
-    with atomic_path(output, force=force) as tmp:
-        kept.to_csv(tmp, index=False, header=header)
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        header = fh.readline().rstrip("\r\n")  # verbatim (ThunderSTORM quotes its labels)
+    with atomic_path(output, force=force) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
+        out.write(header + "\n")
+        kept.to_csv(out, index=False, header=False, lineterminator="\n")
     return {"kept": int(keep.sum()), "total": len(raw), "no_confidence": int(np.isnan(conf).sum()),
             "column": labels[0]}
