@@ -199,6 +199,44 @@ def _read_tables(movies, locs, opened, pixel_size):
     return tables, reports, float(ps), source
 
 
+def _exact_sums(pool: np.ndarray, bins: np.ndarray, camera_offset: float, progress=None) -> np.ndarray:
+    """``pool[bins[s]].sum(axis=0) - (k - 1) * camera_offset`` for every summed frame ``s``.
+
+    Integer pools with a whole-number offset are summed exactly: in int32 when no partial sum can
+    leave its range (half the memory), else in int64 (an error when even that could overflow);
+    float pools or a fractional offset in float64. Returns the sums in the smallest dtype that
+    holds them (uint16, int32, int64; float32), negative values kept. ``progress(n)`` is called
+    after each chunk of ``n`` summed frames.
+    """
+    n_summed, k = bins.shape
+    exact = pool.dtype.kind in "iu" and float(camera_offset).is_integer()
+    acc_dtype = np.int64 if exact else np.float64
+    if exact and pool.size:
+        bound = k * max(abs(int(pool.min())), abs(int(pool.max()))) + (k - 1) * int(camera_offset)
+        if bound >= 2**63:
+            raise InputError(f"sums of k = {k} patches may exceed 64-bit integers (pixel values "
+                             f"{int(pool.min())}..{int(pool.max())}): lower --bin-size")
+        if bound < 2**31:
+            acc_dtype = np.int32
+        if pool.dtype == np.uint64:  # numpy mixes uint64 with signed integers as float64
+            pool = pool.astype(np.int64)
+    offset = acc_dtype(camera_offset) * (k - 1)
+    sums = np.empty((n_summed,) + pool.shape[1:], acc_dtype)
+    for s in range(0, n_summed, _SUM_CHUNK):
+        b = bins[s:s + _SUM_CHUNK]
+        acc = pool[b[:, 0]].astype(acc_dtype)
+        for j in range(1, k):
+            acc += pool[b[:, j]]
+        acc -= offset
+        sums[s:s + len(b)] = acc
+        if progress is not None:
+            progress(len(b))
+    if not exact:
+        return sums.astype(np.float32)
+    lo, hi = (int(sums.min()), int(sums.max())) if sums.size else (0, 0)
+    return sums.astype(smallest_dtype(lo, hi), copy=False)
+
+
 def _median_noise(stack: np.ndarray, chunk: int = 1024):
     """Median and noise (1.4826 x median absolute deviation) of each image of an (n, P, P) stack."""
     n = len(stack)
@@ -371,7 +409,6 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
 
     # read the windows, frame by frame per movie
     mov, frm, row, col = found["movie"], found["frame"], found["row"], found["col"]
-    floating = any(m.dtype.kind == "f" for m in opened)
     pool_dtype = np.result_type(*[m.dtype for m in opened])
     pool = np.empty((n_patches, P, P), pool_dtype)
     with _progress(progress, total=n_patches, desc="reading patches", unit="patch") as bar:
@@ -394,32 +431,10 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
 
     # which patches go into which summed frame, and the exact sums
     bins = choose_bins(rng, n_patches, n_summed, k, unique=unique)
-    acc_dtype = np.float64 if floating or not float(camera_offset).is_integer() else np.int64
-    if acc_dtype == np.int64 and pool.size:
-        # exact in int32 when no partial sum can leave its range (halves the memory of the sums)
-        bound = k * max(abs(int(pool.min())), abs(int(pool.max()))) + (k - 1) * int(camera_offset)
-        if bound >= 2**63:
-            raise InputError(f"sums of k = {k} patches may exceed 64-bit integers (pixel values "
-                             f"{int(pool.min())}..{int(pool.max())}): lower --bin-size")
-        if bound < 2**31:
-            acc_dtype = np.int32
-        pool = pool.astype(acc_dtype, copy=False) if pool.dtype == np.uint64 else pool  # numpy mixes these as float
-    offset = acc_dtype(camera_offset) * (k - 1)
-    sums = np.empty((n_summed, P, P), acc_dtype)
     with _progress(progress, total=n_summed, desc="summing", unit="frame") as bar:
-        for s in range(0, n_summed, _SUM_CHUNK):
-            b = bins[s:s + _SUM_CHUNK]
-            acc = pool[b[:, 0]].astype(acc_dtype)
-            for j in range(1, k):
-                acc += pool[b[:, j]]
-            acc -= offset
-            sums[s:s + len(b)] = acc
-            bar.update(len(b))
-    lo, hi = (sums.min(), sums.max()) if sums.size else (0, 0)
-    out_dtype = smallest_dtype(int(lo), int(hi)) if acc_dtype != np.float64 else smallest_dtype(lo, hi, floating=True)
-    negatives = int((sums < 0).sum())
-    frames = sums.astype(out_dtype)
-    del sums
+        frames = _exact_sums(pool, bins, camera_offset, progress=bar.update)
+    lo, hi = (frames.min(), frames.max()) if frames.size else (0, 0)
+    negatives = int((frames < 0).sum())
 
     # output table: concatenated localizations of each summed frame's patches, in slot order
     flat = bins.ravel()
@@ -483,7 +498,7 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
         "search": {"attempts": int(found["attempts"]), "accepted": n_patches,
                    "best_emitters": int(found["best"]), "repeated_windows_skipped": int(found["repeats"]),
                    "mean_emitters_per_window": float(found["mean_candidate"])},
-        "output": {"frames": n_summed, "dtype": str(out_dtype), "min": float(lo), "max": float(hi),
+        "output": {"frames": n_summed, "dtype": str(frames.dtype), "min": float(lo), "max": float(hi),
                    "negative_pixels": negatives, "localizations": len(out),
                    "emitters_per_frame_min": int(per_frame.min()), "emitters_per_frame_max": int(per_frame.max()),
                    "mean_density": float(out_density.mean()),
