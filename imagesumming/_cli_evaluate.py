@@ -198,8 +198,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                     sweep.to_csv(tmp, index=False)
                 best = {}
                 mode = sweep.attrs.get("thresholds", "")
-                print(f"\nconfidence sweep over {sweep['threshold'].nunique()} thresholds ({mode}, exact at each)")
-                for r in radii:
+                if len(sweep):
+                    print(f"\nconfidence sweep over {sweep['threshold'].nunique()} thresholds ({mode}, exact at each)")
+                else:
+                    print("\nnote: no prediction has a confidence value: no threshold to sweep")
+                for r in radii if len(sweep) else []:
                     s = sweep[sweep["radius_nm"] == r]
                     best[r] = {}
                     for metric in ("jaccard", "efficiency"):

@@ -343,6 +343,18 @@ def test_cli_says_when_keeping_every_prediction_is_best(tmp_path, capsys):
     # (test_cli_evaluate_writes_its_files: false detections at low confidence, no such note)
 
 
+def test_cli_evaluate_with_no_prediction(folder, capsys):
+    tmp, truth, _ = folder
+    (tmp / "none").mkdir()
+    (tmp / "none" / "Localizations_movie_avg.csv").write_text("frame,x [nm],y [nm],confidence [a.u]\n")
+    assert main(["evaluate", str(tmp / "none" / "Localizations_movie_avg.csv"), "--gt", str(tmp / "gt.csv"),
+                 "--radius", "250", "--frames", "1", "-o", str(tmp / "e")]) == 0
+    assert "no threshold to sweep" in capsys.readouterr().out
+    row = pd.read_csv(tmp / "e" / "metrics.csv").iloc[0]
+    assert (row.tp, row.fp, row.fn) == (0, 0, len(truth)) and row.recall == 0 and np.isnan(row.precision)
+    assert json.loads((tmp / "e" / "metrics.json").read_text())["best_thresholds"] == {}
+
+
 # --- real files ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("gt_file", ["deepstorm/DNAPAINT_localizations.csv", "picasso/testdata_locs.hdf5"])
