@@ -183,13 +183,14 @@ def test_negative_values_are_kept_and_counted():
     assert f"{n_neg} negative pixel value(s) kept" in res.summary()
 
 
-def test_uint16_output_when_values_fit():
+@pytest.mark.parametrize("offset,dtype", [(100, np.uint16), (99.5, np.float32)])
+def test_uint16_output_when_values_fit_float_for_a_fractional_offset(offset, dtype):
     movie = coded_movie()
     locs = random_locs(12, 40, 48, seed=3)
     res = sum_patches(movie, locs, pixel_size=PS, patch_size=6, n_patches=20, n_summed=10, bin_size=2,
-                      min_emitters=1, camera_offset=100, seed=5, progress=False)
-    assert res.frames.dtype == np.uint16
-    np.testing.assert_array_equal(res.frames, expected_sums(res, [movie], 100))
+                      min_emitters=1, camera_offset=offset, seed=5, progress=False)
+    assert res.frames.dtype == dtype
+    np.testing.assert_array_equal(res.frames, expected_sums(res, [movie], offset))  # x.5 values: exact in float32
 
 
 def test_float_movies_are_summed_in_float():
@@ -800,12 +801,3 @@ def test_source_patches_are_distinct_windows():
     assert res.params["search"]["repeated_windows_skipped"] > 0
     with pytest.raises(InputError, match="found only 9 of 10 patches .* repeated windows skipped"):
         sum_patches(movie, locs, n_patches=10, max_attempts=2000, **kw)
-
-
-def test_fractional_camera_offset_gives_float_sums():
-    movie = coded_movie()
-    locs = random_locs(12, 40, 48, seed=3)
-    res = sum_patches(movie, locs, pixel_size=PS, patch_size=6, n_patches=20, n_summed=10, bin_size=3,
-                      min_emitters=1, camera_offset=99.5, seed=5, progress=False)
-    assert res.frames.dtype == np.float32
-    np.testing.assert_array_equal(res.frames, expected_sums(res, [movie], 99.5))  # x.0 - 199.0: exact in float32
