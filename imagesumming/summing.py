@@ -407,7 +407,7 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
         k = _check_k(max(1, int(round(target_density / mean))), n_patches, n_summed, unique,
                      target=f"{target_density:g} (patches average {mean:.3g})")
 
-    # read the windows, frame by frame per movie
+    # read the windows: gathered from memory maps, else each needed frame read once
     mov, frm, row, col = found["movie"], found["frame"], found["row"], found["col"]
     pool_dtype = np.result_type(*[m.dtype for m in opened])
     pool = np.empty((n_patches, P, P), pool_dtype)
