@@ -384,3 +384,37 @@ def test_uis_display_as_one_widget(cls, monkeypatch):
     ui = cls()
     ui._ipython_display_()
     assert shown == [ui.widget] and isinstance(ui.widget, ipywidgets.VBox)
+
+
+def test_summing_ui_says_when_a_typed_pixel_size_overrides_the_files(demo, tmp_path):
+    """The API logs such overrides as warnings, which a kernel shows nowhere: the UI shows them."""
+    ui = SummingUI([demo["movie"]], [demo["locs"]], out_dir=str(tmp_path / "out"))
+    ui.pixel_size.value = 110  # the demo movie's tags say 107 nm
+    assert ui.load()
+    assert "demo_movie.tif says 107 nm per pixel; the 110 nm given above are used" in c.message_text(ui.inputs_status)
+    _small_run(ui)
+    assert ui.run()
+    text = c.message_text(ui.run_status)
+    assert text.startswith("done:") and "Warning: pixel size 110 nm given overrides 107 nm" in text
+    ui.pixel_size.value = 0  # from the files: nothing to say
+    assert ui.load() and c.message_text(ui.inputs_status) == "loaded 1 input pair(s)"
+    assert ui.run() and "Warning" not in c.message_text(ui.run_status)
+
+
+def test_summing_ui_unreadable_frame_on_the_slider_is_a_message(demo):
+    import dataclasses
+
+    class Unreadable:
+        n_frames, width, height = 60, 96, 96
+
+        def __getitem__(self, i):
+            raise OSError("frame unreadable (truncated file?)")
+
+        def close(self):
+            pass
+
+    ui = SummingUI([demo["movie"]], [demo["locs"]])
+    assert ui.load()
+    ui._inputs[0] = dataclasses.replace(ui._inputs[0], movie=Unreadable())
+    ui.input_frame.value = 3  # the observer must not raise (a traceback in the kernel's log)
+    assert c.message_text(ui.inputs_status) == "Error: OSError: frame unreadable (truncated file?)"

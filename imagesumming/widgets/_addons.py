@@ -45,7 +45,7 @@ class _Form:
                 "force": bool(self.force.value)}
 
 
-class AddOnsUI:
+class AddOnsUI(c.UI):
     """Notebook UI for the add-ons (:mod:`imagesumming.addons`) and localization conversion.
 
     Parameters
@@ -134,11 +134,6 @@ class AddOnsUI:
         kwargs.setdefault("movies", [m for m, _ in pairs])
         kwargs.setdefault("locs_list", [x for _, x in pairs])
         return cls(movie, locs, **kwargs)
-
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
 
     @staticmethod
     def _run(form: _Form, busy: str, job):

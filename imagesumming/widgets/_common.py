@@ -15,6 +15,7 @@ import html
 import io
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 
 import ipywidgets as w
 
@@ -28,6 +29,17 @@ LOCS_SUFFIXES = (".csv", ".hdf5", ".h5")
 
 _STYLE = {"description_width": "initial"}
 _COLORS = {"ok": "#1a7f37", "error": "#cf222e", "info": "#57606a", "busy": "#9a6700"}
+
+
+class UI:
+    """Base of the UIs: shown as their :attr:`widget` (leave the UI as the last expression of a cell)."""
+
+    widget: w.Widget
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
 
 
 # --- small widget factories ---------------------------------------------------------------------
@@ -77,22 +89,44 @@ def message_text(widget: w.HTML) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", widget.value)).split())
 
 
+class _Warnings(logging.Handler):
+    """Collects the warnings the API logs (e.g. a typed pixel size overriding a file's)."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 @contextlib.contextmanager
 def reporting(status: w.HTML, busy: str | None = None):
     """Run a block; an exception becomes a readable message in ``status`` instead of a traceback.
 
     :class:`ImageSummingError` (bad input) is shown as it is; any other exception as
-    ``<type>: <message>`` (the traceback goes to the log at debug level).
+    ``<type>: <message>`` (the traceback goes to the log at debug level). Warnings the API logs
+    meanwhile are added below the message (in a kernel they would land in no visible place).
+    Yields an object whose ``ok`` is True when the block finished without an exception.
     """
+    outcome = SimpleNamespace(ok=False)
+    warnings = _Warnings()
+    log.addHandler(warnings)
     if busy:
         say(status, busy, "busy")
     try:
-        yield
+        yield outcome
+        outcome.ok = True
     except ImageSummingError as exc:
         say(status, str(exc), "error")
     except Exception as exc:  # a widget must never show a traceback
         log.debug("widget action failed", exc_info=True)
         say(status, f"{type(exc).__name__}: {exc}", "error")
+    finally:
+        log.removeHandler(warnings)
+    if warnings.messages:
+        status.value += "".join(f"<div style='color:{_COLORS['busy']}'><b>Warning:</b> {html.escape(m)}</div>"
+                                for m in warnings.messages)
 
 
 @contextlib.contextmanager

@@ -40,7 +40,7 @@ class _PairRow:
         self.box = w.HBox([self.movie, self.locs, self.remove])
 
 
-class SummingUI:
+class SummingUI(c.UI):
     """Notebook UI for :func:`imagesumming.summing.sum_patches`.
 
     Parameters
@@ -96,8 +96,8 @@ class SummingUI:
         # --- input view ------------------------------------------------------------------------
         self.input_choice = w.Dropdown(options=[], description="input", style=c._STYLE)
         self.input_frame = w.IntSlider(value=1, min=1, max=1, description="frame", continuous_update=False)
-        self.input_choice.observe(lambda _: self._draw_input(new_input=True), names="value")
-        self.input_frame.observe(lambda _: self._draw_input(), names="value")
+        self.input_choice.observe(lambda _: self._redraw_input(new_input=True), names="value")
+        self.input_frame.observe(lambda _: self._redraw_input(), names="value")
         self.input_info = w.HTML("")
         self.input_out = w.Output()
         self.input_density_out = w.Output()
@@ -182,11 +182,6 @@ class SummingUI:
         kwargs.setdefault("out_dir", str(Path(folder) / "summed"))
         return cls([str(m) for m, _ in pairs], [str(loc) for _, loc in pairs], **kwargs)
 
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
-
     def add_pair(self, movie="", locs="") -> None:
         """Add an input row (movie path, localization path)."""
         self.rows.append(_PairRow(movie, locs, on_remove=self._remove_row))
@@ -253,30 +248,32 @@ class SummingUI:
         from ..stats import density_per_frame
         from ..validate import check_locs
 
-        ok = False
-        with c.reporting(self.inputs_status, busy="loading the inputs ..."):
-            loaded = []
+        typed = self._pixel_size()
+        with c.reporting(self.inputs_status, busy="loading the inputs ...") as done:
+            loaded, notes = [], []
             for movie_path, locs_path in self._pairs():
-                movie = open_movie(movie_path, pixel_size=self._pixel_size())
-                locs, report = read_locs(locs_path, pixel_size=self._pixel_size() or movie.pixel_size)
-                ps = self._pixel_size() or movie.pixel_size or report.pixel_size
+                movie = open_movie(movie_path)
+                locs, report = read_locs(locs_path, pixel_size=typed or movie.pixel_size)
+                ps = typed or movie.pixel_size or report.pixel_size
                 if ps is None:
                     raise InputError("pixel size unknown: give it in nm", movie_path)
+                if typed and movie.pixel_size and abs(movie.pixel_size - typed) > 1e-6 * typed:
+                    notes.append(f"{movie_path.name} says {movie.pixel_size:g} nm per pixel; the {typed:g} nm "
+                                 "given above are used (0: from the files)")
                 _, invalid = check_locs(locs, pixel_size=ps, width=movie.width, height=movie.height,
                                         n_frames=movie.n_frames, on_invalid="keep", source=locs_path)
+                if invalid:
+                    notes.append(f"{locs_path.name}: invalid localizations: "
+                                 + ", ".join(f"{n} {k}" for k, n in invalid.items()))
                 dens = density_per_frame(locs, movie.n_frames, width=movie.width, height=movie.height,
                                          pixel_size=ps)
                 loaded.append(_Input(movie_path, locs_path, movie, locs, ps, dens, invalid))
             self._close_inputs()
             self._inputs = loaded
             self._show_inputs()
-            notes = [f"{inp.locs_path.name}: " + ", ".join(f"{n} {k}" for k, n in inp.invalid.items())
-                     for inp in loaded if inp.invalid]
-            c.say(self.inputs_status, f"loaded {len(loaded)} input pair(s)"
-                  + ("; invalid localizations: " + "; ".join(notes) if notes else ""),
+            c.say(self.inputs_status, "\n".join([f"loaded {len(loaded)} input pair(s)"] + notes),
                   "info" if notes else "ok")
-            ok = True
-        return ok
+        return done.ok
 
     def _close_inputs(self) -> None:
         for inp in self._inputs:
@@ -299,6 +296,10 @@ class SummingUI:
         ax.set_title("density per frame")
         c.show(self.input_density_out, fig)
         self._draw_input(new_input=True)
+
+    def _redraw_input(self, new_input: bool = False) -> None:
+        with c.reporting(self.inputs_status):  # a frame that cannot be read: a message, not a traceback
+            self._draw_input(new_input)
 
     def _draw_input(self, new_input: bool = False) -> None:
         if not self._inputs or self.input_choice.value is None:
@@ -333,9 +334,8 @@ class SummingUI:
         """Sum patches with the form's inputs and parameters; show the result. True on success."""
         from ..summing import sum_patches
 
-        ok = False
         self.progress.value, self.progress.bar_style = 0, ""
-        with c.reporting(self.run_status, busy="summing ..."):
+        with c.reporting(self.run_status, busy="summing ...") as done:
             pairs = self._pairs()
             params = self.parameters()
             self.progress.value = 1
@@ -347,10 +347,9 @@ class SummingUI:
             self._show_result()
             self.progress.value, self.progress.bar_style = 3, "success"
             c.say(self.run_status, f"done: {len(result.frames)} summed frames, {len(result.locs)} localizations")
-            ok = True
-        if not ok:
+        if not done.ok:
             self.progress.bar_style = "danger"
-        return ok
+        return done.ok
 
     def _show_result(self) -> None:
         r = self.result
@@ -371,14 +370,12 @@ class SummingUI:
 
     def show_single(self) -> bool:
         """Show the source patches of the current summed frame, their sum and where they were cut."""
-        ok = False
-        with c.reporting(self.result_status):
+        with c.reporting(self.result_status) as done:
             if self.result is None:
                 raise InputError("press Run first")
             c.show(self.single_out, self.result.plot_single(self.result_frame.value))
             self.result_status.value = ""
-            ok = True
-        return ok
+        return done.ok
 
     def _settings_html(self) -> str:
         rows = [(k, v) for k, v in dict(self.result.notebook_settings).items()]
@@ -387,8 +384,7 @@ class SummingUI:
 
     def save(self) -> bool:
         """Write the result into the folder with the name (``result.save``). True on success."""
-        ok = False
-        with c.reporting(self.save_status, busy="saving ..."):
+        with c.reporting(self.save_status, busy="saving ...") as done:
             if self.result is None:
                 raise InputError("nothing to save yet: press Run first")
             folder = c.need_path(self.out_dir.value, "output folder")
@@ -400,5 +396,4 @@ class SummingUI:
             listed = list(paths.values()) if isinstance(paths, dict) else list(paths)
             c.say(self.save_status, f"saved {len(listed)} file(s) in {folder}:\n"
                   + "\n".join(Path(p).name for p in listed))
-            ok = True
-        return ok
+        return done.ok

@@ -28,7 +28,7 @@ def _fmt(value, spec: str) -> str:
     return format(round(v), "d") if spec == "d" else format(v, spec)
 
 
-class PredictionViewerUI:
+class PredictionViewerUI(c.UI):
     """Notebook UI over :mod:`imagesumming.evaluation` for a Deep-STORM prediction folder.
 
     Parameters
@@ -115,18 +115,12 @@ class PredictionViewerUI:
         movie, gt = pairs[0] if len(pairs) == 1 else ("", "")
         return cls(pred or "", gt, movie, **kwargs)
 
-    def _ipython_display_(self):
-        from IPython.display import display
-
-        display(self.widget)
-
     # --- actions -------------------------------------------------------------------------------
     def load(self) -> bool:
         """Load the prediction folder (+ ground truth, movie), sweep the thresholds, draw everything."""
         from ..evaluation import best_threshold, load_prediction_folder, match, sweep_view, threshold_sweep
 
-        ok = False
-        with c.reporting(self.status, busy="loading ..."):
+        with c.reporting(self.status, busy="loading ...") as done:
             folder = load_prediction_folder(
                 c.need_path(self.pred_dir.value, "prediction folder"), movie=c.path_or_none(self.movie_path.value),
                 gt=c.path_or_none(self.gt_path.value), pixel_size=float(self.pixel_size.value) or None)
@@ -159,8 +153,7 @@ class PredictionViewerUI:
             if not has_conf:
                 lines.append("no confidence column: the threshold is not available")
             c.say(self.status, "\n".join(lines))
-            ok = True
-        return ok
+        return done.ok
 
     def _setup_threshold(self, has_conf: bool) -> None:
         conf = self.folder.locs["confidence"].to_numpy(np.float64) if has_conf else np.array([0.0, 1.0])
@@ -287,21 +280,18 @@ class PredictionViewerUI:
 
     def use_recommended(self) -> bool:
         """Move the threshold to the recommended one (highest Jaccard)."""
-        ok = False
-        with c.reporting(self.status):
+        with c.reporting(self.status) as done:
             if self.recommended is None:
                 raise InputError("no recommended threshold: load a prediction with a ground truth first")
             t = float(self.recommended["threshold"])
             self.threshold.value = min(max(t, self.threshold.min), self.threshold.max)
-            ok = True
-        return ok
+        return done.ok
 
     def save(self) -> bool:
         """Write the prediction csv rows with confidence >= the threshold (same format)."""
         from ..evaluation import filter_prediction_file
 
-        ok = False
-        with c.reporting(self.save_status, busy="saving ..."):
+        with c.reporting(self.save_status, busy="saving ...") as done:
             if self.folder is None:
                 raise InputError("press Load first")
             if self.threshold.disabled:
@@ -313,5 +303,4 @@ class PredictionViewerUI:
             c.say(self.save_status, f"kept {res['kept']} of {res['total']} localizations with confidence >= {t:.4g}; "
                   f"wrote {out}" + (f" ({res['no_confidence']} rows without confidence left out)"
                                     if res.get("no_confidence") else ""))
-            ok = True
-        return ok
+        return done.ok
