@@ -215,6 +215,9 @@ def test_filter_errors(tmp_path):
     with pytest.raises(InputError) as exc:
         filter_confidence(t, 0.5)
     one_line_error(exc, "no 'confidence' column")
+    with pytest.raises(InputError) as exc:
+        filter_confidence(t.assign(confidence=0.7), float("nan"))  # would keep nothing
+    one_line_error(exc, "finite")
 
 
 # --- views ------------------------------------------------------------------------------------

@@ -412,6 +412,16 @@ def _read_gt(path, fmt, out: PredictionFolder, caller_pixel_size) -> pd.DataFram
 # ---------------------------------------------------------------------------------------------
 
 
+def _check_threshold(threshold) -> float:
+    try:
+        t = float(threshold)
+    except (TypeError, ValueError):
+        raise InputError(f"threshold must be a number, got {threshold!r}") from None
+    if not np.isfinite(t):
+        raise InputError(f"threshold must be a finite number, got {t}")
+    return t
+
+
 def filter_confidence(locs: pd.DataFrame, threshold: float, *, column: str = "confidence") -> pd.DataFrame:
     """Rows with ``column >= threshold`` (rows without a confidence value are left out).
 
@@ -425,9 +435,10 @@ def filter_confidence(locs: pd.DataFrame, threshold: float, *, column: str = "co
     if column not in locs.columns:
         raise InputError(f"the localizations have no {column!r} column to filter on "
                          f"(columns: {', '.join(map(str, locs.columns))})")
+    threshold = _check_threshold(threshold)
     conf = locs[column].to_numpy(dtype=np.float64)
     with np.errstate(invalid="ignore"):
-        keep = conf >= float(threshold)
+        keep = conf >= threshold
     return locs.loc[keep].reset_index(drop=True)
 
 
@@ -443,12 +454,7 @@ def filter_prediction_file(path, threshold: float, output, *, force: bool = Fals
         ``kept``, ``total`` and ``no_confidence`` (rows with an empty or NaN confidence, left out).
     """
     path = check_input_file(path)
-    try:
-        threshold = float(threshold)
-    except (TypeError, ValueError):
-        raise InputError(f"threshold must be a number, got {threshold!r}") from None
-    if not np.isfinite(threshold):
-        raise InputError(f"threshold must be a finite number, got {threshold}")
+    threshold = _check_threshold(threshold)
     if Path(output).resolve() == path.resolve():
         raise InputError("output would overwrite the input; choose another file name", output)
     check_outputs([output], force=force)
