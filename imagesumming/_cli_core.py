@@ -132,5 +132,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    run_demo(args.out, seed=args.seed, force=args.force, verbose=True)
+    demo = run_demo(args.out, seed=args.seed, force=args.force, verbose=True)
+    print(f"wrote synthetic movie {demo['movie']} and ground truth {demo['locs']}")
+    print(demo["result"].summary())
     return 0

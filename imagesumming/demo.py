@@ -41,7 +41,8 @@ def run_demo(out="imagesumming-demo", *, seed: int = 0, force: bool = False, ver
     truth), then sums patches with the original notebook's defaults (200 patches of 30 px, 100
     summed frames, k = 10, at least 2 emitters) and saves ``summed.tif``, ``summed.csv``,
     ``summed_provenance.csv``, ``summed_params.json`` and, with ``plots``, the PNG figures.
-    Every output is checked before anything is written.
+    Every output is checked before anything is written. ``verbose`` shows progress bars (the
+    caller prints ``result.summary()``).
 
     Returns
     -------
@@ -55,12 +56,8 @@ def run_demo(out="imagesumming-demo", *, seed: int = 0, force: bool = False, ver
     outputs = output_paths(out, "summed", plots=plots)
     check_outputs([Path(out) / "demo_movie.tif", Path(out) / "demo_locs.csv", *outputs.values()], force=force)
     movie_path, locs_path = make_demo_data(out, seed=seed, force=force)
-    if verbose:
-        print(f"wrote synthetic movie {movie_path} and ground truth {locs_path}")
     result = sum_patches(movie_path, locs_path, seed=seed, progress=verbose)
     written = result.save(out, name="summed", force=force, plots=plots)
-    if verbose:
-        print(result.summary())
     return {"movie": movie_path, "locs": locs_path, "result": result, "outputs": written}
 
 
