@@ -378,8 +378,13 @@ class _Staging:
     def __enter__(self):
         missing = [p for p in [self.folder, *self.folder.parents] if not p.exists()]
         self.created = missing[-1] if missing else None
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=".imagesumming-", dir=self.folder))
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self.tmp = Path(tempfile.mkdtemp(prefix=".imagesumming-", dir=self.folder))
+        except OSError as exc:  # a read-only place, a file where a folder should be, ...
+            if self.created is not None:
+                shutil.rmtree(self.created, ignore_errors=True)
+            raise InputError(f"cannot write here ({exc.strerror or exc})", self.folder) from None
         self._seen = set()
         log.addFilter(self._filter)
         return self

@@ -745,6 +745,10 @@ def test_one_frame_movie_and_output_folder_that_is_a_file(tmp_path, data):
     with pytest.raises(InputError) as e:
         split_frames(tif, csv, out_dir=tmp_path / "afile", progress=False)
     assert_one_line(e, "afile", "expected an output folder")
+    with pytest.raises(InputError) as e:  # was a NotADirectoryError traceback
+        split_movie(tif, csv, at=3, out_dir=tmp_path / "afile" / "sub", progress=False)
+    assert_one_line(e, "cannot write here", str(tmp_path / "afile" / "sub"))
+    assert (tmp_path / "afile").read_text() == "x"
 
 
 def test_a_negative_seed_is_one_line_and_writes_nothing(tmp_path, data):

@@ -65,6 +65,8 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path, capsys, files):
     code, out, err = run(capsys, "sum-frames", tif, "-n", 20, "--camera-offset", 0, "-o", tmp_path / "s")
     assert code == 2 and "only 12" in err
     assert not (tmp_path / "o").exists() and not (tmp_path / "s.tif").exists()
+    code, out, err = run(capsys, "frames", tif, "-o", tif / "sub")  # below a file: no traceback
+    assert code == 2 and "cannot write here" in err and err.count("\n") == 1
 
 
 def test_force_and_drop_invalid(tmp_path, capsys, files):
