@@ -49,17 +49,14 @@ def text(description: str, value="", placeholder: str = "", width: str = "95%") 
                   style=_STYLE, layout=w.Layout(width=width))
 
 
-def number(description: str, value, *, kind=float, minimum=None, maximum=None, tooltip: str = ""):
-    """A labelled number box (BoundedIntText / BoundedFloatText)."""
+def number(description: str, value, *, kind=float, minimum=None):
+    """A labelled number box (BoundedIntText / BoundedFloatText), bounded below by ``minimum``."""
     cls = w.BoundedIntText if kind is int else w.BoundedFloatText
     lo = minimum if minimum is not None else (-(2**31) if kind is int else -1e12)
-    hi = maximum if maximum is not None else (2**31 - 1 if kind is int else 1e12)
+    hi = 2**31 - 1 if kind is int else 1e12
     # the description takes part of the width: long labels get a wider box
-    box = cls(value=value, min=lo, max=hi, description=description, style=_STYLE,
-              layout=w.Layout(width=f"{max(260, 7 * len(description) + 110)}px"))
-    if tooltip:
-        box.description_tooltip = tooltip  # 7.x name; 8.x maps it to ``tooltip``
-    return box
+    return cls(value=value, min=lo, max=hi, description=description, style=_STYLE,
+               layout=w.Layout(width=f"{max(260, 7 * len(description) + 110)}px"))
 
 
 def button(description: str, style: str = "primary", icon: str = "") -> w.Button:
