@@ -424,8 +424,11 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
     ptr = np.concatenate([[0], np.cumsum(np.bincount(window, minlength=n_patches))])
     source = pd.concat(checked, ignore_index=True) if len(checked) > 1 else checked[0]
     src_rows = index.source[entry]
-    mx = source["x"].to_numpy(dtype=np.float64)[src_rows] - col[window] * ps
-    my = source["y"].to_numpy(dtype=np.float64)[src_rows] - row[window] * ps
+    # x / ps (membership) and x - col * ps (shift) round independently: a position within a few ulps
+    # of a pixel edge could land a hair outside [0, P * ps); keep it inside the summed frame
+    inside = np.nextafter(P * ps, 0)
+    mx = np.clip(source["x"].to_numpy(dtype=np.float64)[src_rows] - col[window] * ps, 0, inside)
+    my = np.clip(source["y"].to_numpy(dtype=np.float64)[src_rows] - row[window] * ps, 0, inside)
     if augment:
         mx, my = transform_xy(mx, my, codes[window], P * ps)
 

@@ -801,3 +801,21 @@ def test_source_patches_are_distinct_windows():
     assert res.params["search"]["repeated_windows_skipped"] > 0
     with pytest.raises(InputError, match="found only 9 of 10 patches .* repeated windows skipped"):
         sum_patches(movie, locs, n_patches=10, max_attempts=2000, **kw)
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_positions_within_ulps_of_pixel_edges_stay_inside_the_summed_frame(augment):
+    """With a pixel size like 108.33333 nm, x / ps and x - col * ps round differently near edges."""
+    from imagesumming.validate import check_locs
+
+    ps, P = 108.33333, 7
+    k = np.arange(1, 20) * ps
+    xs = np.concatenate([np.nextafter(k, 0), k, np.nextafter(k, np.inf)])
+    gx, gy = (a.ravel() for a in np.meshgrid(xs, xs))
+    locs = make_locs({"frame": np.ones(len(gx), np.int64), "x": gx, "y": gy})
+    res = sum_patches(np.full((1, 21, 21), 100, np.uint16), locs, pixel_size=ps, patch_size=P, n_patches=200,
+                      n_summed=200, bin_size=1, min_emitters=1, augment=augment, seed=0, progress=False)
+    for c in ("x", "y"):
+        assert res.locs[c].between(0, P * ps, inclusive="left").all()
+    _, dropped = check_locs(res.locs, pixel_size=ps, width=P, height=P, n_frames=200)  # reads back as valid
+    assert not dropped
