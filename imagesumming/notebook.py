@@ -40,6 +40,7 @@ import copy
 import dataclasses
 import difflib
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -124,12 +125,10 @@ class NotebookStyle:
             ascii_options = (True,)
         else:
             ascii_options = (False, True)  # the same bytes either way for what is in the file
-        for separators in seps:
-            for ensure_ascii in ascii_options:
-                for sort_keys in (False, True):
-                    style = cls(indent, separators, ensure_ascii, sort_keys, trailing, newline)
-                    if style.dumps(nb) == raw:
-                        return style
+        for separators, ensure_ascii, sort_keys in itertools.product(seps, ascii_options, (False, True)):
+            style = cls(indent, separators, ensure_ascii, sort_keys, trailing, newline)
+            if style.dumps(nb) == raw:
+                return style
         log.info("notebook formatting not reproduced byte for byte; writing with indent %r", indent)
         return cls(indent, seps[0], ascii_options[0], False, trailing, newline, exact=False)
 
