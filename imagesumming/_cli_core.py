@@ -9,9 +9,6 @@ import numpy as np
 
 from .errors import InputError
 
-MOVIE_SUFFIXES = (".tif", ".tiff", ".raw", ".ome.tif")
-
-
 def is_movie_path(path) -> bool:
     return Path(path).suffix.lower() in (".tif", ".tiff", ".raw")
 

@@ -37,8 +37,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import yaml
 
-from .._files import atomic_path, check_input_file
+from .._files import atomic_path, check_input_file, check_outputs
 from ..errors import InputError
 from ..schema import CANONICAL, REQUIRED, make_locs, sort_locs
 
@@ -126,13 +127,11 @@ def _split_label(label: str) -> tuple[str, str | None]:
 # ---------------------------------------------------------------------------------------------
 
 
-class _IgnoreUnknownTags(__import__("yaml").SafeLoader):
+class _IgnoreUnknownTags(yaml.SafeLoader):
     """A safe loader that reads ``!!python/...`` and other unknown tags as plain data."""
 
 
 def _construct_unknown(loader, tag_suffix, node):
-    import yaml
-
     if isinstance(node, yaml.ScalarNode):
         return loader.construct_scalar(node)
     if isinstance(node, yaml.SequenceNode):
@@ -145,8 +144,6 @@ _IgnoreUnknownTags.add_multi_constructor("", _construct_unknown)
 
 def read_picasso_yaml(path: str | os.PathLike) -> list[dict]:
     """Read all YAML documents of a Picasso sidecar file (never executing any tag)."""
-    import yaml
-
     try:
         with open(path, encoding="utf-8") as fh:
             docs = [d for d in yaml.load_all(fh, Loader=_IgnoreUnknownTags) if d is not None]
@@ -424,8 +421,6 @@ def _check_last_row(path: Path, n_fields: int) -> None:
 
     pandas would fill the missing fields with NaN and keep the row.
     """
-    import csv
-
     with open(path, "rb") as fh:
         fh.seek(0, os.SEEK_END)
         fh.seek(max(0, fh.tell() - 65536))
@@ -657,7 +652,6 @@ def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: in
     placeholders are listed in the yaml, and :func:`read_locs` leaves them out again.
     """
     import h5py
-    import yaml
 
     pixel_size = _check_pixel_size(pixel_size, path)
     path = Path(path)
@@ -727,8 +721,6 @@ def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: in
     if extra_metadata:
         meta.update(extra_metadata)
     yml = _sidecar_yaml(path)
-    from .._files import check_outputs
-
     check_outputs([path, yml], force=force)
     # render the yaml first: a value it cannot represent must fail before any file is written
     meta_json = json.dumps([meta], default=_plain)

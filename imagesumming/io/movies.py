@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -455,8 +456,6 @@ def tif_pixel_size(tif) -> tuple[float | None, str | None]:
 def _tif_pixel_size(tif) -> tuple[float | None, str | None]:
     page = tif.pages[0]
     if tif.is_ome and tif.ome_metadata:
-        import re
-
         m = re.search(r'PhysicalSizeX="([0-9.eE+-]+)"', tif.ome_metadata)
         if m:
             unit = re.search(r'PhysicalSizeXUnit="([^"]+)"', tif.ome_metadata)
