@@ -25,12 +25,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _memory import MB, PeakMemory  # benchmarks/ is on sys.path when run as a script
 
 from imagesumming.addons import merge_movies, split_frames, split_movie, sum_frames
 from imagesumming.io import TifWriter, open_movie, write_locs
 from imagesumming.schema import make_locs
-
-from _memory import MB, PeakMemory  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 
 def write_movie(path, frames, height, width, seed=0, compressed=False):

@@ -54,14 +54,28 @@ import pandas as pd
 from . import __version__
 from ._files import check_outputs
 from .errors import InputError
-from .io.locs import (ReadReport, _check_pixel_size, _normalize_format, read_locs, read_picasso_yaml, write_locs,
-                      write_picasso_hdf5)
+from .io.locs import (
+    ReadReport,
+    _check_pixel_size,
+    _normalize_format,
+    read_locs,
+    read_picasso_yaml,
+    write_locs,
+    write_picasso_hdf5,
+)
 from .io.movies import Movie, TifWriter, as_movie, smallest_dtype, write_tif
 from .schema import make_locs, sort_locs
 from .validate import check_locs
 
-__all__ = ["AddonResult", "split_movie", "merge_movies", "split_frames", "sum_frames", "frame_groups",
-           "WRITABLE_FORMATS"]
+__all__ = [
+    "WRITABLE_FORMATS",
+    "AddonResult",
+    "frame_groups",
+    "merge_movies",
+    "split_frames",
+    "split_movie",
+    "sum_frames",
+]
 
 #: localization formats the add-ons can write (``to=`` / ``--to``; aliases as in :func:`read_locs`)
 WRITABLE_FORMATS = ("deepstorm", "thunderstorm", "picasso-hdf5", "deepstorm-prediction")
@@ -516,7 +530,7 @@ def split_movie(movie, locs=None, *, at: int, out_dir, to: str | None = None, pi
                                          dtype=_native(m.dtype), force=force)
         ranges = [(0, at_int), (at_int, n)]
         with _Staging(outputs) as stage, _progress(n, "split", progress) as bar:
-            for k, (tif, (a, b)) in enumerate(zip(tifs, ranges)):
+            for k, (tif, (a, b)) in enumerate(zip(tifs, ranges, strict=True)):
                 with TifWriter(stage(tif), inp.pixel_size, n_frames=b - a) as w:
                     _copy_frames(w, m, a, b, bar)
                 res.movies[tif] = b - a

@@ -19,7 +19,13 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imagesumming.addons import frame_groups, merge_movies, split_frames, split_movie, sum_frames
+from imagesumming.addons import (
+    frame_groups,
+    merge_movies,
+    split_frames,
+    split_movie,
+    sum_frames,
+)
 from imagesumming.errors import InputError, OutputExistsError
 from imagesumming.io import Movie, open_movie, read_locs, write_locs, write_tif
 from imagesumming.schema import locs_equal, make_locs
@@ -307,7 +313,7 @@ def test_merge_of_three_movies_of_different_lengths_with_empty_ends(tmp_path, sm
     assert r.movies == {tmp_path / "all.tif": 24}
     assert np.array_equal(pixels(tmp_path / "all.tif"), np.concatenate([movie[:n] for n in lengths]))
     expected = pd.concat([rows.assign(frame=rows["frame"] + off)
-                          for (_, _, rows), off in zip(parts, (0, 12, 17))], ignore_index=True)
+                          for (_, _, rows), off in zip(parts, (0, 12, 17), strict=True)], ignore_index=True)
     assert same_rows(table(tmp_path / "all.csv"), expected)
     s = split_movie(tmp_path / "all.tif", tmp_path / "all.csv", at=1, out_dir=tmp_path / "s", progress=False)
     assert list(s.movies.values()) == [1, 23] and list(s.locs.values()) == [
@@ -655,7 +661,7 @@ def test_an_output_may_not_overwrite_an_input(tmp_path, data):
 
 def test_a_failure_while_writing_leaves_nothing(tmp_path, data, monkeypatch):
     movie, truth, tif, csv = data
-    import imagesumming.addons as addons
+    from imagesumming import addons
 
     calls = []
 
