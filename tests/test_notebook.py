@@ -553,7 +553,8 @@ def test_injected_cells_run_in_a_jupyter_kernel(tmp_path):
                "print(json.dumps({'pages': len(tifffile.TiffFile(training_files[0]).pages), 'pixel_size': pixel_size,"
                " 'rows': len(LocData), 'ids': [int(LocData.index.min()), int(LocData.index.max())],"
              " 'sorted': bool(LocData['frame'].is_monotonic_increasing)}))")
-    sources = [RECORD_PIP, drive, install, empty_form, form, load, check, load_manual_pixel, _run_cell(form)]
+    sources = [RECORD_PIP, drive, install, empty_form, form, load, check, load_manual_pixel, _run_cell(form),
+               _run_cell("del imagesumming_paths\n" + load)]
     run = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     client = nbclient.NotebookClient(run, timeout=120, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
@@ -587,3 +588,5 @@ def test_injected_cells_run_in_a_jupyter_kernel(tmp_path):
     before = (summed / "summed.tif").stat().st_mtime_ns
     assert "raised: FileExistsError" in texts[8] and "tick summing_overwrite" in texts[8]
     assert (summed / "summed.tif").stat().st_mtime_ns == before
+    # 3.1 a) with empty paths and no summed data: says what to do (the original failed on an empty file name)
+    assert "raised: ValueError ImageData_path and LocalizationData_path are empty" in texts[9]
