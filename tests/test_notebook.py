@@ -413,7 +413,7 @@ def _model_folder(path, factor):
     return path
 
 
-def test_patched_prediction_writes_one_page_per_frame(notebook_path, tmp_path):
+def test_patched_prediction_writes_one_page_per_frame(notebook_path, tmp_path, capsys):
     import tifffile
 
     nb, _ = patch_notebook(notebook_path)
@@ -432,6 +432,8 @@ def test_patched_prediction_writes_one_page_per_frame(notebook_path, tmp_path):
     # the 6.1 call site: positional arguments, 2 batches of up to 3 frames
     predict(str(data), "movie.tif", str(model), str(out), 3, 0.1, 3, False, pixel_size=107)
     assert [r.shape[0] for r in record] == [3, 2]
+    # the size is said up front: 5 frames of 24 x 28 float32
+    assert f"PredictedStack_movie.tif ({5 * 24 * 28 * 4 / 2**30:.2g} GiB; save_stack=False skips it)" in capsys.readouterr().out
     expected = [frame for batch in record for frame in np.clip(batch, 0, None).sum(axis=3)]
     with tifffile.TiffFile(out / "PredictedStack_movie.tif") as tif:
         assert len(tif.pages) == 5
