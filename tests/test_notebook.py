@@ -556,7 +556,8 @@ def test_injected_cells_run_in_a_jupyter_kernel(tmp_path):
                " 'rows': len(LocData), 'ids_1_to_n': LocData.index.tolist() == list(range(1, len(LocData) + 1)),"
              " 'sorted': bool(LocData['frame'].is_monotonic_increasing)}))")
     sources = [RECORD_PIP, drive, install, empty_form, form, load, check, load_manual_pixel, _run_cell(form),
-               _run_cell("del imagesumming_paths\n" + load)]
+               _run_cell("del imagesumming_paths\n" + load),
+               _run_cell("import sys\nsys.modules['imagesumming'] = None  # as if pip had failed\n" + install)]
     run = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     client = nbclient.NotebookClient(run, timeout=120, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
@@ -592,3 +593,6 @@ def test_injected_cells_run_in_a_jupyter_kernel(tmp_path):
     assert (summed / "summed.tif").stat().st_mtime_ns == before
     # 3.1 a) with empty paths and no summed data: says what to do (the original failed on an empty file name)
     assert "raised: ValueError ImageData_path and LocalizationData_path are empty" in texts[9]
+    # pip could not install the spec (e.g. not on PyPI yet): the message names the field to change
+    assert "raised: ModuleNotFoundError imagesumming is not installed: pip could not install " \
+           '"imagesumming @ git+https://x.org/y"' in texts[10] and "imagesumming_install_spec" in texts[10]
