@@ -58,6 +58,10 @@ def main(argv=None) -> int:
     except ImageSummingError as exc:
         print(f"imagesumming {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # disk full, no permission, ...: the system's reason, on one line
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"imagesumming {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("imagesumming: interrupted", file=sys.stderr)
         return 130

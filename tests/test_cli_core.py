@@ -212,3 +212,17 @@ def _write_ts(tmp_path, truth):
     from imagesumming.io import write_thunderstorm_csv
 
     return write_thunderstorm_csv(tmp_path / "truth_ts.csv", truth)
+
+
+def test_system_errors_print_one_line_without_traceback(capsys, tmp_path, monkeypatch):
+    """A failing disk or a permission problem: the system's reason on one line, exit 1."""
+    import imagesumming._cli_core as core
+
+    def full_disk(args):
+        raise OSError(28, "No space left on device", str(tmp_path / "out.csv"))
+
+    monkeypatch.setattr(core, "cmd_convert", full_disk)
+    rc, _, err = run(capsys, "convert", tmp_path / "in.csv", "-o", tmp_path / "out.csv")
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert rc == 1 and len(lines) == 1 and "Traceback" not in err
+    assert "No space left on device" in lines[0] and "out.csv" in lines[0]

@@ -178,8 +178,12 @@ class PredictionViewerUI(c.UI):
         self.threshold.disabled = not has_conf
         self.recommend_button.disabled = self.recommended is None
         if self.recommended is not None:
+            from ..evaluation.sweep import round_threshold
+
             r = self.recommended
-            self.recommend_text.value = (f"recommended threshold <b>{r['threshold']:.4g}</b> (highest Jaccard "
+            # the shortest decimal that keeps the same rows: '.4g' could round up and drop the best one
+            shown = round_threshold(self.folder.locs["confidence"], r["threshold"])
+            self.recommend_text.value = (f"recommended threshold <b>{shown:g}</b> (highest Jaccard "
                                          f"{r['jaccard']:.3f} at {float(self.radius.value):g} nm)")
         else:
             self.recommend_text.value = ("give a ground truth for a recommended threshold" if has_conf else "")
