@@ -90,6 +90,11 @@ def test_pixel_units_without_pixel_size(tmp_path):
     h5 = tmp_path / "p_locs.hdf5"
     write_picasso_hdf5(h5, _table(), pixel_size=100)
     (tmp_path / "p_locs.yaml").unlink()
+    assert read_locs(h5)[1].pixel_size_source == "hdf5 /metadata"  # the hdf5 alone carries it
+    import h5py
+
+    with h5py.File(h5, "a") as f:
+        del f["metadata"]
     with pytest.raises(InputError) as exc:
         read_locs(h5)
     assert "pixel size" in one_line(exc, h5)

@@ -333,12 +333,20 @@ def _metadata_json_docs(meta_json) -> list[dict]:
 def _read_picasso_hdf5(path: Path, pixel_size):
     import h5py
 
+    docs, source = [], None
+    yml = _sidecar_yaml(path)
+    if yml.exists():
+        docs = read_picasso_yaml(yml)
+        source = f"yaml {yml.name}"
     try:
         with h5py.File(path, "r") as f:
             if "locs" not in f:
                 raise InputError(f"HDF5 file has no '/locs' dataset (found {list(f.keys())[:5]})", path)
             locs = f["locs"][...]
-            meta_json = f["metadata"][()] if "metadata" in f else None
+            # Picasso 0.11 embeds the metadata as JSON and may omit the yaml. Read only when
+            # needed: HDF5 can hang on a damaged heap of a variable-length string.
+            need_json = "metadata" in f and picasso_pixel_size(docs) is None
+            meta_json = f["metadata"][()] if need_json else None
     except InputError:
         raise
     except Exception as exc:  # h5py raises OSError, RuntimeError, KeyError, ... for damaged files
@@ -349,13 +357,7 @@ def _read_picasso_hdf5(path: Path, pixel_size):
     if missing:
         raise InputError(f"'/locs' lacks field(s) {missing}", path)
 
-    docs, source = [], None
-    yml = _sidecar_yaml(path)
-    if yml.exists():
-        docs = read_picasso_yaml(yml)
-        source = f"yaml {yml.name}"
-    if meta_json is not None and (not docs or picasso_pixel_size(docs) is None):
-        # Picasso 0.11 embeds the metadata as JSON and may omit the yaml
+    if meta_json is not None:
         meta_docs = _metadata_json_docs(meta_json)
         if meta_docs:
             docs, source = meta_docs, "hdf5 /metadata"
@@ -728,7 +730,9 @@ def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: in
     with atomic_path(path, force=force) as tmp:
         with h5py.File(tmp, "w") as f:
             f.create_dataset("locs", data=rec)
-            f.create_dataset("metadata", data=meta_json)  # as Picasso 0.11: the hdf5 alone suffices
+            # as Picasso 0.11: the hdf5 alone suffices. A fixed-length string (Picasso reads it the
+            # same way) keeps the text inside the dataset: no variable-length heap to damage.
+            f.create_dataset("metadata", data=np.bytes_(meta_json.encode("utf-8")))
     with atomic_path(yml, force=True) as tmp:
         tmp.write_text(meta_text, encoding="utf-8")
     return path
