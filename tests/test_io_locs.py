@@ -124,6 +124,7 @@ def test_picasso_hdf5_writer_uses_picasso_fields_and_conventions(tmp_path):
     docs = read_picasso_yaml(tmp_path / "a_locs.yaml")
     assert docs[-1]["Width"] == 20 and docs[-1]["Height"] == 10 and docs[-1]["Frames"] == 5
     assert docs[-1]["Pixelsize"] == 100
+    assert docs[-1]["Placeholder fields (imagesumming)"] == ["bg"]  # the only field not in the table
     assert embedded == docs  # Picasso 0.11 reads /metadata when the yaml is missing
 
 
