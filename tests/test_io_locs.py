@@ -160,6 +160,13 @@ def test_picasso_hdf5_keeps_every_row_when_optional_fields_are_unknown(tmp_path,
     _same_rows(table, back, ["x", "y"], rtol=1e-6)
 
 
+def test_picasso_hdf5_keeps_a_predictions_confidence(tmp_path):
+    table = make_locs({"frame": [1, 2], "x": [60.0, 90.0], "y": [70.0, 80.0], "confidence": [0.25, 3.5]})
+    back, _ = read_locs(write_picasso_hdf5(tmp_path / "c_locs.hdf5", table, pixel_size=100))
+    np.testing.assert_allclose(back["confidence"], [0.25, 3.5])
+    assert back["confidence"].dtype == np.float64
+
+
 def test_picasso_hdf5_writer_warns_about_rows_picasso_drops(tmp_path, caplog):
     table = make_locs({"frame": [1, 2], "x": [60.0, 90.0], "y": [70.0, 80.0], "z": [np.nan, 5.0]})
     path = write_picasso_hdf5(tmp_path / "z_locs.hdf5", table, pixel_size=100)

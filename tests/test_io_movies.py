@@ -195,6 +195,7 @@ def test_bigtiff(tmp_path):
             w.write(frame)
     with open_movie(tmp_path / "w.tif") as m:
         np.testing.assert_array_equal(m[:], data)
+    assert notebook_pixel_size(tmp_path / "w.tif") == pytest.approx(130, abs=0.01)  # Pillow reads BigTIFF
 
 
 def _read_pages_spy(monkeypatch):

@@ -689,9 +689,9 @@ def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: in
         log.info("%s: fields %s unknown, written as placeholders %s", path, placeholders,
                  {k: _PICASSO_PLACEHOLDERS[k] for k in placeholders})
     dtype = [("frame", "u4")] + [(f, "f4") for f in _PICASSO_FLOAT]
-    extra_cols = [c for c in locs.columns if c not in CANONICAL]
-    if "z" in locs.columns:
-        extra_cols = ["z"] + extra_cols
+    # z (nm, as in Picasso) and a prediction's confidence have no other place among Picasso's fields
+    extra_cols = [c for c in ("z", "confidence") if c in locs.columns]
+    extra_cols += [c for c in locs.columns if c not in CANONICAL]
     for c in extra_cols:
         if str(c) in fields:  # e.g. an extra "sx" column from a csv: Picasso's own field wins
             log.warning("%s: column %r clashes with a Picasso field and is not written", path, c)
