@@ -431,6 +431,20 @@ def test_thunderstorm_writer_writes_nan_and_leaves_out_text(tmp_path, caplog):
     assert np.isnan(back["photons"].iloc[1])
 
 
+def test_thunderstorm_writer_never_uses_exponent_notation(tmp_path):
+    # ThunderSTORM's DecimalFormat stops at the 'e': 2.5e-05 would be read as 2.5
+    table = make_locs({"frame": [1, 1, 2], "x": [10.0, 20.0, 30.0], "y": [1.0, 2.0, 3.0],
+                       "confidence": [2.5e-05, np.nan, 0.5], "big": [1e17, 3.0, np.inf]})
+    path = write_thunderstorm_csv(tmp_path / "ts.csv", table)
+    body = path.read_text().splitlines()[1:]
+    assert body == ["1,1,10.0,1.0,0.000025,100000000000000000.0", "2,1,20.0,2.0,NaN,3.0",
+                    "3,2,30.0,3.0,0.5,Infinity"]
+    assert "e" not in "".join(body).replace("Infinity", "")
+    back, _ = read_locs(path)
+    np.testing.assert_array_equal(back["confidence"], table["confidence"])
+    np.testing.assert_array_equal(back["big"].to_numpy()[:2], [1e17, 3.0])
+
+
 def test_picasso_csv_export(tmp_path):
     path = tmp_path / "picasso.csv"
     path.write_text(

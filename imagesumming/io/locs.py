@@ -621,12 +621,31 @@ def write_thunderstorm_csv(path, locs: pd.DataFrame, *, force: bool = False) -> 
             log.warning("%s: column %r is not numeric and is not written (ThunderSTORM cannot read text)", path, c)
             continue
         out[str(c)] = values.astype(np.int64) if values.dtype.kind == "b" else values
+    out = {label: _ts_positional(v) for label, v in out.items()}
     df = pd.DataFrame(out)
     with atomic_path(path, force=force) as tmp:
         with open(tmp, "w", newline="") as fh:
             fh.write(",".join(f'"{c}"' for c in df.columns) + "\n")
             df.to_csv(fh, index=False, header=False, na_rep="NaN")
     return Path(path)
+
+
+def _ts_positional(values: np.ndarray) -> np.ndarray:
+    """Floats that Python would print in exponent notation (1e-05), as exact positional text.
+
+    ThunderSTORM parses numbers with Java's DecimalFormat, which stops at the ``e``: ``1e-05``
+    would be read as 1. Other columns are returned unchanged (the common, fast case).
+    """
+    if values.dtype.kind != "f":
+        return values
+    finite = np.isfinite(values)
+    mag = np.abs(values[finite])
+    if not ((mag > 0) & (mag < 1e-4)).any() and not (mag >= 1e16).any():
+        return values
+    text = [np.format_float_positional(v, unique=True, trim="0") for v in values[finite].tolist()]
+    out = np.where(np.isnan(values), "NaN", np.where(values > 0, "Infinity", "-Infinity")).astype(object)
+    out[finite] = text
+    return out
 
 
 _PICASSO_FLOAT = ("x", "y", "photons", "sx", "sy", "bg", "lpx", "lpy")
