@@ -7,8 +7,11 @@ Conventions of the formats (see the project's FORMATS notes):
 
 * Picasso hdf5: ``/locs`` compound dataset, frames 0-based, x/y/sx/sy/lpx/lpy in camera pixels,
   a pixel's **centre** at an integer coordinate: ``x_nm = (x_px + 0.5) * pixel_size``.
-* Picasso csv export: ``id`` and ``frame`` 0-based, ``x [nm] = x_px * pixel_size`` (centre
-  convention), so the half-pixel shift needs the pixel size.
+* Picasso csv export ("for ThunderSTORM", picasso.io.export_thunderstorm): ``id`` and ``frame``
+  0-based, ``x [nm] = x_px * pixel_size`` (centre convention), so the half-pixel shift needs the
+  pixel size; ``bkgstd [photon]`` always 0; 2D ``sigma [nm]`` is ``sx`` (the mean of sx and sy up
+  to 0.8.8, which also quoted the header), 3D files have ``sigma1``/``sigma2``; ``len`` becomes
+  ``detections``.
 * ThunderSTORM csv: quoted header, units in brackets, ``id``/``frame`` 1-based, corner convention.
 * Deep-STORM csv: unnamed index 1..N, ``frame,x [nm],y [nm],Photon #,Sigma [nm]``, 1-based.
 * Deep-STORM prediction csv: ``frame,x [nm],y [nm],confidence [a.u]``, 1-based, no index.
@@ -686,7 +689,7 @@ def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: in
     near_edge = int(((fields["x"] < 0) | (fields["y"] < 0)).sum())
     if near_edge:  # inside the image, but Picasso's loaders drop negative coordinates
         log.warning("%s: %d localization(s) within half a pixel of the left/top edge get negative Picasso "
-                    "coordinates; Picasso may drop them", path, near_edge)
+                    "coordinates; Picasso's loaders drop them", path, near_edge)
     fields["photons"] = _col(locs, "photons")
     sx = _col(locs, "sigma_x") if "sigma_x" in locs else _col(locs, "sigma")
     sy = _col(locs, "sigma_y") if "sigma_y" in locs else _col(locs, "sigma")
