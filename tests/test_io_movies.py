@@ -116,6 +116,28 @@ def test_resolution_in_inch(tmp_path):
         assert m.pixel_size is None
 
 
+def test_imagej_unit_without_resolution_unit_tag(tmp_path):
+    path = tmp_path / "ij.tif"
+    tifffile.imwrite(path, _stack(), imagej=True, resolution=(1 / 0.107, 1 / 0.107), metadata={"unit": "um"})
+    with tifffile.TiffFile(path) as t:
+        entry = t.pages[0].tags["ResolutionUnit"].offset
+    raw = bytearray(path.read_bytes())
+    raw[entry:entry + 2] = (65000).to_bytes(2, "little" if raw[:2] == b"II" else "big")  # tag gone
+    path.write_bytes(bytes(raw))
+    with open_movie(path) as m:
+        assert m.pixel_size == pytest.approx(107, abs=1e-3) and m.pixel_size_source == "ImageJ metadata"
+
+
+def test_micromanager_pixel_size_tag(tmp_path):
+    import json
+
+    meta = json.dumps({"PixelSizeUm": 0.108, "Camera": "Cam"})
+    tifffile.imwrite(tmp_path / "mm.tif", _stack(), photometric="minisblack",
+                     extratags=[(51123, "s", 0, meta, True)])
+    with open_movie(tmp_path / "mm.tif") as m:
+        assert m.pixel_size == pytest.approx(108) and m.pixel_size_source == "Micro-Manager metadata"
+
+
 def test_write_tif_dtype_never_wraps(tmp_path):
     data = np.array([[[0, 40000]]], dtype=np.int64)
     with pytest.raises(InputError, match="do not fit in int16") as exc:

@@ -465,22 +465,25 @@ def _tif_pixel_size(tif) -> tuple[float | None, str | None]:
     tags = page.tags
     xres = tags.get("XResolution")
     unit_tag = tags.get("ResolutionUnit")
-    unit = int(unit_tag.value) if unit_tag is not None else 2  # TIFF default is inch
-    if xres is None:
-        return None, None
-    num, den = xres.value if isinstance(xres.value, tuple) else (xres.value, 1)
-    if not num or not den:
-        return None, None
-    per_unit = num / den  # pixels per unit
-    ij = tif.imagej_metadata or {}
-    if unit == 1 and ij.get("unit"):
-        factor = _NM_PER_UNIT.get(str(ij["unit"]).strip().lower())
-        if factor is not None:
-            return factor / per_unit, "ImageJ metadata"
-    if unit == 3:
-        return 1e7 / per_unit, "tif resolution tags (cm)"
-    if unit == 2 and per_unit not in (1.0, 72.0, 96.0, 300.0):
-        return 2.54e7 / per_unit, "tif resolution tags (inch)"
+    unit = int(unit_tag.value) if unit_tag is not None else None  # absent: TIFF's default, inch
+    num, den = (xres.value if isinstance(xres.value, tuple) else (xres.value, 1)) if xres is not None else (0, 0)
+    if num and den:
+        per_unit = num / den  # pixels per unit
+        ij = tif.imagej_metadata or {}
+        if unit in (1, None) and ij.get("unit"):
+            factor = _NM_PER_UNIT.get(str(ij["unit"]).strip().lower())
+            if factor is not None:
+                return factor / per_unit, "ImageJ metadata"
+        if unit == 3:
+            return 1e7 / per_unit, "tif resolution tags (cm)"
+        if unit in (2, None) and per_unit not in (1.0, 72.0, 96.0, 300.0):
+            return 2.54e7 / per_unit, "tif resolution tags (inch)"
+    # Micro-Manager's per-image JSON tag (files without OME metadata); tifffile decodes it to a dict
+    mm = tags.get(51123)
+    mm = mm.value if mm is not None else None
+    size_um = float(mm.get("PixelSizeUm") or 0) if isinstance(mm, dict) else 0.0
+    if size_um > 0:
+        return size_um * 1e3, "Micro-Manager metadata"
     return None, None
 
 
