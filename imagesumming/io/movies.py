@@ -185,9 +185,15 @@ class Movie:
             yield self[i]
 
     def close(self) -> None:
+        """Release the file: the tif handle, or the memory map of a file we opened."""
         if self._closer is not None:
             self._closer()
             self._closer = None
+        if self.path is not None and isinstance(self._data, np.memmap):
+            # drop our reference only: frames handed out may still view the map (closing it
+            # under them would crash); the map goes when the last of them does
+            self._data = None
+            self._reader = _closed_reader(self.path)
 
     def __enter__(self):
         return self
@@ -198,6 +204,13 @@ class Movie:
     def __repr__(self) -> str:
         ps = "unknown" if self.pixel_size is None else f"{self.pixel_size:g} nm"
         return f"Movie({self.path or 'array'}, shape={self.shape}, dtype={self.dtype}, pixel_size={ps})"
+
+
+def _closed_reader(path):
+    def reader(i):
+        raise ValueError(f"{path}: the movie was closed")
+
+    return reader
 
 
 def as_movie(obj, pixel_size=None) -> Movie:
@@ -391,6 +404,10 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
                                  "missing or unreadable; keep all ..._N.ome.tif files of the dataset together "
                                  f"({lost[0] if lost else 'pages not found'})", path)
         else:
+            # detecting the series parsed (and cached) every page, ~10 kB each: a fresh handle
+            # with the cache off keeps only page offsets, whatever the length of the movie
+            tif.close()
+            tif = tifffile.TiffFile(path)
             pages = tif.pages
             pages.cache = False
             pages.useframes = True
