@@ -10,6 +10,14 @@ import pytest
 
 matplotlib.use("Agg")
 
+# Property tests: no per-example deadline (a shared machine is slow at times) and, in CI, a fixed
+# example sequence so a run is reproducible; run locally (CI unset) they explore new examples.
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.register_profile("dev", deadline=None, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("IMAGESUMMING_SHARED_DATA", REPO.parent / "shared" / "data"))
 
