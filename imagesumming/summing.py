@@ -488,6 +488,8 @@ def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *,
                   "locs": str(Path(lsrc).resolve()) if isinstance(lsrc, (str, os.PathLike)) else "table",
                   "locs_bytes": os.path.getsize(lsrc) if isinstance(lsrc, (str, os.PathLike)) else None,
                   "locs_format": rep.format if rep else "table", "locs_frame_base": rep.frame_base if rep else 1,
+                  "locs_notes": list(rep.notes) if rep else [],
+                  "locs_rows_dropped": dict(rep.rows_dropped) if rep else {},
                   "localizations": len(tables[i]), "localizations_used": len(checked[i]),
                   "invalid": invalid[i], "invalid_handling": on_invalid,
                   "mean_density": float(in_density[i].mean())}
@@ -601,6 +603,11 @@ class SummingResult:
                          f"{inp['localizations_used']} localizations, mean density {inp['mean_density']:.3g} "
                          "emitters/µm² per frame (empty frames count)"
                          + (f"; dropped {', '.join(f'{n} {r}' for r, n in bad.items())}" if bad else ""))
+            # what the reader decided (frame base, half-pixel shift, rows without a frame): worth seeing
+            loc_name = Path(inp["locs"]).name if inp["locs"] != "table" else "table"
+            lines += [f"  note ({loc_name}): {n}" for n in inp.get("locs_notes", [])]
+            lines += [f"  note ({loc_name}): {n} row(s) dropped: {r}"
+                      for r, n in inp.get("locs_rows_dropped", {}).items()]
         s = p["search"]
         lines.append(f"source patches: {s['accepted']} of {P}x{P} px with >= {p['min_emitters']} emitters "
                      f"({s['attempts']} windows tried), mean {o['mean_patch_density']:.3g} emitters/µm²")

@@ -819,3 +819,19 @@ def test_positions_within_ulps_of_pixel_edges_stay_inside_the_summed_frame(augme
         assert res.locs[c].between(0, P * ps, inclusive="left").all()
     _, dropped = check_locs(res.locs, pixel_size=ps, width=P, height=P, n_frames=200)  # reads back as valid
     assert not dropped
+
+
+def test_summary_shows_what_the_reader_decided(tmp_path):
+    """A Deep-STORM csv with 0-based frames: read as 0-based, and the summary says so."""
+    movie, truth = simulate_movie(n_frames=8, height=40, width=40, pixel_size=100.0, emitters_per_frame=6, seed=3)
+    tif = write_tif(tmp_path / "m.tif", movie, 100.0)
+    zero_based = truth.assign(frame=truth["frame"] - 1)
+    csv = tmp_path / "zero.csv"
+    pd.DataFrame({"frame": zero_based["frame"], "x [nm]": zero_based["x"], "y [nm]": zero_based["y"]},
+                 index=pd.RangeIndex(1, len(truth) + 1)).to_csv(csv)
+    result = sum_patches(tif, csv, patch_size=12, n_patches=10, n_summed=5, bin_size=2, min_emitters=1,
+                         seed=0, progress=False)
+    text = result.summary()
+    assert "note (zero.csv)" in text and "0-based" in text
+    assert result.params["inputs"][0]["locs_frame_base"] == 0
+    assert any("0-based" in n for n in result.params["inputs"][0]["locs_notes"])
