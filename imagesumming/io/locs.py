@@ -502,7 +502,7 @@ def _read_csv(path: Path, fmt: str, pixel_size):
     if frame_base == 1 and len(frames) and np.nanmin(frames) == 0:
         frame_base = 0
         report.frame_base = 0
-        report.notes.append("frame 0 present: file read as 0-based (override with frame_base=1 / --frame-base 1)")
+        report.notes.append("frame 0 present: file read as 0-based (if it is not, read it with frame_base=1, or rewrite it with `imagesumming convert --frame-base 1`)")
     if fmt == "picasso-csv":
         if pixel_size is None:
             raise InputError(
