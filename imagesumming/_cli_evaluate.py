@@ -76,20 +76,6 @@ def _numbers(text: str, what: str, cast=float) -> list:
     return values
 
 
-def _json_safe(obj):
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return None if not math.isfinite(float(obj)) else float(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
 def _print_table(table) -> None:
     cols = [("radius_nm", "radius", "{:g}"), ("tp", "TP", "{:d}"), ("fp", "FP", "{:d}"), ("fn", "FN", "{:d}"),
             ("recall", "recall", "{:.3f}"), ("precision", "precision", "{:.3f}"), ("jaccard", "Jaccard", "{:.3f}"),
@@ -114,7 +100,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from . import __version__
-    from ._files import atomic_path, check_input_file, check_outputs
+    from ._files import atomic_path, check_input_file, check_outputs, json_ready
     from .evaluation import views
     from .evaluation.matching import frame_overlap, match_radii
     from .evaluation.metrics import metrics
@@ -250,7 +236,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         for f in frames_wanted:
             _save(views.folder_frame_view(pf, f, threshold=args.threshold), out / f"frame_{f}.png", args.force)
         with atomic_path(out / "metrics.json", force=args.force) as tmp:
-            tmp.write_text(json.dumps(_json_safe(summary), indent=2) + "\n")
+            tmp.write_text(json.dumps(json_ready(summary), indent=2, allow_nan=False) + "\n")
     print(f"\nwrote {', '.join(files)} to {out}")
     return 0
 

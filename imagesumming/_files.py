@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Iterable, Iterator
 
 from .errors import InputError, OutputExistsError
 
-__all__ = ["atomic_path", "check_outputs", "check_input_file"]
+__all__ = ["atomic_path", "check_outputs", "check_input_file", "json_ready"]
 
 
 def check_input_file(path: str | os.PathLike) -> Path:
@@ -60,3 +61,26 @@ def atomic_path(path: str | os.PathLike, force: bool = False) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def json_ready(obj):
+    """``obj`` with numpy values as Python ones, paths as text and NaN/inf as None (valid JSON).
+
+    Dicts, lists and tuples are converted recursively; anything else is returned as it is, so
+    ``json.dumps`` still names a type it cannot store.
+    """
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {(k.item() if isinstance(k, np.generic) else k): json_ready(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_ready(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return json_ready(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return obj

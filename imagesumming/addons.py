@@ -56,7 +56,6 @@ from ._files import check_outputs
 from .errors import InputError
 from .io.locs import (
     ReadReport,
-    _check_pixel_size,
     _normalize_format,
     read_locs,
     read_picasso_yaml,
@@ -65,7 +64,7 @@ from .io.locs import (
 )
 from .io.movies import Movie, TifWriter, as_movie, smallest_dtype, write_tif
 from .schema import make_locs, sort_locs
-from .validate import check_locs
+from .validate import check_locs, check_pixel_size
 
 __all__ = [
     "WRITABLE_FORMATS",
@@ -220,7 +219,7 @@ def _prepare(movie, locs, *, pixel_size, on_invalid) -> _Input:
     if on_invalid not in ("error", "drop"):
         raise InputError(f"on_invalid must be 'error' or 'drop', not {on_invalid!r}")
     if pixel_size is not None:
-        pixel_size = _check_pixel_size(pixel_size)
+        pixel_size = check_pixel_size(pixel_size)
     opened = isinstance(movie, (str, os.PathLike))
     m = as_movie(movie)  # no pixel_size here: as_movie would overwrite it on the caller's Movie
     paths = [m.path] if m.path is not None else []

@@ -26,10 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._files import atomic_path, check_outputs
+from ._files import atomic_path, check_outputs, json_ready
 from .errors import InputError
 from .io import as_movie, read_locs, smallest_dtype, write_deepstorm_csv, write_tif
-from .io.locs import _check_pixel_size
 from .sampling import (
     TRANSFORMS,
     choose_bins,
@@ -42,7 +41,7 @@ from .sampling import (
 )
 from .schema import make_locs
 from .stats import density_per_frame
-from .validate import check_locs
+from .validate import check_locs, check_pixel_size
 
 __all__ = ["DEFAULTS", "SummingResult", "output_paths", "sum_patches"]
 
@@ -136,7 +135,7 @@ def _open_inputs(movies, locs, pixel_size):
         raise InputError(f"{len(movies)} movie(s) but {len(locs)} localization file(s): give one "
                          "localization file per movie, in the same order")
     if pixel_size is not None:
-        pixel_size = _check_pixel_size(pixel_size)
+        pixel_size = check_pixel_size(pixel_size)
     opened = []
     try:
         for m in movies:
@@ -653,7 +652,7 @@ class SummingResult:
             writer.writerows(zip(*(prov[c].tolist() for c in prov.columns)))
         params = dict(self.params, outputs={k: str(v) for k, v in paths.items()})
         with atomic_path(paths["params"], force=force) as tmp:
-            tmp.write_text(json.dumps(params, indent=2, default=_json_default) + "\n", encoding="utf-8")
+            tmp.write_text(json.dumps(json_ready(params), indent=2, allow_nan=False) + "\n", encoding="utf-8")
         if plots:
             figures = {"density": self.plot_density, "frame": lambda: self.plot_frame(1),
                        "single": lambda: self.plot_single(1), "background": self.plot_background}
@@ -761,15 +760,3 @@ class SummingResult:
             ax.set_title(f"{what} per summed frame")
             ax.legend(fontsize=8)
         return fig
-
-
-def _json_default(obj):
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -7,7 +7,7 @@ import pandas as pd
 
 from .errors import InputError
 
-__all__ = ["check_locs", "ON_INVALID"]
+__all__ = ["check_locs", "check_pixel_size", "ON_INVALID"]
 
 ON_INVALID = ("error", "drop", "keep")
 
@@ -67,3 +67,14 @@ def check_locs(locs: pd.DataFrame, *, pixel_size: float | None = None, width: in
             bad |= v
         return locs.loc[~bad].reset_index(drop=True), counts
     return locs, counts
+
+
+def check_pixel_size(ps, path=None) -> float:
+    """A camera pixel size in nm as a positive finite float, else a one-line InputError."""
+    try:
+        ps = float(ps)
+    except (TypeError, ValueError):
+        raise InputError(f"pixel size must be a number in nm, got {ps!r}", path) from None
+    if not np.isfinite(ps) or ps <= 0:
+        raise InputError(f"pixel size must be a positive number of nm, got {ps}", path)
+    return ps

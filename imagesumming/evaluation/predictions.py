@@ -26,7 +26,7 @@ import pandas as pd
 
 from .._files import atomic_path, check_input_file, check_outputs
 from ..errors import InputError
-from ..io.locs import _split_label, read_locs
+from ..io.locs import read_locs, split_label
 from ..io.movies import Movie, open_movie
 
 __all__ = ["PredictionFolder", "load_prediction_folder", "find_prediction_files", "prediction_name",
@@ -462,7 +462,7 @@ def filter_prediction_file(path, threshold: float, output, *, force: bool = Fals
     if path.suffix.lower() in (".hdf5", ".h5") or fmt.startswith("picasso-hdf5"):
         raise InputError("filtering works on csv files (no confidence in Picasso hdf5)", path)
     raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    labels = [c for c in raw.columns if _split_label(c)[0].lower() == "confidence"]
+    labels = [c for c in raw.columns if split_label(c)[0].lower() == "confidence"]
     if not labels:
         raise InputError(f"no confidence column to filter on (columns: {', '.join(map(str, raw.columns))})", path)
     text = raw[labels[0]].str.strip()

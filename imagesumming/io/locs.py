@@ -42,9 +42,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .._files import atomic_path, check_input_file, check_outputs
+from .._files import atomic_path, check_input_file, check_outputs, json_ready
 from ..errors import InputError
 from ..schema import CANONICAL, REQUIRED, make_locs, sort_locs
+from ..validate import check_pixel_size
 
 __all__ = [
     "ReadReport",
@@ -52,6 +53,7 @@ __all__ = [
     "read_locs",
     "write_locs",
     "detect_format",
+    "split_label",
     "read_picasso_yaml",
     "write_deepstorm_csv",
     "write_thunderstorm_csv",
@@ -119,7 +121,8 @@ _LABEL = re.compile(r"^\s*(?P<name>.*?)\s*(?:\[(?P<unit>[^\]]*)\])?\s*$")
 _LENGTH_UNITS = {"nm": 1.0, "um": 1000.0, "µm": 1000.0, "μm": 1000.0, "micron": 1000.0, "px": None, "pixel": None}
 
 
-def _split_label(label: str) -> tuple[str, str | None]:
+def split_label(label: str) -> tuple[str, str | None]:
+    """A csv column label's name and unit: ``'x [nm]'`` -> ``('x', 'nm')``, ``'frame'`` -> ``('frame', None)``."""
     m = _LABEL.match(str(label))
     name, unit = m.group("name"), m.group("unit")
     return name, (unit.strip() if unit is not None else None)
@@ -224,7 +227,7 @@ def _csv_header(path: Path) -> list[str]:
 
 
 def _detect_csv(path: Path, header: list[str]) -> str:
-    names = [_split_label(h)[0].lower() for h in header]
+    names = [split_label(h)[0].lower() for h in header]
     if "confidence" in names and "id" not in names and names[:1] != [""]:
         return "deepstorm-prediction"  # a ThunderSTORM csv may carry a confidence column too
     if names and (names[0] == "" or names[0].startswith("unnamed")):
@@ -234,7 +237,7 @@ def _detect_csv(path: Path, header: list[str]) -> str:
             head = pd.read_csv(path, nrows=2000, encoding="utf-8-sig")
         except (pd.errors.ParserError, UnicodeDecodeError) as exc:
             raise InputError(f"cannot parse csv ({str(exc).splitlines()[0]})", path) from None
-        cols = {_split_label(c)[0].lower(): c for c in head.columns}
+        cols = {split_label(c)[0].lower(): c for c in head.columns}
         ids = pd.to_numeric(head[cols["id"]], errors="coerce")
         bk = cols.get("bkgstd")
         zero_bkgstd = bk is not None and bool((pd.to_numeric(head[bk], errors="coerce") == 0).all())
@@ -289,7 +292,7 @@ def read_locs(path, pixel_size=None, format="auto", *, frame_base=None):
     if fmt == "auto":
         fmt = detect_format(path)
     if pixel_size is not None:
-        pixel_size = _check_pixel_size(pixel_size, path)
+        pixel_size = check_pixel_size(pixel_size, path)
     if fmt == "picasso-hdf5":
         table, report = _read_picasso_hdf5(path, pixel_size)
     else:
@@ -307,16 +310,6 @@ def read_locs(path, pixel_size=None, format="auto", *, frame_base=None):
             f"{int((table['frame'] < 1).sum())} localization(s) have frame numbers below the first frame "
             f"after reading as {report.frame_base}-based", path)
     return table, report
-
-
-def _check_pixel_size(ps, path=None) -> float:
-    try:
-        ps = float(ps)
-    except (TypeError, ValueError):
-        raise InputError(f"pixel size must be a number in nm, got {ps!r}", path) from None
-    if not np.isfinite(ps) or ps <= 0:
-        raise InputError(f"pixel size must be a positive number of nm, got {ps}", path)
-    return ps
 
 
 def _metadata_json_docs(meta_json) -> list[dict]:
@@ -455,7 +448,7 @@ def _read_csv(path: Path, fmt: str, pixel_size):
     data, renamed, extras, units = {}, {}, [], set()
     needs_px = False
     for label in raw.columns:
-        name, unit = _split_label(label)
+        name, unit = split_label(label)
         key = _CSV_NAMES.get(name.lower())
         if name.lower() == "id":
             continue  # ids are renumbered by writers
@@ -677,7 +670,7 @@ def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: in
     """
     import h5py
 
-    pixel_size = _check_pixel_size(pixel_size, path)
+    pixel_size = check_pixel_size(pixel_size, path)
     path = Path(path)
     locs = sort_locs(locs)
     n = len(locs)
@@ -746,7 +739,7 @@ def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: in
     yml = _sidecar_yaml(path)
     check_outputs([path, yml], force=force)
     # render the yaml first: a value it cannot represent must fail before any file is written
-    meta_json = json.dumps([meta], default=_plain)
+    meta_json = json.dumps([json_ready(meta)], allow_nan=False)
     meta_text = yaml.safe_dump(json.loads(meta_json)[0], default_flow_style=False, sort_keys=False)
     with atomic_path(path, force=force) as tmp:
         with h5py.File(tmp, "w") as f:
@@ -757,17 +750,6 @@ def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: in
     with atomic_path(yml, force=True) as tmp:
         tmp.write_text(meta_text, encoding="utf-8")
     return path
-
-
-def _plain(value):
-    """numpy scalars and arrays as plain Python values (for the yaml sidecar)."""
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise TypeError(f"cannot store {type(value).__name__} in Picasso metadata")
 
 
 def write_locs(path, locs: pd.DataFrame, format: str = "deepstorm", *, pixel_size=None,

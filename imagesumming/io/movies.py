@@ -22,7 +22,7 @@ import numpy as np
 
 from .._files import atomic_path, check_input_file
 from ..errors import InputError
-from .locs import _check_pixel_size
+from ..validate import check_pixel_size
 
 __all__ = [
     "Movie",
@@ -217,7 +217,7 @@ def as_movie(obj, pixel_size=None) -> Movie:
     """A :class:`Movie` from a path, a Movie or an array (2-D arrays become one frame)."""
     if isinstance(obj, Movie):
         if pixel_size is not None:
-            obj.pixel_size, obj.pixel_size_source = _check_pixel_size(pixel_size, obj.path), "given by the caller"
+            obj.pixel_size, obj.pixel_size_source = check_pixel_size(pixel_size, obj.path), "given by the caller"
         return obj
     if isinstance(obj, (str, os.PathLike)):
         return open_movie(obj, pixel_size=pixel_size)
@@ -227,7 +227,7 @@ def as_movie(obj, pixel_size=None) -> Movie:
     if arr.ndim != 3:
         raise InputError(f"a movie must be 2-D or 3-D (frames, height, width), got shape {arr.shape}")
     if pixel_size is not None:
-        pixel_size = _check_pixel_size(pixel_size)
+        pixel_size = check_pixel_size(pixel_size)
     return Movie(arr, pixel_size=pixel_size, pixel_size_source=None if pixel_size is None else "given by the caller")
 
 
@@ -247,7 +247,7 @@ def open_movie(path, pixel_size=None) -> Movie:
     """
     path = check_input_file(path)
     if pixel_size is not None:
-        pixel_size = _check_pixel_size(pixel_size, path)
+        pixel_size = check_pixel_size(pixel_size, path)
     if path.suffix.lower() == ".raw":
         movie = _open_raw(path)
     else:
@@ -539,7 +539,7 @@ def _resolution(pixel_size: float) -> tuple[int, int]:
     """
     from fractions import Fraction
 
-    res = 1e7 / _check_pixel_size(pixel_size)
+    res = 1e7 / check_pixel_size(pixel_size)
     f = Fraction(res).limit_denominator(max(1, int((2**32 - 1) / max(res, 1.0))))
     if f.numerator == 0 or f.numerator > 2**32 - 1:
         raise InputError(f"pixel size {pixel_size} nm cannot be stored in tif resolution tags")
