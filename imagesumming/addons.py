@@ -56,7 +56,7 @@ from ._files import check_outputs
 from .errors import InputError
 from .io.locs import (
     ReadReport,
-    _normalize_format,
+    normalize_format,
     read_locs,
     read_picasso_yaml,
     write_locs,
@@ -282,7 +282,7 @@ def _out_format(to, inputs) -> str | None:
 
 
 def _writable(to) -> str:
-    fmt = _normalize_format(to)
+    fmt = normalize_format(to)
     if fmt not in WRITABLE_FORMATS:
         raise InputError(f"cannot write localization format {fmt!r}; choose one of {', '.join(WRITABLE_FORMATS)}")
     return fmt

@@ -54,6 +54,7 @@ __all__ = [
     "write_locs",
     "detect_format",
     "split_label",
+    "normalize_format",
     "read_picasso_yaml",
     "write_deepstorm_csv",
     "write_thunderstorm_csv",
@@ -251,7 +252,8 @@ def _detect_csv(path: Path, header: list[str]) -> str:
         "(expected Picasso hdf5, ThunderSTORM or Deep-STORM csv)", path)
 
 
-def _normalize_format(fmt: str) -> str:
+def normalize_format(fmt: str) -> str:
+    """A format name or alias (``picasso``, ``hdf5``, ``ts``, ...) as one of :data:`FORMATS` or ``"auto"``."""
     fmt = str(fmt).lower().replace("_", "-")
     fmt = _ALIASES.get(fmt, fmt)
     if fmt not in FORMATS + ("auto",):
@@ -288,7 +290,7 @@ def read_locs(path, pixel_size=None, format="auto", *, frame_base=None):
     >>> print(report.summary())  # doctest: +SKIP
     """
     path = check_input_file(path)
-    fmt = _normalize_format(format)
+    fmt = normalize_format(format)
     if fmt == "auto":
         fmt = detect_format(path)
     if pixel_size is not None:
@@ -755,7 +757,7 @@ def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: in
 def write_locs(path, locs: pd.DataFrame, format: str = "deepstorm", *, pixel_size=None,
                force: bool = False, **kwargs) -> Path:
     """Write a canonical table in any supported format (see :data:`FORMATS`)."""
-    fmt = _normalize_format(format)
+    fmt = normalize_format(format)
     if fmt == "deepstorm":
         return write_deepstorm_csv(path, locs, force=force)
     if fmt == "thunderstorm":
