@@ -216,7 +216,7 @@ def _write_ts(tmp_path, truth):
 
 def test_system_errors_print_one_line_without_traceback(capsys, tmp_path, monkeypatch):
     """A failing disk or a permission problem: the system's reason on one line, exit 1."""
-    import imagesumming._cli_core as core
+    import imagesumming.cli.files as core
 
     def full_disk(args):
         raise OSError(28, "No space left on device", str(tmp_path / "out.csv"))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 def is_movie_path(path) -> bool:
     return Path(path).suffix.lower() in (".tif", ".tiff", ".raw")
@@ -50,8 +50,8 @@ def register(sub) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .io import open_movie, read_locs
-    from .stats import density_per_frame
+    from ..io import open_movie, read_locs
+    from ..stats import density_per_frame
 
     if is_movie_path(args.file):
         with open_movie(args.file, pixel_size=args.pixel_size) as m:
@@ -94,8 +94,8 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from .io import read_locs, write_locs
-    from .validate import check_locs
+    from ..io import read_locs, write_locs
+    from ..validate import check_locs
 
     locs, rep = read_locs(args.input, pixel_size=args.pixel_size, format=args.from_, frame_base=args.frame_base)
     meta = {k: int(rep.metadata[k]) for k in ("Width", "Height", "Frames") if k in rep.metadata}
@@ -127,7 +127,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from ..demo import run_demo
 
     demo = run_demo(args.out, seed=args.seed, force=args.force, verbose=True)
     print(f"wrote synthetic movie {demo['movie']} and ground truth {demo['locs']}")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 
 def register(sub) -> None:
@@ -55,7 +55,7 @@ def register(sub) -> None:
 
 
 def cmd_filter(args: argparse.Namespace) -> int:
-    from .evaluation.predictions import filter_prediction_file
+    from ..evaluation.predictions import filter_prediction_file
 
     r = filter_prediction_file(args.input, args.threshold, args.output, force=args.force)
     pct = 100.0 * r["kept"] / r["total"] if r["total"] else 0.0
@@ -99,13 +99,13 @@ def _print_table(table) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from . import __version__
-    from ._files import atomic_path, check_input_file, check_outputs, json_ready
-    from .evaluation import views
-    from .evaluation.matching import frame_overlap, match_radii
-    from .evaluation.metrics import metrics
-    from .evaluation.predictions import filter_confidence, load_prediction_folder, prediction_name
-    from .evaluation.sweep import best_threshold, round_threshold, threshold_sweep
+    from .. import __version__
+    from .._files import atomic_path, check_input_file, check_outputs, json_ready
+    from ..evaluation import views
+    from ..evaluation.matching import frame_overlap, match_radii
+    from ..evaluation.metrics import metrics
+    from ..evaluation.predictions import filter_confidence, load_prediction_folder, prediction_name
+    from ..evaluation.sweep import best_threshold, round_threshold, threshold_sweep
 
     radii = _numbers(args.radius, "--radius")
     frames_wanted = _numbers(args.frames, "--frames", int) if args.frames else None
@@ -242,7 +242,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _save(fig, path: Path, force: bool) -> None:
-    from ._files import atomic_path
+    from .._files import atomic_path
 
     with atomic_path(path, force=force) as tmp:
         fig.savefig(tmp, format="png", dpi=110)

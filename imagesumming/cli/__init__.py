@@ -1,5 +1,7 @@
 """Command line: ``imagesumming <command> ...``; a thin layer over the Python API.
 
+One module per command group in this package.
+
 Each command module exposes ``register(subparsers)`` which adds its parser and sets
 ``func=handler``; handlers return an exit code. Errors from user input
 (:class:`~imagesumming.errors.ImageSummingError`) are printed on one line, without a traceback,
@@ -13,20 +15,19 @@ import importlib
 import logging
 import sys
 
-from . import __version__
-from .errors import ImageSummingError
+from .. import __version__
+from ..errors import ImageSummingError
 
+
+
+# Command groups in workflow order (``--help`` lists their commands in this order): look at the
+# files, sum, the add-ons, train (notebooks), evaluate.
+COMMAND_MODULES = ("files", "summing", "addons", "notebook", "notebooks", "evaluate")
 
 
 def command_modules() -> list[str]:
-    """Modules that add subcommands: every ``imagesumming._cli_*`` module (core first)."""
-    import pkgutil
-
-    from . import __path__ as pkg_path
-
-    names = sorted(m.name for m in pkgutil.iter_modules(pkg_path) if m.name.startswith("_cli_"))
-    names.sort(key=lambda n: n != "_cli_core")
-    return [f"imagesumming.{n}" for n in names]
+    """Modules that add subcommands, each with ``register(subparsers)``."""
+    return [f"imagesumming.cli.{n}" for n in COMMAND_MODULES]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -40,8 +40,8 @@ def register(sub) -> None:
 def cmd_patch_notebook(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .errors import InputError
-    from .notebook import check_destination, patch_notebook, write_notebook
+    from ..errors import InputError
+    from ..notebook import check_destination, patch_notebook, write_notebook
 
     src = Path(args.input)
     dry_run = args.check or (args.diff and not args.output and not args.in_place)

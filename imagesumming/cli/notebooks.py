@@ -16,7 +16,7 @@ def register(sub) -> None:
 
 
 def cmd_notebooks(args: argparse.Namespace) -> int:
-    from .widgets._templates import copy_notebooks
+    from ..widgets._templates import copy_notebooks
 
     for path in copy_notebooks(args.dir, force=args.force):
         print(f"wrote {path}")

@@ -79,25 +79,25 @@ def _report(args, result) -> int:
 
 
 def cmd_split(args: argparse.Namespace) -> int:
-    from .addons import split_movie
+    from ..addons import split_movie
 
     return _report(args, split_movie(args.movie, args.locs, at=args.at, out_dir=args.out, **_options(args)))
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from .addons import merge_movies
+    from ..addons import merge_movies
 
     return _report(args, merge_movies(args.movie, args.locs, output=args.output, **_options(args)))
 
 
 def cmd_frames(args: argparse.Namespace) -> int:
-    from .addons import split_frames
+    from ..addons import split_frames
 
     return _report(args, split_frames(args.movie, args.locs, out_dir=args.out, **_options(args)))
 
 
 def cmd_sum_frames(args: argparse.Namespace) -> int:
-    from .addons import sum_frames
+    from ..addons import sum_frames
 
     if args.seed != 0 and not args.shuffle and not getattr(args, "quiet", False):
         print("note: --seed has no effect without --shuffle")

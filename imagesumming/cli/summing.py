@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .summing import DEFAULTS
+from ..summing import DEFAULTS
 
 
 def register(sub) -> None:
@@ -48,8 +48,8 @@ def register(sub) -> None:
 
 
 def cmd_sum(args: argparse.Namespace) -> int:
-    from ._files import check_outputs
-    from .summing import output_paths, sum_patches
+    from .._files import check_outputs
+    from ..summing import output_paths, sum_patches
 
     quiet = getattr(args, "quiet", False)
     check_outputs(output_paths(args.out, args.name, plots=args.plots).values(), force=args.force)
