@@ -21,8 +21,8 @@ from ..errors import ImageSummingError
 
 
 # Command groups in workflow order (``--help`` lists their commands in this order): look at the
-# files, sum, the add-ons, train (notebooks), evaluate.
-COMMAND_MODULES = ("files", "summing", "addons", "notebook", "notebooks", "evaluate")
+# files, the density of the movie to analyze, sum, the add-ons, train (notebooks), evaluate.
+COMMAND_MODULES = ("files", "density", "summing", "addons", "notebook", "notebooks", "evaluate")
 
 
 def command_modules() -> list[str]:
