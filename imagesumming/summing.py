@@ -127,7 +127,31 @@ def _check_k(k, n_patches, n_summed, unique, target=""):
     return k
 
 
-def _open_inputs(movies, locs, pixel_size):
+@dataclasses.dataclass
+class _Inputs:
+    """Opened movies and read tables, one per input, with the pixel size settled for all."""
+
+    sources: list  # the movies as given (paths, arrays, Movie objects)
+    loc_sources: list  # the localizations as given (paths or tables)
+    opened: list  # Movie objects
+    tables: list  # canonical tables as read
+    reports: list  # reader reports (None for tables given)
+    pixel_size: float
+    pixel_size_source: str
+
+    @property
+    def names(self) -> list:
+        return [_input_name(s, i, "movie") for i, s in enumerate(self.sources)]
+
+    def loc_name(self, i: int) -> str:
+        src = self.loc_sources[i]
+        return src if isinstance(src, (str, os.PathLike)) else f"localization table {i}"
+
+    def close(self) -> None:
+        _close(self.sources, self.opened)
+
+
+def _open_inputs(movies, locs, pixel_size) -> _Inputs:
     """Open movies, read localization tables, settle the pixel size (flag, else files, else error)."""
     movies = _as_list(movies, "movie")
     locs = _as_list(locs, "localization table")
@@ -140,7 +164,7 @@ def _open_inputs(movies, locs, pixel_size):
     try:
         for m in movies:
             opened.append(as_movie(m))
-        return (movies, locs, opened) + _read_tables(movies, locs, opened, pixel_size)
+        return _Inputs(movies, locs, opened, *_read_tables(movies, locs, opened, pixel_size))
     except BaseException:
         _close(movies, opened)
         raise
@@ -352,7 +376,7 @@ def sum_patches(movies, locs, *, pixel_size=None, camera_offset=100.0, patch_siz
         k = _check_k(_count(bin_size, "bin size"), n_patches, n_summed, unique)
     else:
         target_density = _number(target_density, "target density", "emitters/µm²", positive=True)
-        k = None
+        k = None  # chosen from the accepted patches
     camera_offset = _number(camera_offset, "camera offset", "ADU")
     if on_invalid not in ("error", "drop"):
         raise InputError(f"on_invalid must be 'error' or 'drop', not {on_invalid!r}")
@@ -360,163 +384,256 @@ def sum_patches(movies, locs, *, pixel_size=None, camera_offset=100.0, patch_siz
         seed = int(np.random.SeedSequence().entropy % 2**32)  # short enough to type back in
     seed = _count(seed, "seed", 0)
     max_attempts = max(100_000, 500 * n_patches) if max_attempts is None else _count(max_attempts, "max_attempts")
+    settings = SumSettings(patch_size=P, n_patches=n_patches, n_summed=n_summed, bin_size=k,
+                           target_density=target_density, min_emitters=min_emitters, unique=bool(unique),
+                           augment=bool(augment), seed=seed, on_invalid=on_invalid, max_attempts=max_attempts,
+                           camera_offset=camera_offset)
 
-    sources, loc_sources, opened, tables, reports, ps, ps_source = _open_inputs(movies, locs, pixel_size)
-    names = [_input_name(s, i, "movie") for i, s in enumerate(sources)]
+    inputs = _open_inputs(movies, locs, pixel_size)
     try:
-        return _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, P=P,
-                    n_patches=n_patches, n_summed=n_summed, k=k, target_density=target_density,
-                    min_emitters=min_emitters, unique=bool(unique), augment=bool(augment), seed=seed,
-                    on_invalid=on_invalid, progress=progress, max_attempts=max_attempts,
-                    camera_offset=camera_offset)
+        return _run(inputs, settings, progress=progress)
     finally:
-        _close(sources, opened)
+        inputs.close()
 
 
-def _run(sources, loc_sources, opened, tables, reports, names, ps, ps_source, *, P, n_patches, n_summed, k,
-         target_density, min_emitters, unique, augment, seed, on_invalid, progress, max_attempts, camera_offset):
-    rng = np.random.default_rng(seed)
+@dataclasses.dataclass(frozen=True)
+class SumSettings:
+    """The checked parameters of one :func:`sum_patches` run (``P`` = ``patch_size``).
+
+    ``bin_size`` is ``k``, or None when ``target_density`` chooses it from the accepted patches.
+    """
+
+    patch_size: int
+    n_patches: int
+    n_summed: int
+    bin_size: int | None
+    target_density: float | None
+    min_emitters: int
+    unique: bool
+    augment: bool
+    seed: int
+    on_invalid: str
+    max_attempts: int
+    camera_offset: float
+
+
+def _run(inputs: _Inputs, s: SumSettings, *, progress) -> SummingResult:
+    """The stages in order; ``rng`` is drawn from in the search, augmentation and binning, in that order."""
+    rng = np.random.default_rng(s.seed)
+    ps, names = inputs.pixel_size, inputs.names
+    checked, invalid = _check_tables(inputs, s)
+    shapes = [m.shape for m in inputs.opened]
+    index = index_locs(checked, [sh[0] for sh in shapes], ps, heights=[sh[1] for sh in shapes])
+    found = _search(index, shapes, s, ps, rng, progress)
+    patch_density = found["n_emitters"] / _area_um2(s.patch_size, ps)
+    k = s.bin_size if s.bin_size is not None else _k_for_target(patch_density, s)
+    pool, codes = _read_patches(inputs.opened, found, s, rng, progress)
+    source = pd.concat(checked, ignore_index=True) if len(checked) > 1 else checked[0]
+    members = _patch_members(index, found, source, codes if s.augment else None, s.patch_size, ps)
+    bins = choose_bins(rng, s.n_patches, s.n_summed, k, unique=s.unique)
+    with _progress(progress, total=s.n_summed, desc="summing", unit="frame") as bar:
+        frames = _exact_sums(pool, bins, s.camera_offset, progress=bar.update)
+    out = _output_table(source, members, bins)
+    pool_table, provenance = _provenance(found, codes, bins, names)
+    densities = {"inputs": [density_per_frame(t, m.n_frames, width=m.width, height=m.height, pixel_size=ps)
+                            for t, m in zip(checked, inputs.opened)],
+                 "output": density_per_frame(out, s.n_summed, width=s.patch_size, height=s.patch_size, pixel_size=ps),
+                 "patches": patch_density}
+    background = _background(frames, pool, bins, s.camera_offset, pool_table)
+    params = _params(inputs, s, k, checked, invalid, found, frames, out, densities)
+    return SummingResult(frames=frames, locs=out, provenance=provenance, params=params, densities=densities,
+                         background=background, patch_table=pool_table, patches=pool, names=names,
+                         movie_sources=[src if isinstance(src, (str, os.PathLike)) else m
+                                        for src, m in zip(inputs.sources, inputs.opened)])
+
+
+def _area_um2(P: int, ps: float) -> float:
+    return (P * ps / 1000.0) ** 2
+
+
+# stage: check the tables against their movies ---------------------------------------------------
+def _check_tables(inputs: _Inputs, s: SumSettings):
+    """Each table checked against its movie: ``(checked tables, invalid counts)`` (dropped or refused)."""
     checked, invalid = [], []
-    for i, (m, t) in enumerate(zip(opened, tables)):
+    for i, (m, t, name) in enumerate(zip(inputs.opened, inputs.tables, inputs.names)):
         if m.n_frames == 0:
-            raise InputError(f"movie {names[i]} holds no frames")
-        if P > min(m.height, m.width):
-            raise InputError(f"patch size {P} px is larger than the {m.width}x{m.height} px frames "
-                             f"of {names[i]}: use a smaller --patch-size")
-        src = loc_sources[i] if isinstance(loc_sources[i], (str, os.PathLike)) else f"localization table {i}"
-        t2, counts = check_locs(t, pixel_size=ps, width=m.width, height=m.height, n_frames=m.n_frames,
-                                on_invalid=on_invalid, source=src)
+            raise InputError(f"movie {name} holds no frames")
+        if s.patch_size > min(m.height, m.width):
+            raise InputError(f"patch size {s.patch_size} px is larger than the {m.width}x{m.height} px frames "
+                             f"of {name}: use a smaller --patch-size")
+        src = inputs.loc_name(i)
+        t2, counts = check_locs(t, pixel_size=inputs.pixel_size, width=m.width, height=m.height,
+                                n_frames=m.n_frames, on_invalid=s.on_invalid, source=src)
         if counts:
             log.warning("%s: dropped %s", src, ", ".join(f"{n} {r}" for r, n in counts.items()))
         checked.append(t2)
         invalid.append(counts)
-    shapes = [m.shape for m in opened]
-    index = index_locs(checked, [s[0] for s in shapes], ps, heights=[s[1] for s in shapes])
+    return checked, invalid
 
-    with _progress(progress, total=n_patches, desc="finding patches", unit="patch") as bar:
-        found = find_patches(index, shapes, rng=rng, n_patches=n_patches, size=P, min_emitters=min_emitters,
-                             max_attempts=max_attempts, pixel_size=ps, progress=bar)
-    area_um2 = (P * ps / 1000.0) ** 2
-    patch_density = found["n_emitters"] / area_um2
-    if k is None:  # target density: k from the accepted patches' mean density
-        mean = float(patch_density.mean())
-        if mean == 0:
-            raise InputError(f"target density {target_density:g} emitters/µm² cannot be reached: the source "
-                             "patches hold no localizations; raise --min-emitters or give --bin-size")
-        k = _check_k(max(1, int(round(target_density / mean))), n_patches, n_summed, unique,
-                     target=f"{target_density:g} (patches average {mean:.3g})")
 
-    # read the windows: gathered from memory maps, else each needed frame read once
+# stage: search ------------------------------------------------------------------------------------
+def _search(index, shapes, s: SumSettings, ps: float, rng, progress) -> dict:
+    """The accepted windows (see :func:`imagesumming.sampling.find_patches`)."""
+    with _progress(progress, total=s.n_patches, desc="finding patches", unit="patch") as bar:
+        return find_patches(index, shapes, rng=rng, n_patches=s.n_patches, size=s.patch_size,
+                            min_emitters=s.min_emitters, max_attempts=s.max_attempts, pixel_size=ps, progress=bar)
+
+
+def _k_for_target(patch_density: np.ndarray, s: SumSettings) -> int:
+    """``k`` that brings the accepted patches' mean density closest to the target density."""
+    mean = float(patch_density.mean())
+    if mean == 0:
+        raise InputError(f"target density {s.target_density:g} emitters/µm² cannot be reached: the source "
+                         "patches hold no localizations; raise --min-emitters or give --bin-size")
+    return _check_k(max(1, int(round(s.target_density / mean))), s.n_patches, s.n_summed, s.unique,
+                    target=f"{s.target_density:g} (patches average {mean:.3g})")
+
+
+# stage: read ---------------------------------------------------------------------------------------
+def _read_patches(opened, found: dict, s: SumSettings, rng, progress):
+    """The windows' pixels ``(n_patches, P, P)`` and their symmetry codes (drawn when ``augment``).
+
+    Windows are gathered from memory maps, else each needed frame is read once.
+    """
+    P, n = s.patch_size, s.n_patches
     mov, frm, row, col = found["movie"], found["frame"], found["row"], found["col"]
-    pool_dtype = np.result_type(*[m.dtype for m in opened])
-    pool = np.empty((n_patches, P, P), pool_dtype)
-    with _progress(progress, total=n_patches, desc="reading patches", unit="patch") as bar:
+    pool = np.empty((n, P, P), np.result_type(*[m.dtype for m in opened]))
+    with _progress(progress, total=n, desc="reading patches", unit="patch") as bar:
         for i, m in enumerate(opened):
             sel = np.flatnonzero(mov == i)
             pool[sel] = m.read_windows(frm[sel], row[sel], col[sel], P, progress=bar.update)
-    codes = rng.integers(0, 8, n_patches) if augment else np.zeros(n_patches, np.int64)
-    if augment:
+    codes = rng.integers(0, 8, n) if s.augment else np.zeros(n, np.int64)
+    if s.augment:
         pool = transform_patches(pool, codes)
+    return pool, codes
 
-    # localizations of each patch (CSR: patch p owns members ptr[p]:ptr[p+1]), shifted and transformed
+
+def _patch_members(index, found: dict, source: pd.DataFrame, codes, P: int, ps: float) -> dict:
+    """Localizations of each patch in CSR form (patch p owns members ``ptr[p]:ptr[p+1]``).
+
+    Returns ``ptr``, ``rows`` (their rows in ``source``) and ``x``, ``y`` (nm from the patch corner,
+    after the patch's symmetry ``codes``, when given).
+    """
+    mov, frm, row, col = found["movie"], found["frame"], found["row"], found["col"]
     window, entry = window_members(index, mov, frm, row, col, P)
-    ptr = np.concatenate([[0], np.cumsum(np.bincount(window, minlength=n_patches))])
-    source = pd.concat(checked, ignore_index=True) if len(checked) > 1 else checked[0]
+    ptr = np.concatenate([[0], np.cumsum(np.bincount(window, minlength=len(mov)))])
     src_rows = index.source[entry]
     # x / ps (membership) and x - col * ps (shift) round independently: a position within a few ulps
     # of a pixel edge could land a hair outside [0, P * ps); keep it inside the summed frame
     inside = np.nextafter(P * ps, 0)
     mx = np.clip(source["x"].to_numpy(dtype=np.float64)[src_rows] - col[window] * ps, 0, inside)
     my = np.clip(source["y"].to_numpy(dtype=np.float64)[src_rows] - row[window] * ps, 0, inside)
-    if augment:
+    if codes is not None:
         mx, my = transform_xy(mx, my, codes[window], P * ps)
+    return {"ptr": ptr, "rows": src_rows, "x": mx, "y": my}
 
-    # which patches go into which summed frame, and the exact sums
-    bins = choose_bins(rng, n_patches, n_summed, k, unique=unique)
-    with _progress(progress, total=n_summed, desc="summing", unit="frame") as bar:
-        frames = _exact_sums(pool, bins, camera_offset, progress=bar.update)
-    lo, hi = (frames.min(), frames.max()) if frames.size else (0, 0)
-    negatives = int((frames < 0).sum())
 
-    # output table: concatenated localizations of each summed frame's patches, in slot order
+# stage: table ----------------------------------------------------------------------------------------
+def _output_table(source: pd.DataFrame, members: dict, bins: np.ndarray) -> pd.DataFrame:
+    """Concatenated localizations of each summed frame's patches, in slot order (frames 1-based)."""
+    k = bins.shape[1]
     flat = bins.ravel()
+    ptr = members["ptr"]
     n_per = ptr[flat + 1] - ptr[flat]
-    members = expand_ranges(ptr[flat], n_per)
-    out = source.iloc[src_rows[members]].reset_index(drop=True)
+    take = expand_ranges(ptr[flat], n_per)
+    out = source.iloc[members["rows"][take]].reset_index(drop=True)
     out["frame"] = np.repeat(np.arange(len(flat), dtype=np.int64) // k + 1, n_per)
-    out["x"] = mx[members]
-    out["y"] = my[members]
+    out["x"] = members["x"][take]
+    out["y"] = members["y"][take]
+    return out
 
-    # the source patches in draw order, and one row of them per slot of each summed frame
+
+def _provenance(found: dict, codes, bins: np.ndarray, names: list):
+    """The source patches in draw order, and one row of them per slot of each summed frame."""
+    n_summed, k = bins.shape
+    mov = found["movie"]
+    flat = bins.ravel()
     pool_table = pd.DataFrame({
-        "patch": np.arange(n_patches), "movie": mov, "frame": frm + 1, "row": row, "col": col,
-        "n_emitters": found["n_emitters"],
+        "patch": np.arange(len(mov)), "movie": mov, "frame": found["frame"] + 1, "row": found["row"],
+        "col": found["col"], "n_emitters": found["n_emitters"],
         "transform": pd.Series(np.asarray(TRANSFORMS, dtype=object)[codes], dtype=object)})
     provenance = pool_table.iloc[flat].reset_index(drop=True)
     provenance.insert(0, "summed_frame", np.repeat(np.arange(1, n_summed + 1, dtype=np.int64), k))
     provenance.insert(3, "movie_name", pd.Series(np.asarray(names, dtype=object)[mov[flat]], dtype=object))
+    return pool_table, provenance
 
-    # statistics
-    in_density = [density_per_frame(t, m.n_frames, width=m.width, height=m.height, pixel_size=ps)
-                  for t, m in zip(checked, opened)]
-    out_density = density_per_frame(out, n_summed, width=P, height=P, pixel_size=ps)
-    per_frame = np.bincount(out["frame"].to_numpy() - 1, minlength=n_summed)
-    # emitters certainly inside any (P-1)-pixel training patch the notebook cuts from a summed frame:
-    # its corner is 0..U-1 high-res px and it rounds x / (ps / U), so [ps, (P - 1.5) ps) is safe for every U
+
+# stage: statistics ---------------------------------------------------------------------------------
+def _core_min(out: pd.DataFrame, n_summed: int, P: int, ps: float) -> int:
+    """Fewest emitters of a summed frame certainly inside any (P-1)-pixel training patch the notebook cuts.
+
+    Its corner is 0..U-1 high-res px and it rounds x / (ps / U), so [ps, (P - 1.5) ps) is safe for every U.
+    """
     xo, yo = out["x"].to_numpy(), out["y"].to_numpy()
     core = (xo >= ps) & (xo < (P - 1.5) * ps) & (yo >= ps) & (yo < (P - 1.5) * ps)
-    core_min = int(np.bincount(out["frame"].to_numpy()[core] - 1, minlength=n_summed).min())
+    return int(np.bincount(out["frame"].to_numpy()[core] - 1, minlength=n_summed).min())
+
+
+def _background(frames, pool, bins, camera_offset: float, pool_table: pd.DataFrame) -> pd.DataFrame:
+    """Median and noise of each summed frame, next to what its k sources predict.
+
+    Adds ``median`` and ``noise_mad`` of each source patch to ``pool_table``. Medians add (minus
+    the ``k - 1`` offsets); independent noise adds in quadrature.
+    """
+    k = bins.shape[1]
     bg_median, bg_noise = _median_noise(frames)
     patch_median, patch_noise = _median_noise(pool)
     pool_table["median"], pool_table["noise_mad"] = patch_median, patch_noise
-    # next to each summed frame, what its k sources predict: medians add (minus the offsets),
-    # independent noise adds in quadrature
-    background = pd.DataFrame({"summed_frame": np.arange(1, n_summed + 1), "median": bg_median, "noise_mad": bg_noise,
-                               "sources_median": patch_median[bins].sum(axis=1) - (k - 1) * camera_offset,
-                               "sources_noise": np.sqrt((patch_noise[bins] ** 2).sum(axis=1))})
+    return pd.DataFrame({"summed_frame": np.arange(1, len(frames) + 1), "median": bg_median, "noise_mad": bg_noise,
+                         "sources_median": patch_median[bins].sum(axis=1) - (k - 1) * camera_offset,
+                         "sources_noise": np.sqrt((patch_noise[bins] ** 2).sum(axis=1))})
 
+
+# stage: parameters ---------------------------------------------------------------------------------
+def _input_record(inputs: _Inputs, i: int, checked: pd.DataFrame, invalid: dict, on_invalid: str,
+                  density: np.ndarray) -> dict:
+    """What ``params["inputs"][i]`` records of input ``i``: files, shape, reader decisions, counts."""
+    src, lsrc, m, rep = inputs.sources[i], inputs.loc_sources[i], inputs.opened[i], inputs.reports[i]
+    is_path, locs_is_path = isinstance(src, (str, os.PathLike)), isinstance(lsrc, (str, os.PathLike))
+    return {"index": i, "movie": str(Path(src).resolve()) if is_path else "array",
+            "movie_bytes": os.path.getsize(src) if is_path else int(m.nbytes),
+            "shape": [int(v) for v in m.shape], "dtype": str(m.dtype),
+            "movie_pixel_size": m.pixel_size, "movie_pixel_size_source": m.pixel_size_source,
+            "locs": str(Path(lsrc).resolve()) if locs_is_path else "table",
+            "locs_bytes": os.path.getsize(lsrc) if locs_is_path else None,
+            "locs_format": rep.format if rep else "table", "locs_frame_base": rep.frame_base if rep else 1,
+            "locs_notes": list(rep.notes) if rep else [],
+            "locs_rows_dropped": dict(rep.rows_dropped) if rep else {},
+            "localizations": len(inputs.tables[i]), "localizations_used": len(checked),
+            "invalid": invalid, "invalid_handling": on_invalid,
+            "mean_density": float(density.mean())}
+
+
+def _params(inputs: _Inputs, s: SumSettings, k: int, checked, invalid, found: dict, frames: np.ndarray,
+            out: pd.DataFrame, densities: dict) -> dict:
+    """Every parameter (incl. the seed), the search and output figures, inputs, notebook settings, versions."""
+    ps, P, n_summed = inputs.pixel_size, s.patch_size, s.n_summed
+    lo, hi = (frames.min(), frames.max()) if frames.size else (0, 0)
+    per_frame = np.bincount(out["frame"].to_numpy() - 1, minlength=n_summed)
     notebook = {"patch_size": P - 1, "num_patches_per_frame": 1, "max_num_patches": int(n_summed),
-                "min_number_of_emitters_per_patch": max(1, core_min), "pixel_size": ps,
+                "min_number_of_emitters_per_patch": max(1, _core_min(out, n_summed, P, ps)), "pixel_size": ps,
                 "get_pixel_size_from_file": True}
-    inputs = []
-    for i, (src, lsrc, m, rep) in enumerate(zip(sources, loc_sources, opened, reports)):
-        entry_ = {"index": i, "movie": str(Path(src).resolve()) if isinstance(src, (str, os.PathLike)) else "array",
-                  "movie_bytes": os.path.getsize(src) if isinstance(src, (str, os.PathLike)) else int(m.nbytes),
-                  "shape": [int(v) for v in m.shape], "dtype": str(m.dtype),
-                  "movie_pixel_size": m.pixel_size, "movie_pixel_size_source": m.pixel_size_source,
-                  "locs": str(Path(lsrc).resolve()) if isinstance(lsrc, (str, os.PathLike)) else "table",
-                  "locs_bytes": os.path.getsize(lsrc) if isinstance(lsrc, (str, os.PathLike)) else None,
-                  "locs_format": rep.format if rep else "table", "locs_frame_base": rep.frame_base if rep else 1,
-                  "locs_notes": list(rep.notes) if rep else [],
-                  "locs_rows_dropped": dict(rep.rows_dropped) if rep else {},
-                  "localizations": len(tables[i]), "localizations_used": len(checked[i]),
-                  "invalid": invalid[i], "invalid_handling": on_invalid,
-                  "mean_density": float(in_density[i].mean())}
-        inputs.append(entry_)
-    params = {
+    return {
         "command": "sum_patches",
-        "pixel_size": ps, "pixel_size_source": ps_source, "camera_offset": camera_offset, "patch_size": P,
-        "n_patches": n_patches, "n_summed": n_summed, "bin_size": int(k), "target_density": target_density,
-        "min_emitters": min_emitters, "unique": unique, "augment": augment, "seed": seed,
-        "on_invalid": on_invalid, "max_attempts": max_attempts,
-        "search": {"attempts": int(found["attempts"]), "accepted": n_patches,
+        "pixel_size": ps, "pixel_size_source": inputs.pixel_size_source, "camera_offset": s.camera_offset,
+        "patch_size": P, "n_patches": s.n_patches, "n_summed": n_summed, "bin_size": int(k),
+        "target_density": s.target_density, "min_emitters": s.min_emitters, "unique": s.unique,
+        "augment": s.augment, "seed": s.seed, "on_invalid": s.on_invalid, "max_attempts": s.max_attempts,
+        "search": {"attempts": int(found["attempts"]), "accepted": s.n_patches,
                    "best_emitters": int(found["best"]), "repeated_windows_skipped": int(found["repeats"]),
                    "mean_emitters_per_window": float(found["mean_candidate"])},
         "output": {"frames": n_summed, "dtype": str(frames.dtype), "min": float(lo), "max": float(hi),
-                   "negative_pixels": negatives, "localizations": len(out),
+                   "negative_pixels": int((frames < 0).sum()), "localizations": len(out),
                    "emitters_per_frame_min": int(per_frame.min()), "emitters_per_frame_max": int(per_frame.max()),
-                   "mean_density": float(out_density.mean()),
-                   "mean_patch_density": float(patch_density.mean())},
-        "inputs": inputs,
+                   "mean_density": float(densities["output"].mean()),
+                   "mean_patch_density": float(densities["patches"].mean())},
+        "inputs": [_input_record(inputs, i, checked[i], invalid[i], s.on_invalid, densities["inputs"][i])
+                   for i in range(len(inputs.sources))],
         "notebook_settings": notebook,
         "versions": _versions(),
         "conventions": {"frames": "1-based", "x_y": "nm from the summed frame's corner",
                         "provenance.movie": "0-based input index", "provenance.row_col": "0-based px, top-left"},
     }
-    return SummingResult(frames=frames, locs=out, provenance=provenance, params=params, densities={"inputs": in_density, "output": out_density,
-                                                                 "patches": patch_density},
-                         background=background, patch_table=pool_table, patches=pool, names=names,
-                         movie_sources=[s if isinstance(s, (str, os.PathLike)) else m for s, m in zip(sources, opened)])
 
 
 # ---------------------------------------------------------------------------------------------
