@@ -31,7 +31,9 @@ class SimulationParams:
     photons: float = 2000.0  # mean photons per emitter (exponentially distributed around it)
     min_photons: float = 300.0
     psf_sigma: float = 130.0  # nm
-    background: float = 20.0  # photons per pixel (a level of 0 gives frames of offset + read noise only)
+    # photons per pixel; a (height, width) array is a background that varies across the frame
+    # (an illumination profile); 0 gives frames of offset + read noise only
+    background: float | np.ndarray = 20.0
     camera_offset: float = 100.0  # ADU
     gain: float = 1.0  # ADU per photon
     read_noise: float = 1.5  # ADU (rms)

@@ -58,6 +58,23 @@ def test_no_emitters_estimates_zero(cal):
     assert r.background_noise == pytest.approx(np.sqrt(20 + 1.5 ** 2), rel=0.08)
 
 
+@pytest.mark.parametrize("profile", ["ramp", "dome"])
+def test_background_varying_across_the_frame(cal, profile, monkeypatch):
+    """An illumination profile (20 to 40 photons/px) is the background, not signal."""
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE] / (SIZE - 1)
+    bg = 20 + 20 * (xx if profile == "ramp" else np.exp(-((xx - 0.5) ** 2 + (yy - 0.5) ** 2) / 0.18))
+    movie, locs = simulate_movie(n_frames=16, height=SIZE, width=SIZE, pixel_size=PS, density=1.0, background=bg,
+                                 seed=12)
+    true = _true_density(locs, 16)
+    r = estimate_density(movie, cal, progress=False)
+    assert abs(r.density / true - 1) < 0.15, (r.density, true)
+    assert abs(r.background - (100 + bg[4:-4, 4:-4].mean())) < 2
+    import imagesumming.density as D
+
+    monkeypatch.setattr(D, "_TILE", 10 ** 6)  # a flat background: the profile counts as emitters
+    assert D.estimate_density(movie, cal, progress=False).density / true - 1 > 0.2
+
+
 def test_camera_offset_cancels_and_is_in_the_background(cal):
     movie, locs = simulate_movie(n_frames=12, height=SIZE, width=SIZE, pixel_size=PS, density=2.0,
                                  camera_offset=400.0, seed=5)
