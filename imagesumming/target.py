@@ -296,10 +296,12 @@ def sum_matching(movies, locs, match, *, min_emitters="auto", pixel_size=None, c
         cal = calibrate(inputs.opened, checked, pixel_size=inputs.pixel_size, on_invalid="keep", progress=progress)
         results = [estimate_density(m, cal, pixel_size=pixel_size, camera_offset=camera_offset, progress=progress)
                    for m in dense]
-        target = float(np.concatenate([r.density_per_frame for r in results]).mean())
-        if not target > 0:
-            raise InputError(f"the movie(s) to match estimate {target:.3g} emitters/µm²: nothing to match "
-                             "(is it the right movie, with emitters?)")
+        per_frame = np.concatenate([r.density_per_frame for r in results])
+        target = float(per_frame.mean())
+        unc = float(np.sqrt(np.sum([(r.uncertainty * len(r.frames)) ** 2 for r in results])) / len(per_frame))
+        if not target > 2 * unc:
+            raise InputError(f"the movie(s) to match estimate {target:.3g} ± {unc:.2g} emitters/µm², not "
+                             "distinguishable from no emitters: nothing to match (is it the right movie?)")
         table = None
         if auto:
             shapes = [m.shape for m in inputs.opened]
