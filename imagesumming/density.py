@@ -90,8 +90,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .io import as_movie, read_locs
-from .schema import make_locs
+from .io import as_movie
 from .validate import check_locs, check_pixel_size
 
 __all__ = ["Calibration", "DensityResult", "FrameMeasures", "calibrate", "estimate_density", "frame_measures",
@@ -364,23 +363,11 @@ def _as_list(obj) -> list:
     return list(obj) if isinstance(obj, (list, tuple)) else [obj]
 
 
-def _settle_pixel_size(candidates, pixel_size):
-    """One pixel size from the caller, else from the files (all must agree), else an error."""
-    if pixel_size is not None:
-        ps = check_pixel_size(pixel_size)
-        for p, where in candidates:
-            if not np.isclose(p, ps, rtol=1e-4):
-                log.warning("pixel size %g nm given overrides %g nm in %s", ps, p, where)
-        return ps, "given by the caller"
-    if not candidates:
-        raise InputError("pixel size unknown: no movie tags or localization metadata give it; give the "
-                         "camera pixel size in nm (--pixel-size / pixel_size=)")
-    ps, source = candidates[0]
-    for p, where in candidates[1:]:
-        if not np.isclose(p, ps, rtol=1e-4):
-            raise InputError(f"pixel sizes disagree: {ps:g} nm in {source} but {p:g} nm in {where}: a calibration "
-                             "only holds for the same camera pixel size")
-    return float(ps), source
+def _same_pixel_size(ps: float, where: str, inputs) -> None:
+    """An InputError unless a movie's pixel size is the calibration inputs' (a calibration only holds for it)."""
+    if not np.isclose(ps, inputs.pixel_size, rtol=1e-4):
+        raise InputError(f"pixel sizes disagree: {ps:g} nm in {where} but {inputs.pixel_size:g} nm in the calibration "
+                         f"({inputs.pixel_size_source}): a calibration only holds for the same camera pixel size")
 
 
 def _border(tables, pixel_size, border) -> int:
@@ -395,8 +382,7 @@ def _border(tables, pixel_size, border) -> int:
     return max(_MIN_BORDER, int(np.ceil(3 * np.median(sig) / pixel_size))) if sig.size else _MIN_BORDER
 
 
-def calibrate(movies, locs, *, pixel_size=None, border=None, on_invalid="error", progress=True,
-              _also=()) -> Calibration:
+def calibrate(movies, locs, *, pixel_size=None, border=None, on_invalid="error", progress=True) -> Calibration:
     """Measure the signal per localization on low-density movies with known localizations.
 
     Parameters
@@ -427,71 +413,52 @@ def calibrate(movies, locs, *, pixel_size=None, border=None, on_invalid="error",
         No calibration movie, a movie/localization count mismatch, pixel sizes that disagree, a
         calibration without localizations.
     """
+    from .summing import _open_inputs
+
     movies, locs = _as_list(movies), _as_list(locs)
     if not movies:
         raise InputError("no calibration given: a low-density movie with its localizations is needed "
                          "(--calibrate LOW.tif LOW_LOCS)")
-    if len(movies) != len(locs):
-        raise InputError(f"{len(movies)} calibration movie(s) but {len(locs)} localization file(s): give one "
-                         "localization file per movie")
-    if pixel_size is not None:
-        pixel_size = check_pixel_size(pixel_size)
-    opened, tables, candidates = [], [], list(_also)  # _also: (pixel size, where) of the dense movie
+    inputs = _open_inputs(movies, locs, pixel_size)
     try:
-        for i, m in enumerate(movies):
-            opened.append(as_movie(m))
-            if opened[-1].pixel_size is not None:
-                candidates.append((opened[-1].pixel_size, f"{_name(m, i, 'movie')} ({opened[-1].pixel_size_source})"))
-        for i, src in enumerate(locs):
-            if isinstance(src, pd.DataFrame):
-                tables.append(make_locs(src))
-                continue
-            try:
-                table, rep = read_locs(src, pixel_size=pixel_size)
-            except InputError:
-                movie_ps = {round(p, 6) for p, _ in candidates}
-                if pixel_size is not None or len(movie_ps) != 1:
-                    raise
-                table, rep = read_locs(src, pixel_size=candidates[0][0])  # px units: the movies' pixel size
-            else:
-                if rep.pixel_size is not None and pixel_size is None:
-                    candidates.append((rep.pixel_size, f"{Path(src).name} ({rep.pixel_size_source})"))
-            tables.append(table)
-        ps, ps_source = _settle_pixel_size(candidates, pixel_size)
-        b = _border(tables, ps, border)
-        rows, per_movie, bad = [], [], []
-        for i, (src, m, table) in enumerate(zip(locs, opened, tables)):
-            where = src if isinstance(src, (str, os.PathLike)) else None
-            if not len(table):
-                raise InputError("the calibration movie has no localizations: its signal per localization "
-                                 "cannot be measured", where or _name(movies[i], i, "movie"))
-            table, counts = check_locs(table, pixel_size=ps, width=m.width, height=m.height, n_frames=len(m),
-                                       on_invalid=on_invalid, source=where)
-            for reason, n in counts.items():
-                log.warning("%s: %d localizations %s (%s)", _name(src, i, "table"), n, reason,
-                            "dropped" if on_invalid == "drop" else "kept")
-            meas = measure_frames(m, border=b, progress=progress, desc=f"calibration {i + 1}")
-            cx = np.floor(table["x"].to_numpy(float) / ps)
-            cy = np.floor(table["y"].to_numpy(float) / ps)
-            inside = (cx >= b) & (cx < m.width - b) & (cy >= b) & (cy < m.height - b)
-            f = table["frame"].to_numpy()[inside]
-            f = f[(f >= 1) & (f <= len(m))]
-            area = (m.width - 2 * b) * (m.height - 2 * b) * (ps / 1000.0) ** 2
-            meas.insert(0, "movie", i)
-            meas.insert(2, "density", np.bincount(f - 1, minlength=len(m))[:len(m)] / area)
-            if meas["density"].sum() == 0:
-                raise InputError(f"no localization of the calibration lies inside its frames' inner region "
-                                 f"({b} px from the edges): its signal per localization cannot be measured",
-                                 where or _name(movies[i], i, "movie"))
-            per_movie.append({"movie": _name(movies[i], i, "movie"), "frames": int(len(m)),
-                              "localizations": int(len(f)),
-                              "signal_per_loc": float(meas["signal"].sum() / meas["density"].sum())})
-            bad.append(meas.attrs["bad_pixels"])
-            rows.append(meas)
+        return _calibrate_inputs(inputs, border=border, on_invalid=on_invalid, progress=progress)
     finally:
-        for src, m in zip(movies, opened):
-            if isinstance(src, (str, os.PathLike)):
-                m.close()
+        inputs.close()
+
+
+def _calibrate_inputs(inputs, *, border=None, on_invalid="error", progress=True, tables=None) -> Calibration:
+    """:func:`calibrate` on opened inputs (``imagesumming.summing._open_inputs``); ``tables`` replace theirs."""
+    ps, ps_source = inputs.pixel_size, inputs.pixel_size_source
+    tables = inputs.tables if tables is None else tables
+    b = _border(tables, ps, border)
+    names = inputs.names
+    rows, per_movie, bad = [], [], []
+    for i, (m, table) in enumerate(zip(inputs.opened, tables)):
+        src = inputs.loc_sources[i]
+        where = src if isinstance(src, (str, os.PathLike)) else names[i]
+        if not len(table):
+            raise InputError("the calibration movie has no localizations: its signal per localization "
+                             "cannot be measured", where)
+        table, counts = check_locs(table, pixel_size=ps, width=m.width, height=m.height, n_frames=len(m),
+                                   on_invalid=on_invalid, source=where)
+        for reason, n in counts.items():
+            log.warning("%s: %d localizations %s (%s)", where, n, reason, "dropped" if on_invalid == "drop" else "kept")
+        meas = measure_frames(m, border=b, progress=progress, desc=f"calibration {i + 1}")
+        cx = np.floor(table["x"].to_numpy(float) / ps)
+        cy = np.floor(table["y"].to_numpy(float) / ps)
+        inside = (cx >= b) & (cx < m.width - b) & (cy >= b) & (cy < m.height - b)
+        f = table["frame"].to_numpy()[inside]
+        f = f[(f >= 1) & (f <= len(m))]
+        area = (m.width - 2 * b) * (m.height - 2 * b) * (ps / 1000.0) ** 2
+        meas.insert(0, "movie", i)
+        meas.insert(2, "density", np.bincount(f - 1, minlength=len(m))[:len(m)] / area)
+        if meas["density"].sum() == 0:
+            raise InputError(f"no localization of the calibration lies inside its frames' inner region "
+                             f"({b} px from the edges): its signal per localization cannot be measured", where)
+        per_movie.append({"movie": names[i], "frames": int(len(m)), "localizations": int(len(f)),
+                          "signal_per_loc": float(meas["signal"].sum() / meas["density"].sum())})
+        bad.append(meas.attrs["bad_pixels"])
+        rows.append(meas)
     frames = pd.concat(rows, ignore_index=True)
     frames.attrs = {}
     rho, sig = frames["density"].to_numpy(), frames["signal"].to_numpy()
@@ -505,10 +472,7 @@ def calibrate(movies, locs, *, pixel_size=None, border=None, on_invalid="error",
     if s <= 0:
         raise InputError(f"the calibration's signal per localization is {s:.3g} ADU (not positive): the "
                          "localizations do not match the movie's signal")
-    if _also:  # the dense movie's pixel size is a candidate, not the calibration's source
-        ps_source = next((w for p, w in candidates[len(_also):] if np.isclose(p, ps, rtol=1e-4)), ps_source)
-    return Calibration(s, se, intercept, frames, ps, ps_source, b, [_name(m, i, "movie") for i, m in enumerate(movies)],
-                       per_movie, bad)
+    return Calibration(s, se, intercept, frames, ps, ps_source, b, names, per_movie, bad)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -727,13 +691,22 @@ def measure_density(movie, calibration_movies, calibration_locs, *, pixel_size=N
     -------
     DensityResult
     """
+    from .summing import _open_inputs
+
+    movies, locs = _as_list(calibration_movies), _as_list(calibration_locs)
+    if not movies:
+        raise InputError("no calibration given: a low-density movie with its localizations is needed "
+                         "(--calibrate LOW.tif LOW_LOCS)")
     m = as_movie(movie)
+    inputs = None
     try:
-        also = [] if m.pixel_size is None or pixel_size is not None else \
-            [(m.pixel_size, f"{_name(movie, 0, 'movie')} ({m.pixel_size_source})")]
-        cal = calibrate(calibration_movies, calibration_locs, pixel_size=pixel_size, border=border,
-                        on_invalid=on_invalid, progress=progress, _also=also)
+        inputs = _open_inputs(movies, locs, pixel_size)  # tables read, no frame yet
+        if pixel_size is None and m.pixel_size is not None:
+            _same_pixel_size(m.pixel_size, f"{_name(movie, 0, 'movie')} ({m.pixel_size_source})", inputs)
+        cal = _calibrate_inputs(inputs, border=border, on_invalid=on_invalid, progress=progress)
         return estimate_density(m, cal, pixel_size=pixel_size, camera_offset=camera_offset, progress=progress)
     finally:
+        if inputs is not None:
+            inputs.close()
         if isinstance(movie, (str, os.PathLike)):
             m.close()

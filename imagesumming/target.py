@@ -32,7 +32,8 @@ import os
 import numpy as np
 import pandas as pd
 
-from .density import Calibration, DensityResult, _name, calibrate, estimate_density, frame_measures
+from .density import (Calibration, DensityResult, _calibrate_inputs, _name, _same_pixel_size, estimate_density,
+                      frame_measures)
 from .errors import InputError
 from .io import as_movie
 
@@ -284,16 +285,14 @@ def sum_matching(movies, locs, match, *, min_emitters="auto", pixel_size=None, c
         for i, t in enumerate(targets):  # pixel sizes first: a mismatch stops before any work
             m = as_movie(t)
             dense.append(m)
-            if m.pixel_size is not None and pixel_size is None and not np.isclose(m.pixel_size, inputs.pixel_size,
-                                                                                     rtol=1e-4):
-                raise InputError(f"pixel sizes disagree: {m.pixel_size:g} nm in {_name(t, i, 'movie')} but "
-                                 f"{inputs.pixel_size:g} nm in the summing inputs ({inputs.pixel_size_source})", m.path)
+            if m.pixel_size is not None and pixel_size is None:
+                _same_pixel_size(m.pixel_size, f"{_name(t, i, 'movie')} ({m.pixel_size_source})", inputs)
         settings = S.SumSettings(patch_size=P, n_patches=n_patches, n_summed=n_summed, bin_size=None,
                                  target_density=1.0, min_emitters=fixed_min or 0, unique=bool(unique),
                                  augment=bool(augment), seed=seed, on_invalid=on_invalid, max_attempts=max_attempts,
                                  camera_offset=camera_offset)
         checked, _ = S._check_tables(inputs, settings)
-        cal = calibrate(inputs.opened, checked, pixel_size=inputs.pixel_size, on_invalid="keep", progress=progress)
+        cal = _calibrate_inputs(inputs, tables=checked, on_invalid="keep", progress=progress)
         results = [estimate_density(m, cal, pixel_size=pixel_size, camera_offset=camera_offset, progress=progress)
                    for m in dense]
         per_frame = np.concatenate([r.density_per_frame for r in results])

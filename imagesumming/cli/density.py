@@ -29,7 +29,7 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--plots", action="store_true",
                    help="write a figure (density per frame, background, calibration fit): OUT/<stem>_density.png")
-    p.add_argument("-o", "--out", default=".", metavar="DIR", help="folder for --plots (default: current folder)")
+    p.add_argument("-o", "--output", default=".", metavar="DIR", help="folder for --plots (default: current folder)")
     p.add_argument("--force", action="store_true", help="overwrite an existing figure")
     p.set_defaults(func=cmd_density)
 
@@ -43,7 +43,7 @@ def cmd_density(args: argparse.Namespace) -> int:
     if not args.calibrate:
         raise InputError("no calibration given: add --calibrate LOW.tif LOW_LOCS (a low-density movie of the same "
                          "sample and camera settings and its localizations)")
-    png = Path(args.out) / f"{Path(args.movie).stem}_density.png"
+    png = Path(args.output) / f"{Path(args.movie).stem}_density.png"
     if args.plots:
         check_outputs([png], force=args.force)
     result = measure_density(args.movie, [m for m, _ in args.calibrate], [loc for _, loc in args.calibrate],
