@@ -3,7 +3,8 @@
 1. Accuracy table: a low-density calibration movie (0.2 emitters/µm², background 20 photons/px)
    and dense movies of the same simulator (same PSF, photons, camera) at several densities and
    backgrounds (1x, 1.5x, 2x the calibration's); true density (localizations / frame area) against
-   the estimate, mean over ``--seeds`` dense movies, with the worst relative error.
+   the estimate, mean over ``--seeds`` dense movies, with the worst relative error; then
+   backgrounds that vary across the frame (a ramp and a dome, 20 -> 40 photons/px).
 2. Streaming: a dense movie of ``--frames`` frames (default 10,000 of 128 x 128 px uint16, written
    frame by frame by cycling 50 simulated frames) estimated from its tif path; wall time and peak
    ``RssAnon`` (the process's own memory; memory-mapped pages are file cache and do not count).
@@ -64,6 +65,22 @@ def accuracy(size, frames, seeds, densities, backgrounds):
     return cal
 
 
+def profiles(cal, sizes=(64, 128), densities=(0.5, 1.0, 4.0), frames=16):
+    """Backgrounds that vary across the frame: a ramp and a dome from 20 to 40 photons/px."""
+    print(f"\nbackground varying across the frame (20 -> 40 photons/px), {frames} frames, error of the estimate:")
+    print(f"{'profile':>8} {'frame px':>9} " + " ".join(f"{d:>8g}/µm²" for d in densities))
+    for size in sizes:
+        yy, xx = np.mgrid[0:size, 0:size] / (size - 1)
+        for name, bg in (("ramp", 20 + 20 * xx), ("dome", 20 + 20 * np.exp(-((xx - 0.5) ** 2 + (yy - 0.5) ** 2) / 0.18))):
+            errs = []
+            for d in densities:
+                m, l = simulate_movie(n_frames=frames, height=size, width=size, pixel_size=PS, density=d, background=bg,
+                                      seed=12)
+                r = estimate_density(m, cal, progress=False)
+                errs.append(r.density / (len(l) / (frames * (size * PS / 1000) ** 2)) - 1)
+            print(f"{name:>8} {size:>9} " + " ".join(f"{e:>+12.1%}" for e in errs))
+
+
 def stream(cal, frames, size, folder):
     path = Path(folder) / "dense.tif"
     block, _ = simulate_movie(n_frames=50, height=size, width=size, pixel_size=PS, density=3.0, seed=7)
@@ -94,6 +111,7 @@ def main(argv=None):
     ap.add_argument("--dir", help="folder for the streamed movie (default: a temporary one)")
     a = ap.parse_args(argv)
     cal = accuracy(a.size, a.dense_frames, a.seeds, (0.0, 0.5, 1.0, 2.0, 4.0, 6.0, 8.0), (1.0, 1.5, 2.0))
+    profiles(cal)
     if not a.no_stream:
         with tempfile.TemporaryDirectory(dir=a.dir) as d:
             stream(cal, a.frames, a.stream_size, d)

@@ -59,9 +59,9 @@ What the estimate assumes (and what biases it)
   package's simulator, i.e. about 3 % of the signal); the estimate is therefore a little low there.
 * A background whose shape across the frame is the same in every frame and smooth on the scale
   of 3 tiles (~48 px); only its level may change from frame to frame. A profile that changes
-  faster (a narrow illumination spot, small frames) is partly counted as signal: +18 % at
-  0.5 emitters/µm² for a 20 -> 40 photons dome of ~20 px sigma on 64 px frames, within 3 % on
-  128 px frames. A density uniform across the frame border.
+  faster (a narrow illumination spot, small frames) is partly counted as signal: +20 % at
+  0.5 emitters/µm² for a 20 -> 40 photons dome of ~20 px sigma on 64 px frames, within 5 % on
+  128 px frames (benchmarks/bench_density.py). A density uniform across the frame border.
 * Blinking emitters that stay on over several frames count once per frame, as the localizer
   counts them.
 
