@@ -118,29 +118,38 @@ def expand_ranges(starts, counts) -> np.ndarray:
     return np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts - starts, counts)
 
 
-def _expand(index: LocIndex, gframe, rows, cols, size):
-    """Entries of each window's frame that lie inside the window.
+def _expand(index: LocIndex, gframe, row0, row1, col0, col1):
+    """Entries of each window's frame that lie in its rows ``[row0, row1)`` and columns ``[col0, col1)``.
 
     Returns ``(window, entry)``: for every member, the window's position in the inputs and the
     entry in ``index``; grouped by window in input order.
     """
     base = gframe * index.row_stride
-    lo = np.searchsorted(index.key, base + rows, side="left")
-    n = np.searchsorted(index.key, base + rows + size, side="left") - lo  # entries in the window's rows
+    lo = np.searchsorted(index.key, base + row0, side="left")
+    n = np.searchsorted(index.key, base + row1, side="left") - lo  # entries in the window's rows
     window = np.repeat(np.arange(len(gframe)), n)
     entry = expand_ranges(lo, n)
-    c, c0 = index.cols[entry], cols[window]
-    inside = (c >= c0) & (c < c0 + size)
+    c = index.cols[entry]
+    inside = (c >= col0[window]) & (c < col1[window])
     return window[inside], entry[inside]
 
 
-def window_members(index: LocIndex, movie, frame, row, col, size: int):
+def window_members(index: LocIndex, movie, frame, row, col, size: int, *, margin: int = 0, heights=None):
     """Members of windows given by movie index, 0-based frame, top-left row and column (px).
+
+    With ``margin``, the localizations within ``margin`` pixels around each window count too (the
+    rows are clipped to the frame, so ``heights``, one per movie, is needed then).
 
     Returns ``(window, entry)`` as arrays (see :class:`LocIndex` for ``entry``).
     """
-    gframe = index.frame_offset[np.asarray(movie)] + np.asarray(frame, dtype=np.int64)
-    return _expand(index, gframe, np.asarray(row, np.int64), np.asarray(col, np.int64), size)
+    movie = np.asarray(movie)
+    gframe = index.frame_offset[movie] + np.asarray(frame, dtype=np.int64)
+    row, col = np.asarray(row, np.int64), np.asarray(col, np.int64)
+    if not margin:
+        return _expand(index, gframe, row, row + size, col, col + size)
+    height = np.asarray(heights, dtype=np.int64)[movie]
+    return _expand(index, gframe, np.maximum(row - margin, 0), np.minimum(row + size + margin, height),
+                   col - margin, col + size + margin)
 
 
 def find_patches(index: LocIndex, shapes, *, rng, n_patches: int, size: int, min_emitters: int,
