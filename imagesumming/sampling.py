@@ -192,10 +192,16 @@ def find_patches(index: LocIndex, shapes, *, rng, n_patches: int, size: int, min
         rate = n_found / attempts if n_found else None
         want = (n_patches - n_found) * (1.3 / rate if rate else 4.0)
         batch = int(min(cap, max_attempts - attempts, max(256, want)))
-        movie = rng.integers(0, n_movies, batch) if n_movies > 1 else np.zeros(batch, np.int64)
-        frame = rng.integers(0, shapes[movie, 0])
-        row = rng.integers(0, shapes[movie, 1] - size + 1)
-        col = rng.integers(0, shapes[movie, 2] - size + 1)
+        if n_movies > 1:
+            movie = rng.integers(0, n_movies, batch)
+            frame = rng.integers(0, shapes[movie, 0])
+            row = rng.integers(0, shapes[movie, 1] - size + 1)
+            col = rng.integers(0, shapes[movie, 2] - size + 1)
+        else:  # scalar bounds: the same draws as the array bounds above, at half the cost
+            movie = np.zeros(batch, np.int64)
+            frame = rng.integers(0, shapes[0, 0], batch)
+            row = rng.integers(0, shapes[0, 1] - size + 1, batch)
+            col = rng.integers(0, shapes[0, 2] - size + 1, batch)
         window, _ = window_members(index, movie, frame, row, col, size)
         counts = np.bincount(window, minlength=batch)
         attempts += batch

@@ -963,3 +963,22 @@ def test_background_without_sigma_or_emitter_free_pixels_says_so():
     assert res.background["bg_level"].isna().all()  # 8 x 2+ emitters leave no 20 emitter-free pixels
     text = res.summary()
     assert "summed n/a" in text and "10 summed frame(s) with fewer than 20 such pixels left out" in text
+
+
+def test_extra_columns_are_carried_with_their_dtypes(bright):
+    movie, truth = bright
+    t = truth.copy()
+    t["label"] = pd.Series([f"e{i}" for i in range(len(t))], dtype=object)
+    t["group"] = pd.array(np.arange(len(t)) % 3, dtype="Int64")
+    t["kind"] = pd.Categorical(np.where(np.arange(len(t)) % 2, "a", "b"))
+    res = sum_patches(movie, t, pixel_size=PS, patch_size=16, n_patches=30, n_summed=10, bin_size=3, seed=0,
+                      progress=False)
+    canonical = make_locs(t)
+    for c in ("label", "group", "kind", "photons", "sigma", "emitter"):
+        assert res.locs[c].dtype == canonical[c].dtype, c
+    # each output row carries the values of the input row it came from
+    src = t.set_index("label")
+    back = src.loc[res.locs["label"]]
+    np.testing.assert_array_equal(back["photons"].to_numpy(), res.locs["photons"].to_numpy())
+    assert list(back["group"]) == list(res.locs["group"]) and list(back["kind"]) == list(res.locs["kind"])
+    assert isinstance(res.locs.index, pd.RangeIndex)
