@@ -60,7 +60,7 @@ def register(sub) -> None:
     o.add_camera_offset(p, "subtracted N-1 times from each sum of N frames")
     o.add_output(p, "file", "the summed movie OUT.tif (with OUT.csv or OUT_locs.hdf5 and OUT_groups.json)", old=())
     p.add_argument("--shuffle", action="store_true", help="draw the N frames at random instead of consecutively")
-    o.add_seed(p, default=0, used="--shuffle", recorded="OUT_groups.json")
+    o.add_seed(p, default=0, used="only --shuffle draws at random", recorded="OUT_groups.json")
     _common(p)
     p.set_defaults(func=cmd_sum_frames)
 

@@ -18,7 +18,7 @@ def register(sub) -> None:
                                    "summing pipeline on it.")
     o.add_output(p, "folder", "the synthetic movie, its ground truth and the summed training data "
                               "(default: %(default)s)", required=False, default="imagesumming-demo")
-    o.add_seed(p, default=0, used="the synthetic movie and the summing", recorded="summed_params.json")
+    o.add_seed(p, default=0, used="it makes the synthetic movie and draws the patches", recorded="summed_params.json")
     o.add_force(p)
     p.set_defaults(func=cmd_demo)
 

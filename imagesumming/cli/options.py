@@ -143,10 +143,10 @@ def add_seed(p: argparse.ArgumentParser, *, default=None, recorded: str = "the o
              used: str | None = None) -> None:
     """``--seed N``: seeds every random choice of the command; recorded in ``recorded``."""
     when = "drawn at random" if default is None else str(default)
-    what = f" ({used})" if used else ""
+    what = f"; {used}" if used else ""
     p.add_argument("--seed", type=int, default=default, metavar="N",
-                   help=f"seed of every random choice{what}; the same seed and inputs give the same outputs "
-                        f"(default: {when}; recorded in {recorded})")
+                   help="seed of every random choice; the same seed and inputs give the same outputs "
+                        f"(default: {when}; recorded in {recorded}{what})")
 
 
 def add_camera_offset(p: argparse.ArgumentParser, what: str) -> None:
