@@ -79,7 +79,7 @@ def test_tifffile_default_resolution_is_unknown_not_1000_nm(tmp_path):
 @pytest.mark.parametrize("unit", ["micron", "um", "\\u00B5m"])
 def test_imagej_metadata_unit(tmp_path, unit):
     tifffile.imwrite(tmp_path / "ij.tif", _stack(), imagej=True, resolution=(1 / 0.107, 1 / 0.107),
-                     metadata={"unit": unit})
+                     metadata={"unit": unit, "axes": "TYX"})
     with open_movie(tmp_path / "ij.tif") as m:
         assert m.shape == (5, 12, 16)
         assert m.pixel_size == pytest.approx(107, abs=1e-6)
@@ -118,7 +118,8 @@ def test_resolution_in_inch(tmp_path):
 
 def test_imagej_unit_without_resolution_unit_tag(tmp_path):
     path = tmp_path / "ij.tif"
-    tifffile.imwrite(path, _stack(), imagej=True, resolution=(1 / 0.107, 1 / 0.107), metadata={"unit": "um"})
+    tifffile.imwrite(path, _stack(), imagej=True, resolution=(1 / 0.107, 1 / 0.107),
+                     metadata={"unit": "um", "axes": "TYX"})
     with tifffile.TiffFile(path) as t:
         entry = t.pages[0].tags["ResolutionUnit"].offset
     raw = bytearray(path.read_bytes())
@@ -266,7 +267,7 @@ def test_tif_written_one_page_at_a_time_with_separate_series(tmp_path):
         np.testing.assert_array_equal(m[5], data[5])
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"compression": "zlib"}, {"imagej": True}])
+@pytest.mark.parametrize("kwargs", [{}, {"compression": "zlib"}, {"imagej": True, "metadata": {"axes": "TYX"}}])
 def test_truncated_tif_is_an_error(tmp_path, kwargs):
     full = tmp_path / "full.tif"
     tifffile.imwrite(full, _stack(8), **({"photometric": "minisblack"} | kwargs))
@@ -510,7 +511,7 @@ def test_imagej_file_beyond_4gb_layout_one_ifd(tmp_path):
 
     data = _stack(7)
     full = tmp_path / "full.tif"
-    tifffile.imwrite(full, data, imagej=True, resolution=(1 / 0.16, 1 / 0.16), metadata={"unit": "um"})
+    tifffile.imwrite(full, data, imagej=True, resolution=(1 / 0.16, 1 / 0.16), metadata={"unit": "um", "axes": "TYX"})
     with tifffile.TiffFile(full) as t:
         ifd = t.pages[0].offset
     raw = bytearray(full.read_bytes())
