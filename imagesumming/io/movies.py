@@ -448,8 +448,9 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
                     frame = pages[i].asarray()
             except Exception as exc:  # decoder errors of a damaged page: one line naming the file
                 if _needs_imagecodecs(exc):
-                    raise InputError(f"tif frame {i} (0-based) needs the imagecodecs package to be decoded "
-                                     f"({_first_line(exc)}): pip install imagecodecs", path) from None
+                    code = getattr(pages[i], "compression", None)
+                    raise _imagecodecs_error(f"{_codec_name('compression', int(code or 0))} compression", path) \
+                        from None
                 raise InputError(f"tif is corrupt: frame {i} (0-based) unreadable ({_first_line(exc)})", path) from None
             if frame.shape != frame_shape or frame.dtype.newbyteorder("=") != dtype:
                 raise InputError(f"tif is corrupt: frame {i} (0-based) decodes to {frame.dtype} "
@@ -726,28 +727,33 @@ def _check_first_page(key, path: Path) -> None:
 
 def _check_codecs(scan: _PageScan, path: Path) -> None:
     """Compressions and predictors tifffile cannot decode here: name the package that can."""
-    from tifffile import TIFF
+    import tifffile
 
-    for table, codes, what in ((TIFF.DECOMPRESSORS, scan.compressions, "compression"),
-                               (getattr(TIFF, "PREDICTORS", None), scan.predictors, "predictor")):
+    for table, codes, what in ((tifffile.TIFF.DECOMPRESSORS, scan.compressions, "compression"),
+                               (getattr(tifffile.TIFF, "PREDICTORS", None), scan.predictors, "predictor")):
         for code in sorted(codes):
             if table is None or code == 1:
                 continue
             try:
                 table[code]
             except KeyError as exc:
-                name = _codec_name(TIFF, what, code)
+                name = _codec_name(what, code)
                 if "imagecodecs" in str(exc):
-                    raise InputError(f"tif uses {name} {what}, which needs the imagecodecs package: "
-                                     "pip install imagecodecs", path) from None
+                    raise _imagecodecs_error(f"{name} {what}", path) from None
                 raise InputError(f"tif uses {name} {what}, which tifffile cannot decode", path) from None
             except Exception:  # noqa: BLE001  (another tifffile's table: decoding will tell)
                 continue
 
 
-def _codec_name(TIFF, what: str, code: int) -> str:
+def _imagecodecs_error(what: str, path: Path) -> InputError:
+    return InputError(f"tif uses {what}, which needs the imagecodecs package: pip install imagecodecs", path)
+
+
+def _codec_name(what: str, code: int) -> str:
+    import tifffile
+
     try:
-        return (TIFF.COMPRESSION if what == "compression" else TIFF.PREDICTOR)(code).name
+        return getattr(tifffile, what.upper())(code).name
     except Exception:  # noqa: BLE001  (unknown code: a damaged tag)
         return f"unknown ({code})"
 
