@@ -391,8 +391,14 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
             shape = (n_pages,) + shape[1:]
         # tifffile stores frames with a side of 1 px in pages of another shape (a (2, 1, 1) stack
         # is one 1x2 page) and says so in its shape metadata: the same bytes, memory-mapped
-        reshaped = (tif.is_shaped and scan.data_offset is not None and shape[1:] != (scan.height, scan.width)
+        reshaped = (tif.is_shaped and shape[1:] != (scan.height, scan.width)
                     and int(np.prod(shape)) == n_pages * scan.height * scan.width)
+        per_page = 1  # frames held by one page (tifffile's squeezed pages hold several)
+        if reshaped:
+            per_page = scan.height * scan.width // (shape[1] * shape[2])
+            if scan.data_offset is None and per_page * shape[1] * shape[2] != scan.height * scan.width:
+                raise InputError(f"tif stores {shape[0]} frames of {shape[2]}x{shape[1]} px in {n_pages} compressed "
+                                 f"pages of {scan.width}x{scan.height} px; save it uncompressed", path)
         if (shape[1:] != (scan.height, scan.width) and not reshaped) \
                 or np.dtype(series.dtype) != scan.dtype.newbyteorder("="):
             raise InputError(f"tif is corrupt: its metadata describe {series.dtype} {shape[2]}x{shape[1]} px, "
@@ -433,7 +439,7 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
             pages = tif.pages
             pages.cache = False
             pages.useframes = False
-        if len(pages) < shape[0] or broken:
+        if len(pages) * per_page < shape[0] or broken:
             raise InputError(f"tif is truncated or corrupt: {shape[0]} frames expected, {len(pages)} page(s) found",
                              path)
         dtype = scan.dtype.newbyteorder("=")
@@ -445,13 +451,15 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
                     # pages in the other files of a multi-file OME dataset: tifffile reopens their
                     # files for each read and warns about it
                     warnings.filterwarnings("ignore", ".*reading array from closed file")
-                    frame = pages[i].asarray()
+                    frame = pages[i // per_page].asarray()
             except Exception as exc:  # decoder errors of a damaged page: one line naming the file
                 if _needs_imagecodecs(exc):
                     code = getattr(pages[i], "compression", None)
                     raise _imagecodecs_error(f"{_codec_name('compression', int(code or 0))} compression", path) \
                         from None
                 raise InputError(f"tif is corrupt: frame {i} (0-based) unreadable ({_first_line(exc)})", path) from None
+            if reshaped and frame.size == per_page * frame_shape[0] * frame_shape[1]:
+                frame = frame.reshape((per_page,) + frame_shape)[i % per_page]
             if frame.shape != frame_shape or frame.dtype.newbyteorder("=") != dtype:
                 raise InputError(f"tif is corrupt: frame {i} (0-based) decodes to {frame.dtype} "
                                  f"{'x'.join(map(str, frame.shape[::-1]))} px, expected {dtype} "
