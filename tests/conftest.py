@@ -22,6 +22,18 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("IMAGESUMMING_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
+#: the official notebook 1.14.2, never committed: a copy beside the checkout (see README, Development)
+REAL_NOTEBOOK = SHARED_DATA / "notebooks" / "Deep-STORM_2D_ZeroCostDL4Mic.ipynb"
+
+
+def real_deepstorm_notebook() -> Path:
+    """The real ZeroCostDL4Mic Deep-STORM 2D notebook, or skip saying where it was looked for."""
+    if not REAL_NOTEBOOK.is_file():
+        pytest.skip(f"the real Deep-STORM 2D notebook is not available ({REAL_NOTEBOOK} is absent; put "
+                    "Colab_notebooks/Deep-STORM_2D_ZeroCostDL4Mic.ipynb of HenriquesLab/ZeroCostDL4Mic there)")
+    return REAL_NOTEBOOK
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder of real files from other tools (Picasso, Deep-STORM); skip when it is absent."""
