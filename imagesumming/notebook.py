@@ -602,6 +602,24 @@ def _patch_params(patch_size, upsampling_factor, summed_frames) -> dict:
             "summed_frames": N, "summed_frames_default": N or 100}
 
 
+#: headings whose numbers the injected text cites; DL4MicEverywhere removes section 2 and renumbers the rest
+_SECTIONS = {"sec_load": (r"(\d+\.\d+)\.?\s*-?\s*a\)\s*Load training data", "3.1"),
+             "sec_patches": (r"(\d+\.\d+)\.?\s*Generate training patches", "3.2"),
+             "drive_section": (r"(\d+\.\d+)\.?\s*Mount your Google Drive", None)}
+
+
+def _section_numbers(cells) -> dict:
+    """The notebook's own numbers of the sections the injected cells refer to (e.g. 3.1 in the
+    official notebook, 2.1 once DL4MicEverywhere has removed section 2)."""
+    out = {}
+    headings = [_heading(c).lstrip("#").strip().strip("*").strip() for c in cells if c.get("cell_type") == "markdown"]
+    for key, (pattern, default) in _SECTIONS.items():
+        hit = next((m.group(1) for h in headings if (m := re.match(pattern, h))), default)
+        out[key] = hit
+    out["drive_section"] = f" (section {out['drive_section']})" if out["drive_section"] else ""
+    return out
+
+
 def _select(specs, only, skip) -> tuple[set, set]:
     def ids(value, flag):
         if value is None:
@@ -757,6 +775,7 @@ def patch_notebook(nb_or_path, *, patch_size: int = 30, upsampling_factor: int =
         source = os.fspath(nb_or_path)
         nb, style, _ = load_notebook(source)
     cells = nb["cells"]
+    params.update(_section_numbers(cells))
     injecting = "inject-imagesumming" not in skip_ids and (not only_ids or "inject-imagesumming" in only_ids)
     if injecting and not any("inject-imagesumming" in _marks(c) for c in cells):
         params.update(install_params(install_spec, wheel))  # builds the wheel only when it goes in
