@@ -50,6 +50,25 @@ def small_movie():
     return simulate_movie(n_frames=12, height=40, width=48, pixel_size=100.0, emitters_per_frame=4, seed=7)
 
 
+def pytest_addoption(parser):
+    parser.addoption("--run-slow", action="store_true", default=False,
+                     help="also run the tests marked slow (they build a virtual environment; .ci/run passes it)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: builds virtual environments (minutes); run with --run-slow")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--run-slow") or os.environ.get("IMAGESUMMING_RUN_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow (builds a Colab-like virtual environment): run with --run-slow "
+                                   "or IMAGESUMMING_RUN_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 def pytest_report_header(config):
     import imagesumming
 
