@@ -43,6 +43,10 @@ def test_notebook_is_clean_short_and_colab_ready(name):
     setup = [cell for cell in code if "google.colab" in cell.source]
     assert len(setup) == 1 and "enable_custom_widget_manager()" in setup[0].source
     assert "except ImportError" in setup[0].source  # elsewhere it does nothing
+    # the shipped setup cell is the shared install cell (for the PyPI release) + the widget manager
+    from imagesumming.widgets._templates import shipped_setup_source
+
+    assert setup[0].source == shipped_setup_source(), "re-render the setup cell from shipped_setup_source()"
     # one or two lines per cell, apart from the Colab setup
     assert all(len(cell.source.strip().splitlines()) <= 2 for cell in code if cell is not setup[0])
     assert any("IMAGESUMMING_DEMO_DIR" in cell.source for cell in code)

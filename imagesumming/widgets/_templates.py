@@ -36,6 +36,15 @@ except ImportError:
   pass  # JupyterLab, Notebook 7, VS Code, Voila: nothing to do"""
 
 
+def shipped_setup_source() -> str:
+    """The setup cell as shipped in the templates: installs the PyPI release when imagesumming is missing.
+    (``imagesumming notebooks`` replaces it, see :func:`self_installing`; the tests check the shipped
+    cell is this text, so re-render the templates after changing the install cell.)"""
+    from ..notebook import install_cells
+
+    return install_cells("imagesumming")[1] + _WIDGET_MANAGER
+
+
 def self_installing(text: str, *, install_spec: str | None = None, wheel=None) -> str:
     """A companion notebook (its JSON text) whose setup cell (the first code cell) installs
     imagesumming like the patched Deep-STORM notebook: the wheel of the running imagesumming stored
