@@ -550,7 +550,7 @@ def _new_cell(nb: dict, cell_type: str, text: str, cid: str, source_as_list: boo
 # the engine
 # ---------------------------------------------------------------------------------------------
 
-def install_params(install_spec: str | None = None, wheel=None) -> dict:
+def _install_params(install_spec: str | None = None, wheel=None) -> dict:
     """Placeholders of the install cells: what pip installs and, unless ``install_spec`` is given,
     the embedded wheel (``wheel``: a wheel file, default the running imagesumming's, see
     :func:`imagesumming.selfwheel.package_wheel`)."""
@@ -574,7 +574,7 @@ def install_cells(install_spec: str | None = None, wheel=None) -> tuple[str | No
     ``install_spec`` is given) and the cell that installs it, plus their placeholder values."""
     from importlib.resources import files
 
-    params = dict(install_params(install_spec, wheel), version=__version__)
+    params = dict(_install_params(install_spec, wheel), version=__version__)
     folder = files("imagesumming.templates").joinpath("cells")
     install = _render(folder.joinpath("inject_install.py.tmpl").read_text(encoding="utf-8").removesuffix("\n"),
                       params, "install cell")
@@ -778,7 +778,7 @@ def patch_notebook(nb_or_path, *, patch_size: int = 30, upsampling_factor: int =
     params.update(_section_numbers(cells))
     injecting = "inject-imagesumming" not in skip_ids and (not only_ids or "inject-imagesumming" in only_ids)
     if injecting and not any("inject-imagesumming" in _marks(c) for c in cells):
-        params.update(install_params(install_spec, wheel))  # builds the wheel only when it goes in
+        params.update(_install_params(install_spec, wheel))  # builds the wheel only when it goes in
     source_as_list = not cells or isinstance(cells[0].get("source"), list)
     taken = {(c.get("metadata") or {}).get("id") for c in cells} | {c.get("id") for c in cells}
     report = PatchReport([], style, source=source, params=params)
