@@ -239,9 +239,9 @@ def _movie_maps(movie, border: int):
 
 
 def _progress(progress, **kw):
-    from tqdm.auto import tqdm
+    from ._progress import progress_bar  # only where a person watches, only for work that lasts
 
-    return tqdm(disable=not progress, leave=False, **kw)
+    return progress_bar(show=progress, **kw)
 
 
 def measure_frames(movie, *, border: int = _MIN_BORDER, progress: bool = False, desc: str = "measuring") -> pd.DataFrame:
@@ -417,8 +417,8 @@ def calibrate(movies, locs, *, pixel_size=None, border=None, on_invalid="error",
 
     movies, locs = _as_list(movies), _as_list(locs)
     if not movies:
-        raise InputError("no calibration given: a low-density movie with its localizations is needed "
-                         "(--calibrate LOW.tif LOW_LOCS)")
+        raise InputError("no calibration given: a low-density movie with its localizations is needed",
+                         hint="give one with {calibrate}")
     inputs = _open_inputs(movies, locs, pixel_size)
     try:
         return _calibrate_inputs(inputs, border=border, on_invalid=on_invalid, progress=progress)
@@ -695,8 +695,8 @@ def measure_density(movie, calibration_movies, calibration_locs, *, pixel_size=N
 
     movies, locs = _as_list(calibration_movies), _as_list(calibration_locs)
     if not movies:
-        raise InputError("no calibration given: a low-density movie with its localizations is needed "
-                         "(--calibrate LOW.tif LOW_LOCS)")
+        raise InputError("no calibration given: a low-density movie with its localizations is needed",
+                         hint="give one with {calibrate}")
     m = as_movie(movie)
     inputs = None
     try:

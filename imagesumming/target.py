@@ -94,8 +94,8 @@ def choose_min_emitters(index, shapes, target: float, *, patch_size: int, pixel_
     ok = table[table["possible"]]
     if not len(ok):
         raise InputError(f"no minimum emitters per patch reaches the target density {target:.3g} emitters/µm²: "
-                         f"the {P} px windows hold {counts.mean() / area:.3g} emitters/µm² on average; raise "
-                         "--patches, or give --min-emitters")
+                         f"the {P} px windows hold {counts.mean() / area:.3g} emitters/µm² on average",
+                         hint="ask for fewer {n_patches}, or give {min_emitters}")
     err = (ok["density"] / target - 1).abs()
     close = ok[err <= _DENSITY_TOL]
     if len(close):

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from . import options as o
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -19,18 +21,19 @@ def register(sub) -> None:
     p.add_argument("--calibrate", nargs=2, action="append", metavar=("LOW.tif", "LOW_LOCS"), default=[],
                    help="a low-density movie of the same sample and camera settings and its localizations "
                         "(Picasso hdf5/csv, ThunderSTORM or Deep-STORM csv); repeat for several")
-    p.add_argument("--pixel-size", type=float, metavar="NM", help="camera pixel size in nm (default: from the files)")
+    o.add_pixel_size(p)
     p.add_argument("--camera-offset", type=float, metavar="ADU",
-                   help="camera offset: also report the background above it (the density does not need it)")
+                   help="camera offset (baseline): also report the background above it (the density does not "
+                        "need it; default: not reported)")
     p.add_argument("--border", type=int, metavar="PX",
                    help="pixels left out at each frame edge (default: 3 PSF sigma from the localizations, >= 4)")
-    p.add_argument("--drop-invalid", action="store_true",
-                   help="drop calibration localizations outside their movie or beyond its frames (counts are reported)")
-    p.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    o.add_drop_invalid(p)
+    p.add_argument("--json", action="store_true", help="print the result as one JSON object (also with -q)")
     p.add_argument("--plots", action="store_true",
-                   help="write a figure (density per frame, background, calibration fit): OUT/<stem>_density.png")
-    p.add_argument("-o", "--output", default=".", metavar="DIR", help="folder for --plots (default: current folder)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing figure")
+                   help="write a figure (density per frame, background, calibration fit): DIR/<stem>_density.png")
+    o.add_output(p, "folder", "where --plots writes its figure (default: the current folder)", required=False,
+                 default=".")
+    o.add_force(p)
     p.set_defaults(func=cmd_density)
 
 
@@ -39,7 +42,6 @@ def cmd_density(args: argparse.Namespace) -> int:
     from ..density import measure_density
     from ..errors import InputError
 
-    quiet = getattr(args, "quiet", False)
     if not args.calibrate:
         raise InputError("no calibration given: add --calibrate LOW.tif LOW_LOCS (a low-density movie of the same "
                          "sample and camera settings and its localizations)")
@@ -48,14 +50,12 @@ def cmd_density(args: argparse.Namespace) -> int:
         check_outputs([png], force=args.force)
     result = measure_density(args.movie, [m for m, _ in args.calibrate], [loc for _, loc in args.calibrate],
                              pixel_size=args.pixel_size, border=args.border, camera_offset=args.camera_offset,
-                             on_invalid="drop" if args.drop_invalid else "error", progress=not quiet and not args.json)
+                             on_invalid=o.on_invalid(args), progress=o.progress(args))
     if args.plots:
         with atomic_path(png, force=args.force) as tmp:
             result.plot().savefig(tmp, format="png", dpi=110)
     if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
-    elif not quiet:
-        print(result.summary())
-        if args.plots:
-            print(f"figure: {png}")
+        o.product(args, json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        o.say(args, result.summary(), *([f"figure: {png}"] if args.plots else []))
     return 0
