@@ -297,7 +297,8 @@ class Calibration:
         Its standard error (frames' residuals).
     intercept : float
         Intercept of the straight-line fit, in localizations/µm² (0 when the localizations explain
-        all the signal).
+        all the signal); ``intercept_se`` its standard error, ``warning`` a sentence when it is
+        significant (beyond 2 standard errors and 5 % of the calibration's mean density).
     frames : DataFrame
         One row per calibration frame: ``movie`` (0-based), ``frame`` (1-based), ``density``
         (localizations/µm² in the inner region), ``signal`` (ADU/px), ``background``,
@@ -325,6 +326,19 @@ class Calibration:
     movies: list
     per_movie: list
     bad_pixels: list
+    intercept_se: float = float("nan")
+
+    @property
+    def warning(self) -> str | None:
+        """A sentence when the fit's intercept says the localizations leave signal unexplained."""
+        mean = float(self.frames["density"].mean())
+        c, se = self.intercept, self.intercept_se
+        if not (np.isfinite(c) and np.isfinite(se)) or abs(c) <= 2 * se or abs(c) <= 0.05 * mean:
+            return None
+        return (f"the calibration's localizations leave signal unexplained (fit intercept {c:.2g} ± {se:.2g} "
+                f"/µm², {100 * c / mean:.0f} % of their mean density): dim emitters the localizer missed (the "
+                "estimate then counts what it detects, the training unit) or a background error in the calibration "
+                "frames (the estimate is then off by about as much); check the localizer's detection threshold")
 
     @property
     def pixel_area(self) -> float:
@@ -340,7 +354,8 @@ class Calibration:
         return {
             "signal_per_localization_adu": self.signal_per_loc_adu,
             "signal_per_localization_se_adu": self.signal_per_loc_se / self.pixel_area,
-            "intercept_per_um2": self.intercept,
+            "intercept_per_um2": self.intercept, "intercept_se_per_um2": self.intercept_se,
+            "warning": self.warning,
             "pixel_size_nm": self.pixel_size, "pixel_size_source": self.pixel_size_source,
             "border_px": self.border, "movies": list(self.movies),
             "per_movie": [{**m, "signal_per_localization_adu": m["signal_per_loc"] / self.pixel_area}
@@ -464,15 +479,15 @@ def _calibrate_inputs(inputs, *, border=None, on_invalid="error", progress=True,
     rho, sig = frames["density"].to_numpy(), frames["signal"].to_numpy()
     s = float(sig.sum() / rho.sum())
     se = float(np.sqrt(np.sum((sig - s * rho) ** 2)) / rho.sum())
-    if len(frames) > 2 and np.ptp(rho) > 0:
-        slope, icpt = np.polyfit(rho, sig, 1)
-        intercept = float(icpt / slope) if slope > 0 else np.nan
-    else:
-        intercept = np.nan
+    intercept = intercept_se = np.nan
+    if len(frames) > 3 and np.ptp(rho) > 0:
+        (slope, icpt), cov = np.polyfit(rho, sig, 1, cov=True)
+        if slope > 0:
+            intercept, intercept_se = float(icpt / slope), float(np.sqrt(cov[1, 1]) / slope)
     if s <= 0:
         raise InputError(f"the calibration's signal per localization is {s:.3g} ADU (not positive): the "
                          "localizations do not match the movie's signal")
-    return Calibration(s, se, intercept, frames, ps, ps_source, b, names, per_movie, bad)
+    return Calibration(s, se, intercept, frames, ps, ps_source, b, names, per_movie, bad, intercept_se)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -589,6 +604,8 @@ class DensityResult:
             f"from {int(sum(m['localizations'] for m in c.per_movie))} localizations in {len(c.frames)} frames "
             f"({', '.join(c.movies)}); fit intercept {c.intercept:.2g} /µm²; border {c.border} px",
         ]
+        if c.warning:
+            lines.append(f"  note: {c.warning}")
         if self.bad_pixels or any(c.bad_pixels):
             lines.append(f"  hot/dead pixels left out: {self.bad_pixels} (dense), {c.bad_pixels} (calibration)")
         return "\n".join(lines)
