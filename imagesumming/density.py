@@ -298,7 +298,7 @@ class Calibration:
     intercept : float
         Intercept of the straight-line fit, in localizations/µm² (0 when the localizations explain
         all the signal); ``intercept_se`` its standard error, ``warning`` a sentence when it is
-        significant (beyond 2 standard errors and 5 % of the calibration's mean density).
+        significant (beyond 3 standard errors and 10 % of the calibration's mean density).
     frames : DataFrame
         One row per calibration frame: ``movie`` (0-based), ``frame`` (1-based), ``density``
         (localizations/µm² in the inner region), ``signal`` (ADU/px), ``background``,
@@ -333,7 +333,7 @@ class Calibration:
         """A sentence when the fit's intercept says the localizations leave signal unexplained."""
         mean = float(self.frames["density"].mean())
         c, se = self.intercept, self.intercept_se
-        if not (np.isfinite(c) and np.isfinite(se)) or abs(c) <= 2 * se or abs(c) <= 0.05 * mean:
+        if not (np.isfinite(c) and np.isfinite(se)) or abs(c) <= 3 * se or abs(c) <= 0.1 * mean:
             return None
         return (f"the calibration's localizations leave signal unexplained (fit intercept {c:.2g} ± {se:.2g} "
                 f"/µm², {100 * c / mean:.0f} % of their mean density): dim emitters the localizer missed (the "
@@ -622,7 +622,8 @@ class DensityResult:
         a.set(xlabel="frame", ylabel="emitters / µm²",
               title=f"density {self.density:.3g} ± {self.uncertainty:.2g} /µm²")
         b.plot(f["frame"], f["background"], ".", ms=3, color="C1", label="background")
-        b.set(xlabel="frame", ylabel="background (ADU)", title=f"background {self.background:.4g} ADU")
+        b.set(xlabel="frame", title=f"background {self.background:.4g} ADU")
+        b.set_ylabel("background (ADU)", color="C1")
         b2 = b.twinx()
         b2.plot(f["frame"], f["background_noise"], ".", ms=3, color="C2", label="noise")
         b2.set_ylabel("noise (ADU rms)", color="C2")
