@@ -244,7 +244,8 @@ def _progress(progress, **kw):
     return progress_bar(show=progress, **kw)
 
 
-def measure_frames(movie, *, border: int = _MIN_BORDER, progress: bool = False, desc: str = "measuring") -> pd.DataFrame:
+def measure_frames(movie, *, border: int = _MIN_BORDER, progress: bool = False, desc: str = "measuring",
+                   frames=None) -> pd.DataFrame:
     """:func:`frame_measures` of every frame, streamed frame by frame.
 
     Parameters
@@ -253,11 +254,13 @@ def measure_frames(movie, *, border: int = _MIN_BORDER, progress: bool = False, 
     border : int
     progress : bool
         Show a tqdm progress bar.
+    frames : array of int, optional
+        0-based frames to measure (default: all).
 
     Returns
     -------
     DataFrame
-        One row per frame: ``frame`` (1-based), ``background``, ``background_noise``, ``signal``,
+        One row per measured frame: ``frame`` (1-based), ``background``, ``background_noise``, ``signal``,
         ``peak``; ``attrs["bad_pixels"]`` is the number of hot or dead pixels left out.
     """
     movie = as_movie(movie)
@@ -265,14 +268,15 @@ def measure_frames(movie, *, border: int = _MIN_BORDER, progress: bool = False, 
     if n == 0:
         raise InputError("the movie has no frames", movie.path)
     valid, shape = _movie_maps(movie, border)
-    out = np.empty((n, 4))
-    with _progress(progress, total=n, desc=desc, unit="frame") as bar:
-        for i in range(n):
-            m = frame_measures(movie[i], border=border, valid=valid, shape=shape)
-            out[i] = (m.background, m.background_noise, m.signal, m.peak)
+    which = np.arange(n) if frames is None else np.asarray(frames, dtype=np.int64)
+    out = np.empty((len(which), 4))
+    with _progress(progress, total=len(which), desc=desc, unit="frame") as bar:
+        for j, i in enumerate(which):
+            m = frame_measures(movie[int(i)], border=border, valid=valid, shape=shape)
+            out[j] = (m.background, m.background_noise, m.signal, m.peak)
             bar.update(1)
     table = pd.DataFrame(out, columns=["background", "background_noise", "signal", "peak"])
-    table.insert(0, "frame", np.arange(1, n + 1))
+    table.insert(0, "frame", which + 1)
     table.attrs["bad_pixels"] = int((~valid).sum())
     table.attrs["background_range"] = 0.0 if shape is None else float(np.ptp(shape[border:-border or None,
                                                                                   border:-border or None]))
@@ -441,8 +445,12 @@ def calibrate(movies, locs, *, pixel_size=None, border=None, on_invalid="error",
         inputs.close()
 
 
-def _calibrate_inputs(inputs, *, border=None, on_invalid="error", progress=True, tables=None) -> Calibration:
-    """:func:`calibrate` on opened inputs (``imagesumming.summing._open_inputs``); ``tables`` replace theirs."""
+def _calibrate_inputs(inputs, *, border=None, on_invalid="error", progress=True, tables=None,
+                      max_frames=None) -> Calibration:
+    """:func:`calibrate` on opened inputs (``imagesumming.summing._open_inputs``); ``tables`` replace theirs.
+
+    ``max_frames``: at most this many frames of each movie, evenly spread over it, are measured.
+    """
     ps, ps_source = inputs.pixel_size, inputs.pixel_size_source
     tables = inputs.tables if tables is None else tables
     b = _border(tables, ps, border)
@@ -458,7 +466,10 @@ def _calibrate_inputs(inputs, *, border=None, on_invalid="error", progress=True,
                                    on_invalid=on_invalid, source=where)
         for reason, n in counts.items():
             log.warning("%s: %d localizations %s (%s)", where, n, reason, "dropped" if on_invalid == "drop" else "kept")
-        meas = measure_frames(m, border=b, progress=progress, desc=f"calibration {i + 1}")
+        which = None
+        if max_frames is not None and len(m) > max_frames:
+            which = np.unique(np.linspace(0, len(m) - 1, int(max_frames)).round().astype(np.int64))
+        meas = measure_frames(m, border=b, progress=progress, desc=f"calibration {i + 1}", frames=which)
         cx = np.floor(table["x"].to_numpy(float) / ps)
         cy = np.floor(table["y"].to_numpy(float) / ps)
         inside = (cx >= b) & (cx < m.width - b) & (cy >= b) & (cy < m.height - b)
@@ -466,11 +477,13 @@ def _calibrate_inputs(inputs, *, border=None, on_invalid="error", progress=True,
         f = f[(f >= 1) & (f <= len(m))]
         area = (m.width - 2 * b) * (m.height - 2 * b) * (ps / 1000.0) ** 2
         meas.insert(0, "movie", i)
-        meas.insert(2, "density", np.bincount(f - 1, minlength=len(m))[:len(m)] / area)
+        counts = np.bincount(f - 1, minlength=len(m))[:len(m)]
+        meas.insert(2, "density", counts[meas["frame"].to_numpy() - 1] / area)
         if meas["density"].sum() == 0:
             raise InputError(f"no localization of the calibration lies inside its frames' inner region "
                              f"({b} px from the edges): its signal per localization cannot be measured", where)
-        per_movie.append({"movie": names[i], "frames": int(len(m)), "localizations": int(len(f)),
+        used = int(counts[meas["frame"].to_numpy() - 1].sum())
+        per_movie.append({"movie": names[i], "frames": int(len(meas)), "localizations": used,
                           "signal_per_loc": float(meas["signal"].sum() / meas["density"].sum())})
         bad.append(meas.attrs["bad_pixels"])
         rows.append(meas)

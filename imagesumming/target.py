@@ -7,6 +7,8 @@ is chosen so that the target is reached with the smallest ``k``: every summed fr
 backgrounds (minus ``k - 1`` camera offsets), ``sqrt(k)`` times their noise, so a smaller ``k``
 gives frames whose background looks more like the dense movie's.
 
+The calibration measures at most 2,000 frames of each input movie, evenly spread over it.
+
 The choice of ``min_emitters``: ``n_probe`` random windows (drawn like the search, from their own
 random stream derived from the seed, so the summing's own draws are unchanged) give, for every
 ``m``, the fraction of windows holding ``>= m`` localizations and their mean density ``d_m``;
@@ -44,6 +46,7 @@ log = logging.getLogger("imagesumming")
 _DENSITY_TOL = 0.15
 _LEVEL_TOL = 1.25  # ratios outside [1/1.25, 1.25] are called different
 _PROBE = 20_000
+_CALIBRATION_FRAMES = 2000  # per input movie, evenly spread: plenty for the slope, bounded time
 
 
 def choose_min_emitters(index, shapes, target: float, *, patch_size: int, pixel_size: float, n_patches: int,
@@ -292,7 +295,8 @@ def sum_matching(movies, locs, match, *, min_emitters="auto", pixel_size=None, c
                                  augment=bool(augment), seed=seed, on_invalid=on_invalid, max_attempts=max_attempts,
                                  camera_offset=camera_offset)
         checked, _ = S._check_tables(inputs, settings)
-        cal = _calibrate_inputs(inputs, tables=checked, on_invalid="keep", progress=progress)
+        cal = _calibrate_inputs(inputs, tables=checked, on_invalid="keep", progress=progress,
+                                max_frames=_CALIBRATION_FRAMES)
         results = [estimate_density(m, cal, pixel_size=pixel_size, camera_offset=camera_offset, progress=progress)
                    for m in dense]
         per_frame = np.concatenate([r.density_per_frame for r in results])
