@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from .locs_options import add_locs_options, locs_file, locs_files
+
 _FORMATS_HELP = ("localization format to write: deepstorm, thunderstorm, picasso or prediction "
                  "(default: the input's; a Picasso csv export is written as ThunderSTORM csv)")
 
@@ -14,6 +16,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--drop-invalid", action="store_true",
                    help="drop (and count) localizations outside the image or beyond the movie instead of stopping")
     p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    add_locs_options(p)
 
 
 def register(sub) -> None:
@@ -81,19 +84,19 @@ def _report(args, result) -> int:
 def cmd_split(args: argparse.Namespace) -> int:
     from ..addons import split_movie
 
-    return _report(args, split_movie(args.movie, args.locs, at=args.at, out_dir=args.out, **_options(args)))
+    return _report(args, split_movie(args.movie, locs_file(args.locs, args), at=args.at, out_dir=args.out, **_options(args)))
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
     from ..addons import merge_movies
 
-    return _report(args, merge_movies(args.movie, args.locs, output=args.output, **_options(args)))
+    return _report(args, merge_movies(args.movie, locs_files(args.locs, args), output=args.output, **_options(args)))
 
 
 def cmd_frames(args: argparse.Namespace) -> int:
     from ..addons import split_frames
 
-    return _report(args, split_frames(args.movie, args.locs, out_dir=args.out, **_options(args)))
+    return _report(args, split_frames(args.movie, locs_file(args.locs, args), out_dir=args.out, **_options(args)))
 
 
 def cmd_sum_frames(args: argparse.Namespace) -> int:
@@ -101,5 +104,5 @@ def cmd_sum_frames(args: argparse.Namespace) -> int:
 
     if args.seed != 0 and not args.shuffle and not getattr(args, "quiet", False):
         print("note: --seed has no effect without --shuffle")
-    return _report(args, sum_frames(args.movie, args.locs, n=args.n, camera_offset=args.camera_offset,
+    return _report(args, sum_frames(args.movie, locs_file(args.locs, args), n=args.n, camera_offset=args.camera_offset,
                                     output=args.output, shuffle=args.shuffle, seed=args.seed, **_options(args)))

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from .locs_options import add_locs_options, locs_file
 
 def is_movie_path(path) -> bool:
     return Path(path).suffix.lower() in (".tif", ".tiff", ".raw")
@@ -21,6 +22,7 @@ def register(sub) -> None:
     p.add_argument("--pixel-size", type=float, metavar="NM", help="camera pixel size in nm")
     p.add_argument("--movie", metavar="TIF", help="the movie of a localization file (gives image size and frames)")
     p.add_argument("--format", default="auto", help="localization format (default: detect)")
+    add_locs_options(p)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("convert", help="convert a localization file (Picasso, ThunderSTORM, Deep-STORM)",
@@ -31,7 +33,7 @@ def register(sub) -> None:
     p.add_argument("--to", default="deepstorm", help="deepstorm (default), thunderstorm or picasso")
     p.add_argument("--from", dest="from_", default="auto", metavar="FMT", help="input format (default: detect)")
     p.add_argument("--pixel-size", type=float, metavar="NM", help="camera pixel size in nm")
-    p.add_argument("--frame-base", type=int, choices=(0, 1), help="override the input's frame base")
+    add_locs_options(p, what="the input")
     bad = p.add_mutually_exclusive_group()
     bad.add_argument("--drop-invalid", action="store_true",
                      help="drop localizations with NaN/inf or negative x/y, outside the image or beyond the "
@@ -62,7 +64,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"image size: {m.width} x {m.height} px (width x height), dtype {m.dtype}")
             print(f"pixel size: {ps}")
         return 0
-    locs, rep = read_locs(args.file, pixel_size=args.pixel_size, format=args.format)
+    locs, rep = read_locs(locs_file(args.file, args, format=args.format), pixel_size=args.pixel_size)
     print(f"file: {args.file}")
     print(rep.summary())
     print(f"localizations: {len(locs)}")
@@ -97,7 +99,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from ..io import read_locs, write_locs
     from ..validate import check_locs
 
-    locs, rep = read_locs(args.input, pixel_size=args.pixel_size, format=args.from_, frame_base=args.frame_base)
+    locs, rep = read_locs(locs_file(args.input, args, format=args.from_), pixel_size=args.pixel_size)
     meta = {k: int(rep.metadata[k]) for k in ("Width", "Height", "Frames") if k in rep.metadata}
     on_invalid = "drop" if args.drop_invalid else "keep" if args.keep_invalid else "error"
     locs, invalid = check_locs(locs, pixel_size=args.pixel_size or rep.pixel_size, width=meta.get("Width"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..summing import DEFAULTS
+from .locs_options import add_locs_options, locs_files
 
 
 def register(sub) -> None:
@@ -18,6 +19,7 @@ def register(sub) -> None:
                    help="low-density movie (.tif or Picasso .raw); repeat for several movies")
     p.add_argument("--locs", action="append", required=True, metavar="FILE",
                    help="its localizations (Picasso hdf5/csv, ThunderSTORM or Deep-STORM csv); one per --movie, same order")
+    add_locs_options(p)
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--name", default="summed", help="output file name stem (default: %(default)s)")
     p.add_argument("--pixel-size", type=float, metavar="NM", help="camera pixel size in nm (default: from the files)")
@@ -54,7 +56,7 @@ def cmd_sum(args: argparse.Namespace) -> int:
     quiet = getattr(args, "quiet", False)
     check_outputs(output_paths(args.out, args.name, plots=args.plots).values(), force=args.force)
     result = sum_patches(
-        args.movie, args.locs, pixel_size=args.pixel_size, camera_offset=args.camera_offset,
+        args.movie, locs_files(args.locs, args), pixel_size=args.pixel_size, camera_offset=args.camera_offset,
         patch_size=args.patch_size, n_patches=args.patches, n_summed=args.summed, bin_size=args.bin_size,
         target_density=args.target_density, min_emitters=args.min_emitters, unique=args.unique,
         augment=args.augment, seed=args.seed, on_invalid="drop" if args.drop_invalid else "error",
