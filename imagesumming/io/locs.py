@@ -408,7 +408,9 @@ def _detect_csv(path: Path, labels: list[str], raw: pd.DataFrame) -> str:
     if names and names[0] == "":
         return "deepstorm"
     if "id" in names:
-        cols = {n: lab for n, lab in zip(names, labels)}
+        cols = {}
+        for n, lab in zip(names, labels):
+            cols.setdefault(n, lab)  # the first column of a name, as for the columns read
         ids = pd.to_numeric(raw[cols["id"]], errors="coerce")
         bk = cols.get("bkgstd")
         zero_bkgstd = bk is not None and bool((pd.to_numeric(raw[bk], errors="coerce") == 0).all())
@@ -715,7 +717,11 @@ def _column_numbers(column: pd.Series, label, path) -> np.ndarray:
         raise InputError(f"column {clip(label, 30)} has {int(bad_text.sum())} value(s) that are not numbers "
                          f"(e.g. {clip(example, 20)})", path)
     out = numbers.to_numpy()
-    return out if out.dtype.kind in "iu" else out.astype(np.float64)
+    if out.dtype.kind in "iu":
+        return out
+    out = out.astype(np.float64)
+    out[np.isinf(out)] = np.nan  # as read_csv does: infinite values are missing values
+    return out
 
 
 def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
