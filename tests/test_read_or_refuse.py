@@ -371,3 +371,22 @@ def test_column_mapping_for_the_ground_truth_of_evaluate(capsys, tmp_path, small
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert metrics["n_gt"] == len(truth)
     assert '"recall": 1.0' in (tmp_path / "eval" / "metrics.json").read_text().replace(" ", " ")
+
+
+def test_column_mapping_in_the_addons_form(tmp_path, small_movie):
+    from imagesumming.widgets import AddOnsUI
+    from imagesumming.widgets import _common as c
+
+    _, truth = small_movie
+    oni = _oni(tmp_path / "oni.csv", truth)
+    ui = AddOnsUI(locs=oni, out_dir=tmp_path / "out")
+    assert ui.convert() is None and "--columns" in c.message_text(ui.convert_form.status)
+    ui.convert_columns.value = MAP
+    assert ui.convert() is None and "frame base" in c.message_text(ui.convert_form.status)
+    ui.convert_frame_base.value = 0
+    out = ui.convert()
+    assert out == tmp_path / "out" / "oni_deepstorm.csv", c.message_text(ui.convert_form.status)
+    assert [r[0] for r in deepstorm_rows(out)] == list(truth["frame"])
+    ui.convert_unit.value = "um"  # disagrees with the label "X (nm)": refused
+    ui.convert_form.force.value = True
+    assert ui.convert() is None and "states nm" in c.message_text(ui.convert_form.status)
