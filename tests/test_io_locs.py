@@ -527,7 +527,7 @@ def test_frame_zero_in_one_based_format_is_refused_with_its_count(tmp_path):
     path.write_text("frame,x [nm],y [nm]\n0,10,20\n2,30,40\n5,30,40\n")
     with pytest.raises(InputError, match="1 of 3 localization.s. are in frame 0") as exc:
         read_locs(path)
-    assert str(path) in str(exc.value) and "--frame-base 0" in str(exc.value)
+    assert str(path) in str(exc.value) and "frame_base 0" in str(exc.value)
     locs, rep = read_locs(path, frame_base=0)  # the user decides
     assert list(locs["frame"]) == [1, 3, 6] and rep.frame_base == 0
 

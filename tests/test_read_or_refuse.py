@@ -380,7 +380,7 @@ def test_column_mapping_in_the_addons_form(tmp_path, small_movie):
     _, truth = small_movie
     oni = _oni(tmp_path / "oni.csv", truth)
     ui = AddOnsUI(locs=oni, out_dir=tmp_path / "out")
-    assert ui.convert() is None and "--columns" in c.message_text(ui.convert_form.status)
+    assert ui.convert() is None and "have no frame/x/y" in c.message_text(ui.convert_form.status)
     ui.convert_columns.value = MAP
     assert ui.convert() is None and "frame base" in c.message_text(ui.convert_form.status)
     ui.convert_frame_base.value = 0

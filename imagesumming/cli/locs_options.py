@@ -15,14 +15,24 @@ _UNITS = ("nm", "um", "px")
 
 
 def add_locs_options(p: argparse.ArgumentParser, prefix: str = "", what: str = "the localization file(s)") -> None:
-    """Add ``--[prefix]columns``, ``--[prefix]frame-base`` and ``--[prefix]unit`` to a parser."""
+    """Add ``--[prefix]columns``, ``--[prefix]frame-base`` and ``--[prefix]unit`` to a parser.
+
+    ``--frame-base`` itself is :func:`options.add_frame_base` (one help text); it is added only
+    when the parser lacks it.
+    """
+    from . import options as o
+
     dest = prefix.replace("-", "_")
     p.add_argument(f"--{prefix}columns", dest=f"{dest}columns", metavar="MAP",
                    help=f"read {what} by this column mapping, e.g. 'frame=Frame,x=X (nm),y=Y (nm)' "
                         "(for csv files of other tools; needs --frame-base, and --unit unless the labels state it)")
-    p.add_argument(f"--{prefix}frame-base", dest=f"{dest}frame_base", type=int, choices=(0, 1),
-                   help=f"number of the movie's first frame in {what} (default: the format's: Picasso 0, "
-                        "ThunderSTORM and Deep-STORM 1)")
+    if not prefix:
+        if "--frame-base" not in p._option_string_actions:
+            o.add_frame_base(p)
+    else:
+        p.add_argument(f"--{prefix}frame-base", dest=f"{dest}frame_base", type=int, choices=(0, 1),
+                       help=f"number of the movie's first frame in {what} (default: the format's: Picasso 0, "
+                            "ThunderSTORM and Deep-STORM 1)")
     p.add_argument(f"--{prefix}unit", dest=f"{dest}unit", choices=_UNITS,
                    help=f"unit of the length columns of {what} whose labels state none (px needs --pixel-size)")
 

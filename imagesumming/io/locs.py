@@ -420,8 +420,8 @@ def _detect_csv(path: Path, labels: list[str], raw: pd.DataFrame) -> str:
     if {"frame", "x", "y"} <= set(names):
         return "thunderstorm"
     raise InputError(
-        f"unknown localization format: columns {clip(', '.join(labels[:6]), 70)} have no frame/x/y; name them "
-        "with --columns frame=LABEL,x=LABEL,y=LABEL (plus --frame-base and --unit)", path)
+        f"unknown localization format: columns {clip(', '.join(labels[:6]), 70)} have no frame/x/y", path,
+        hint="name them with {columns} frame=LABEL,x=LABEL,y=LABEL (and {frame_base}, {unit})")
 
 
 def normalize_format(fmt: str) -> str:
@@ -571,8 +571,8 @@ def _read_picasso_hdf5(path: Path, pixel_size, frame_base):
     else:
         raise InputError(
             "Picasso coordinates are in camera pixels and no pixel size was found "
-            f"(no Pixelsize in {yml.name if yml.exists() else 'a sidecar .yaml'} or /metadata): "
-            "give the pixel size in nm (--pixel-size)", path)
+            f"(no Pixelsize in {yml.name if yml.exists() else 'a sidecar .yaml'} or /metadata)", path,
+            hint="give the pixel size in nm with {pixel_size}")
 
     report = ReadReport(path=str(path), format="picasso-hdf5", frame_base=0, units="camera pixels",
                         pixel_size=ps, pixel_size_source=ps_source, origin="pixel centre",
@@ -671,10 +671,9 @@ def _file_frames(values, label, report: ReadReport, path, frame_base) -> np.ndar
         n, total = int(below.sum()), len(frames)
         fmt = _FORMAT_NAMES.get(report.format, report.format)
         if base == 1 and (frames[below] == 0).all():
-            hint = ("if the whole file counts frames from 0, read it with --frame-base 0 (frame_base=0); "
-                    "otherwise remove those rows")
-            raise InputError(f"{n} of {total} localization(s) are in frame 0, but {fmt} frames start at 1: {hint}",
-                             path)
+            raise InputError(f"{n} of {total} localization(s) are in frame 0, but {fmt} frames start at 1", path,
+                             hint="if the whole file counts frames from 0, read it with {frame_base} 0; "
+                                  "otherwise remove those rows")
         raise InputError(f"{n} of {total} localization(s) have frame numbers below the first frame "
                          f"({base}, {base}-based {fmt})", path)
     return frames + (1 - base)
@@ -739,8 +738,8 @@ def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
     if trailing or layout.header_trailing:
         notes.append("rows end with a delimiter (an empty last field): ignored")
     if fmt == "mapped-csv" and frame_base is None:
-        raise InputError("a csv described with --columns needs its frame base: give --frame-base 0 or 1 (the "
-                         "number the file gives the movie's first frame)", path)
+        raise InputError("a csv described by a column mapping needs its frame base", path,
+                         hint="give {frame_base} 0 or 1 (the number the file gives the movie's first frame)")
     report = ReadReport(path=str(path), format=fmt, frame_base=_FRAME_BASE.get(fmt, frame_base), units="nm",
                         rows_read=len(raw), notes=notes,
                         origin="pixel centre" if fmt in ("picasso-csv", "picasso-plain-csv") else "corner")
@@ -794,8 +793,8 @@ def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
             factor = UNITS[u]
             if factor is None:
                 if pixel_size is None:
-                    raise InputError(f"column {clip(label, 30)} is in camera pixels: give the pixel size in nm "
-                                     "(--pixel-size)", path)
+                    raise InputError(f"column {clip(label, 30)} is in camera pixels", path,
+                                     hint="give the pixel size in nm with {pixel_size}")
                 factor = pixel_size
                 report.pixel_size, report.pixel_size_source = pixel_size, "given by the caller"
             units.add("px" if UNITS[u] is None else u)
@@ -808,8 +807,8 @@ def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
             renamed[label] = key
     if no_unit:
         raise InputError(
-            f"column(s) {clip(', '.join(no_unit), 40)} state no unit and the file matches no known layout: give the "
-            "unit (--unit nm|um|px, unit=) or name them like 'x [nm]'", path)
+            f"column(s) {clip(', '.join(no_unit), 40)} state no unit and the file matches no known layout", path,
+            hint="give the unit with {unit} nm, um or px, or name the columns like 'x [nm]'")
     missing = [c for c in REQUIRED if c not in data]
     if missing:
         raise InputError(f"missing column(s) {missing} (found {clip(', '.join(map(str, raw.columns)), 80)})", path)
@@ -820,8 +819,8 @@ def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
     if fmt == "picasso-csv":
         if pixel_size is None:
             raise InputError(
-                "Picasso csv export puts pixel centres at integer pixel coordinates: give the pixel size "
-                "in nm (--pixel-size) for the half-pixel shift", path)
+                "Picasso csv export puts pixel centres at integer pixel coordinates", path,
+                hint="give the pixel size in nm with {pixel_size} for the half-pixel shift")
         report.pixel_size, report.pixel_size_source = pixel_size, "given by the caller"
         data["x"] = data["x"] + pixel_size / 2
         data["y"] = data["y"] + pixel_size / 2
@@ -854,7 +853,7 @@ def _read_picasso_plain(path: Path, raw: pd.DataFrame, report: ReadReport, pixel
         ps, report.pixel_size_source = file_ps, f"yaml {yml.name}"
     else:
         raise InputError("Picasso plain csv (frame, x, y, lpx, lpy: camera pixels, pixel centres at integers, "
-                         "frames from 0): give the pixel size in nm (--pixel-size)", path)
+                         "frames from 0)", path, hint="give the pixel size in nm with {pixel_size}")
     report.pixel_size = ps
     fields = {}
     for label in raw.columns:
@@ -1127,6 +1126,6 @@ def write_locs(path, locs: pd.DataFrame, format: str = "deepstorm", *, pixel_siz
         return write_prediction_csv(path, locs, force=force)
     if fmt == "picasso-hdf5":
         if pixel_size is None:
-            raise InputError("Picasso hdf5 stores camera pixels: give the pixel size in nm (--pixel-size)", path)
+            raise InputError("Picasso hdf5 stores camera pixels", path, hint="give the pixel size in nm with {pixel_size}")
         return write_picasso_hdf5(path, locs, pixel_size=pixel_size, force=force, **kwargs)
     raise InputError(f"cannot write format {fmt!r} (choose deepstorm, thunderstorm or picasso)", path)
