@@ -6,6 +6,7 @@ import argparse
 
 from .._defaults import DEFAULTS
 from . import options as o
+from .locs_options import add_locs_options, locs_files
 
 
 def register(sub) -> None:
@@ -19,6 +20,7 @@ def register(sub) -> None:
                    help="low-density movie (.tif or Picasso .raw); repeat for several movies")
     p.add_argument("--locs", action="append", required=True, metavar="FILE",
                    help="its localizations (Picasso hdf5/csv, ThunderSTORM or Deep-STORM csv); one per --movie, same order")
+    add_locs_options(p)
     o.add_output(p, "folder", "NAME.tif, NAME.csv, NAME_provenance.csv, NAME_params.json (and the PNGs)")
     p.add_argument("--name", default="summed", help="output file name stem (default: %(default)s)")
     o.add_pixel_size(p)
@@ -72,7 +74,7 @@ def cmd_sum(args: argparse.Namespace) -> int:
     if args.min_emitters == "auto":
         raise InputError("--min-emitters auto needs --match DENSE.tif (the movie whose density to reach)")
     result = sum_patches(
-        args.movie, args.locs, pixel_size=args.pixel_size, camera_offset=o.camera_offset(args),
+        args.movie, locs_files(args.locs, args), pixel_size=args.pixel_size, camera_offset=o.camera_offset(args),
         patch_size=args.patch_size, n_patches=args.patches, n_summed=args.summed, bin_size=args.bin_size,
         target_density=args.target_density, min_emitters=args.min_emitters, unique=args.unique,
         augment=args.augment, seed=args.seed, on_invalid=o.on_invalid(args), progress=o.progress(args))
