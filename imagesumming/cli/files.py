@@ -94,6 +94,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    from .._files import output_set
     from ..io import read_locs, write_locs
     from ..validate import check_locs
 
@@ -112,7 +113,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
         for key, name in (("Width", "width"), ("Height", "height"), ("Frames", "frames")):
             if key in rep.metadata:
                 kwargs[name] = int(rep.metadata[key])
-    write_locs(args.output, locs, args.to, force=args.force, **kwargs)
+    out = Path(args.output)
+    picasso = "pixel_size" in kwargs
+    # one set (a Picasso hdf5 with its yaml lands whole); never over the input (or its yaml)
+    with output_set([out] + ([out.with_suffix(".yaml")] if picasso else []), force=args.force, command="convert",
+                    inputs=[args.input, Path(args.input).with_suffix(".yaml")]) as stage:
+        write_locs(stage(out), locs, args.to, **kwargs)
     print(f"read {rep.rows_read} rows as {rep.format} ({rep.frame_base}-based frames, {rep.units}"
           + (f", pixel size {rep.pixel_size:g} nm" if rep.pixel_size else "") + ")")
     for note in rep.notes:

@@ -48,18 +48,21 @@ def register(sub) -> None:
 
 
 def cmd_sum(args: argparse.Namespace) -> int:
-    from .._files import check_outputs
+    from .._files import output_set
     from ..summing import output_paths, sum_patches
 
     quiet = getattr(args, "quiet", False)
-    check_outputs(output_paths(args.out, args.name, plots=args.plots).values(), force=args.force)
-    result = sum_patches(
-        args.movie, args.locs, pixel_size=args.pixel_size, camera_offset=args.camera_offset,
-        patch_size=args.patch_size, n_patches=args.patches, n_summed=args.summed, bin_size=args.bin_size,
-        target_density=args.target_density, min_emitters=args.min_emitters, unique=args.unique,
-        augment=args.augment, seed=args.seed, on_invalid="drop" if args.drop_invalid else "error",
-        progress=not quiet)
-    result.save(args.out, name=args.name, force=args.force, plots=args.plots)
+    paths = output_paths(args.out, args.name, plots=args.plots)
+    # the folder is locked and the outputs checked before the work; save() writes into this set
+    with output_set(paths.values(), inputs=args.movie + args.locs, force=args.force, command="sum",
+                    manifest=paths["params"]):
+        result = sum_patches(
+            args.movie, args.locs, pixel_size=args.pixel_size, camera_offset=args.camera_offset,
+            patch_size=args.patch_size, n_patches=args.patches, n_summed=args.summed, bin_size=args.bin_size,
+            target_density=args.target_density, min_emitters=args.min_emitters, unique=args.unique,
+            augment=args.augment, seed=args.seed, on_invalid="drop" if args.drop_invalid else "error",
+            progress=not quiet)
+        result.save(args.out, name=args.name, force=args.force, plots=args.plots)
     if not quiet:
         print(result.summary())
     return 0

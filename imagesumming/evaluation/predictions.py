@@ -478,7 +478,7 @@ def filter_prediction_file(path, threshold: float, output, *, force: bool = Fals
         kept[first] = [str(i) for i in range(1, len(kept) + 1)]
     with open(path, encoding="utf-8-sig", newline="") as fh:
         header = fh.readline().rstrip("\r\n")  # verbatim (ThunderSTORM quotes its labels)
-    with atomic_path(output, force=force) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
+    with atomic_path(output, force=force, inputs=[path]) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
         out.write(header + "\n")
         kept.to_csv(out, index=False, header=False, lineterminator="\n")
     return {"kept": int(keep.sum()), "total": len(raw), "no_confidence": int(np.isnan(conf).sum()),
