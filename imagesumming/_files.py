@@ -45,7 +45,7 @@ from typing import Iterable, Iterator
 from .errors import InputError, OutputExistsError
 
 __all__ = ["atomic_path", "output_set", "OutputSet", "OutputBusyError", "check_outputs", "check_input_file",
-           "check_not_inputs", "set_problems", "file_sha256", "json_ready", "STAGING_DIR"]
+           "check_not_inputs", "set_problems", "set_report", "file_sha256", "json_ready", "STAGING_DIR"]
 
 log = logging.getLogger("imagesumming")
 
@@ -189,8 +189,6 @@ def _release(folder: Path) -> None:
         return
     del _held[key]
     fd = entry[0]
-    if fd is None:
-        return
     base = folder / STAGING_DIR
     try:  # nothing left but the lock: remove the hidden folder (others re-check the lock's inode)
         if [p.name for p in base.iterdir()] == [_LOCK]:
@@ -199,7 +197,8 @@ def _release(folder: Path) -> None:
     except OSError:
         pass
     finally:
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,13 +241,13 @@ def _incomplete(folder: Path, journal: dict):
 
 
 def _describe(folder: Path, run: Path, journal: dict, moved, missing) -> str:
+    """One line: which run left which files half moved, and what to do (the part after 'incomplete output set')."""
     def names(xs):
-        return ", ".join(xs[:4]) + (f" and {len(xs) - 4} more" if len(xs) > 4 else "")
+        return ", ".join(xs[:2]) + (f" +{len(xs) - 2}" if len(xs) > 2 else "")
 
-    return (f"incomplete output set: the `{journal.get('command') or 'imagesumming'}` run of "
-            f"{journal.get('started', '?')} was interrupted while moving its files in ({names(moved)} new; "
-            f"{names(missing)} not: old or missing); run it again with --force, or delete these files and "
-            f"{folder / STAGING_DIR / run.name}")
+    return (f"a `{journal.get('command') or 'imagesumming'}` run of {str(journal.get('started', '?'))[:16]} was killed "
+            f"while moving its files in ({names(moved)} new; {names(missing)} old or missing); rerun it with --force, "
+            f"or delete them and {folder / STAGING_DIR}")
 
 
 def _tidy_leftovers(folder: Path) -> list[tuple[Path, dict, list, list]]:
@@ -283,7 +282,7 @@ def set_problems(*paths: str | os.PathLike) -> list[str]:
             if journal and any(f.get("name") == p.name for f in journal.get("files", [])):
                 state = _incomplete(folder, journal)
                 if state:
-                    problems.append(_describe(folder, run, journal, *state))
+                    problems.append("incomplete output set: " + _describe(folder, run, journal, *state))
         for manifest in _manifests_of(p):
             record = (_read_json(manifest) or {}).get("output_set")
             if not isinstance(record, dict):
@@ -303,13 +302,26 @@ def set_problems(*paths: str | os.PathLike) -> list[str]:
                 elif f.stat().st_size != want.get("bytes") or file_sha256(f) != want.get("sha256"):
                     bad.append(f"{name} differs")
             if bad:
-                problems.append(f"not one complete output set: {'; '.join(bad[:3])} from what {manifest.name} "
-                                f"records (run {record.get('run_id')}): the files come from different runs or "
-                                "were changed")
+                problems.append(f"not one complete output set: {'; '.join(bad[:2])} from {manifest.name} (run "
+                                f"{record.get('run_id')}): files of different runs, or changed since")
     if owners and (len(owners) < len(paths) or len(set(owners.values())) > 1):
         problems.append(f"{', '.join(Path(p).name for p in paths)} are not the outputs of one run "
                         f"(manifests: {', '.join(sorted({m.name for m in owners.values()})) or 'none'})")
     return list(dict.fromkeys(problems))
+
+
+def set_report(path: str | os.PathLike) -> str | None:
+    """One line on the output set ``path`` belongs to (complete or not), or None when none is known."""
+    problems = set_problems(path)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        return f"{problems[0]}{more}"
+    for manifest in _manifests_of(Path(path)):
+        record = (_read_json(manifest) or {}).get("output_set")
+        if isinstance(record, dict) and (Path(path).name in record.get("files", {}) or Path(path) == manifest):
+            return (f"complete ({len(record.get('files', {})) + 1} files of the `{record.get('command')}` run "
+                    f"{record.get('run_id')} match {manifest.name})")
+    return None
 
 
 def _manifests_of(p: Path) -> list[Path]:
@@ -350,7 +362,7 @@ class OutputSet:
         if self.manifest is not None and self.manifest not in self.outputs:
             raise ValueError("the manifest must be one of the outputs")
         self.memo = {}  # texts the writers reuse across outputs
-        self.run_id = f"{datetime.datetime.now():%Y%m%dT%H%M%S}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.run_id = f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
         self.tmp = None
         self._last = None
         self.started = _now()
@@ -387,7 +399,8 @@ class OutputSet:
             mine = {p.name for p in self.outputs}
             for run, journal, moved, missing in incomplete:
                 if not mine.issuperset(f["name"] for f in journal.get("files", [])):
-                    log.warning("%s: %s", self.folder, _describe(self.folder, run, journal, moved, missing))
+                    log.warning("%s: incomplete output set: %s", self.folder,
+                                _describe(self.folder, run, journal, moved, missing))
             self._incomplete = incomplete
             for p in self.outputs:
                 if p.is_dir():

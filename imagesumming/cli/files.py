@@ -61,6 +61,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"frames: {m.n_frames}")
             print(f"image size: {m.width} x {m.height} px (width x height), dtype {m.dtype}")
             print(f"pixel size: {ps}")
+        _print_output_set(args.file)
         return 0
     locs, rep = read_locs(args.file, pixel_size=args.pixel_size, format=args.format)
     print(f"file: {args.file}")
@@ -90,7 +91,17 @@ def cmd_info(args: argparse.Namespace) -> int:
         ext_x, ext_y = locs["x"].max() / 1000, locs["y"].max() / 1000
         print(f"image size: unknown (localizations reach {ext_x:.2f} x {ext_y:.2f} µm; "
               "give --movie for densities)")
+    _print_output_set(args.file)
     return 0
+
+
+def _print_output_set(path) -> None:
+    """For files imagesumming wrote: whether they are one complete output set (see _files.output_set)."""
+    from .._files import set_report
+
+    report = set_report(path)
+    if report:
+        print(f"output set: {report}")
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
