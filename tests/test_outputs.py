@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import filecmp
 import hashlib
+import json
 import multiprocessing
 import os
 import random
@@ -196,32 +197,51 @@ def test_after_a_kill_info_and_the_next_run_say_the_set_is_incomplete(tmp_path, 
     assert not (out / STAGING_DIR).exists()
 
 
+def content(path):
+    """A file's content for comparing runs: JSON manifests without their run record (which names the run)."""
+    if path.suffix == ".json":
+        doc = json.loads(path.read_text())
+        doc.pop("output_set", None)
+        return json.dumps(doc, sort_keys=True)
+    return digest(path)
+
+
+ADDONS = {  # command line of the old and the new set, and the set's files
+    "split": (lambda tif, csv, v, out: ["split", str(tif), str(csv), "--at", str(v), "-o", str(out)], (4, 7),
+              ["m_part1.tif", "m_part1.csv", "m_part2.tif", "m_part2.csv"]),
+    "sum-frames": (lambda tif, csv, v, out: ["sum-frames", str(tif), "--locs", str(csv), "-n", "3", "--shuffle",
+                                             "--seed", str(v), "--camera-offset", "100", "-o", str(out / "x")],
+                   (1, 2), ["x.tif", "x.csv", "x_groups.json"]),
+}
+
+
 @fork
-def test_split_killed_at_each_rename_leaves_old_new_or_recognised_parts(tmp_path, inputs):
+@pytest.mark.parametrize("command", sorted(ADDONS))
+def test_add_ons_killed_at_each_rename_leave_old_new_or_recognised_sets(tmp_path, inputs, command):
     tif, csv = inputs
-    names = ["m_part1.tif", "m_part1.csv", "m_part2.tif", "m_part2.csv"]
+    args, values, names = ADDONS[command]
     refs = {}
-    for at in (4, 7):
-        assert main(["-q", "split", str(tif), str(csv), "--at", str(at), "-o", str(tmp_path / f"r{at}")]) == 0
-        refs[at] = tmp_path / f"r{at}"
+    for v in values:
+        assert main(["-q", *args(tif, csv, v, tmp_path / f"r{v}")]) == 0
+        refs[v] = {f: content(tmp_path / f"r{v}" / f) for f in names}
+    assert refs[values[0]] != refs[values[1]]
     out = tmp_path / "out"
-    argv = ["-q", "split", str(tif), str(csv), "--at", "7", "-o", str(out), "--force"]
-    shutil.copytree(refs[4], out)
+    argv = ["-q", *args(tif, csv, values[1], out), "--force"]
     _, n = run_child(argv)
     states = set()
-    for k in range(1, n + 1):
-        shutil.rmtree(out)
-        shutil.copytree(refs[4], out)
+    for k in [*range(1, n + 1), -n]:
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(tmp_path / f"r{values[0]}", out)
         assert run_child(argv, kill_at=k)[0] == -signal.SIGKILL
-        sources = [origin(out / f, refs) for f in names]
+        sources = {next((v for v in values if content(out / f) == refs[v][f]), None) for f in names}
         problems = [set_problems(out / f) for f in names]
-        if len(set(sources)) == 1:
-            states.add(sources[0])
-            assert not any(problems)
+        if len(sources) == 1:
+            states.add(sources.pop())
+            assert not any(problems), problems
         else:
             states.add("mixed")
             assert all(problems), (sources, problems)  # every file of the set says so
-    assert states == {4, "mixed"}
+    assert states == {*values, "mixed"}
 
 
 # -------------------------------------------------------------------------------------------------
@@ -333,6 +353,17 @@ def test_convert_never_writes_over_its_input(tmp_path, inputs, capsys, link):
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and "would overwrite an input" in err, err
     assert digest(src) == before and os.path.samefile(src, out)
+
+
+def test_filter_never_writes_over_its_input(tmp_path, small_movie, capsys):
+    truth = small_movie[1].assign(confidence=np.linspace(0, 1, len(small_movie[1])))
+    pred = write_locs(tmp_path / "pred.csv", truth, "deepstorm-prediction")
+    before = digest(pred)
+    rc = main(["filter", str(pred), "--threshold", "0.5", "-o", str(pred), "--force"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "would overwrite an input" in err, err
+    assert digest(pred) == before
+    assert main(["filter", str(pred), "--threshold", "0.5", "-o", str(tmp_path / "kept.csv")]) == 0
 
 
 def test_outputs_with_names_of_255_bytes_work(tmp_path, inputs, capsys):
