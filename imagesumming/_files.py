@@ -213,12 +213,15 @@ def _read_json(path: Path):
 
 
 def _moved(folder: Path, entry: dict) -> bool:
-    """Whether the file the journal staged is now in place (a rename keeps the inode)."""
+    """Whether the file the journal staged is now in place (a rename keeps the inode and the mtime)."""
     try:
         st = os.stat(folder / entry["name"])
     except OSError:
         return False
-    return (st.st_dev, st.st_ino) == (entry.get("dev"), entry.get("ino"))
+    if (st.st_dev, st.st_ino) == (entry.get("dev"), entry.get("ino")):
+        return True
+    # filesystems that give a renamed file a new inode (some FUSE mounts) keep its size and mtime
+    return (st.st_size, st.st_mtime_ns) == (entry.get("bytes"), entry.get("mtime_ns"))
 
 
 def _journals(folder: Path):
@@ -270,8 +273,8 @@ def set_problems(*paths: str | os.PathLike) -> list[str]:
     """Why the output files ``paths`` are not one complete set (empty list: no problem known).
 
     Looks at the journals of interrupted runs in each file's folder, and at the manifest of its
-    set (``<stem>_params.json`` or ``<stem>_groups.json`` beside it, or the file itself when it
-    is one): a file whose size or sha256 differs from the manifest comes from another run or was
+    set (``<stem>_params.json``, ``<stem>_groups.json`` or ``metrics.json`` beside it, or the file
+    itself when it is one): a file whose size or sha256 differs from the manifest comes from another run or was
     changed. Files given together must belong to the same manifest when any has one.
     """
     problems, checked, owners = [], set(), {}
@@ -328,7 +331,7 @@ def _manifests_of(p: Path) -> list[Path]:
     if p.suffix == ".json" and p.exists():
         return [p]
     stems = {p.stem, p.stem.rsplit("_", 1)[0], re.sub(r"_locs$", "", p.stem)}
-    out = []
+    out = [p.with_name("metrics.json")] if p.with_name("metrics.json").exists() else []  # evaluate's set
     for stem in stems:
         for suffix in ("_params.json", "_groups.json"):
             m = p.with_name(stem + suffix)
@@ -466,7 +469,8 @@ class OutputSet:
         files = []
         for p in order:
             st = staged[p].stat()
-            files.append({"name": p.name, "dev": st.st_dev, "ino": st.st_ino, "bytes": st.st_size})
+            files.append({"name": p.name, "dev": st.st_dev, "ino": st.st_ino, "bytes": st.st_size,
+                          "mtime_ns": st.st_mtime_ns})
         journal = {"run_id": self.run_id, "command": self.command, "started": self.started, "pid": os.getpid(),
                    "host": socket.gethostname(), "files": files}
         self._last = None
