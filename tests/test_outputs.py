@@ -474,3 +474,29 @@ def test_add_ons_and_evaluate_stage_into_one_hidden_place(tmp_path, inputs, monk
     assert seen[-1] == ["x.csv", "x.tif", "x_groups.json"]
     assert set_report(tmp_path / "s" / "x.tif").startswith("complete")  # the groups json is its manifest
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["x.csv", "x.tif", "x_groups.json"]
+
+
+def test_evaluate_writes_one_set_with_metrics_json_as_manifest(tmp_path, capsys):
+    from imagesumming.demo import make_demo_prediction
+    from imagesumming.synthetic import simulate_movie
+
+    movie, truth = simulate_movie(n_frames=4, height=16, width=20, pixel_size=PS, emitters_per_frame=4, seed=2)
+    write_tif(tmp_path / "movie.tif", movie, PS)
+    write_locs(tmp_path / "gt.csv", truth, "deepstorm")
+    info = make_demo_prediction(tmp_path / "pred", truth, pixel_size=PS, height=16, width=20, movie=movie,
+                                upsampling=4, seed=4, name="movie")
+    out = tmp_path / "eval"
+    args = ["evaluate", str(info["locs"]), "--gt", str(tmp_path / "gt.csv"), "--movie", str(tmp_path / "movie.tif"),
+            "-o", str(out)]
+    assert main(args) == 0
+    record = json.loads((out / "metrics.json").read_text())["output_set"]
+    assert set(record["files"]) | {"metrics.json"} == {p.name for p in out.iterdir()}
+    assert set_report(out / "metrics.csv").startswith("complete")
+    (out / "sweep.csv").write_text("threshold\n1\n")  # changed after the run
+    assert "sweep.csv differs" in set_report(out / "metrics.csv")
+    shutil.copy(tmp_path / "gt.csv", out / "metrics.csv")  # the ground truth kept where an output goes
+    before = digest(out / "metrics.csv")
+    capsys.readouterr()
+    assert main(args + ["--gt", str(out / "metrics.csv"), "--force"]) == 2  # an output may not be an input
+    assert "would overwrite an input" in capsys.readouterr().err
+    assert digest(out / "metrics.csv") == before
