@@ -409,8 +409,8 @@ class OutputSet:
                 if p.is_dir():
                     raise OutputExistsError("is a directory, expected an output file name", p)
                 if p.exists() and not self.force:
-                    part = next((" and is part of an incomplete output set left by an interrupted run"
-                                 for r, j, m, n in incomplete if p.name in m + n), "")
+                    # the journals (kept above) and the manifest: say when what is there is not whole
+                    part = " and is part of an incomplete output set" if set_problems(p) else ""
                     raise OutputExistsError(f"exists already{part} (use --force / force=True to overwrite)", p)
             check_not_inputs(self.outputs, self.inputs)  # again, under the lock
             (self.folder / STAGING_DIR).mkdir(exist_ok=True)

@@ -419,13 +419,15 @@ def test_an_error_midway_removes_the_staging_and_folders_made_for_the_run(tmp_pa
     assert not (tmp_path / "new").exists()
 
 
-def test_a_changed_file_makes_the_set_incomplete(tmp_path, refs):
+def test_a_changed_file_makes_the_set_incomplete(tmp_path, refs, capsys):
     d = tmp_path / "d"
     shutil.copytree(refs[1], d)
     check_summed_set(d / "summed.tif", d / "summed.csv")
     shutil.copy(refs[2] / "summed.csv", d / "summed.csv")  # e.g. copied in by hand from another run
     with pytest.raises(InputError, match="summed.csv differs"):
         check_summed_set(d / "summed.tif", d / "summed.csv")
+    assert main(["sum", "--movie", "m.tif", "--locs", "m.csv", "-o", str(d)]) == 2  # the next run says so
+    assert "exists already and is part of an incomplete output set" in capsys.readouterr().err
     shutil.copy(refs[1] / "summed.csv", d / "summed.csv")
     (d / "other.tif").write_bytes((d / "summed.tif").read_bytes())
     with pytest.raises(InputError, match="not the outputs of one run"):  # a tif no manifest lists
