@@ -7,8 +7,10 @@ integer type that holds the exact sums. Localizations follow their frames and ke
 format (unless ``to=`` says otherwise); ids are renumbered by the writers.
 
 Outputs are checked before anything is written (existing files are refused unless ``force``, an
-output may never be one of the inputs), written into a hidden staging folder beside them and moved
-into place only when everything succeeded: on an error nothing is written.
+output may never be one of the inputs, also through a link) and land as one set
+(:func:`imagesumming._files.output_set`): the folder is locked, every file is written into
+``DIR/.imagesumming/run-<id>/`` and moved into place only when everything succeeded, so an error
+writes nothing and a kill midway leaves a set that ``imagesumming info`` reports as incomplete.
 
 Output names (``<stem>`` is the movie's file name without ``.tif``/``.ome.tif``/``.raw``):
 
