@@ -418,6 +418,13 @@ def test_an_error_midway_removes_the_staging_and_folders_made_for_the_run(tmp_pa
     assert main(sum_args(inputs, out, 1)) == 2
     assert not (tmp_path / "new").exists()
 
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(summing, "write_deepstorm_csv", interrupted)  # Ctrl-C, or the notebook's stop button
+    assert main(sum_args(inputs, tmp_path, 1)) == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
 
 def test_a_changed_file_makes_the_set_incomplete(tmp_path, refs, capsys):
     d = tmp_path / "d"
