@@ -78,7 +78,7 @@ def check_outputs(paths: Iterable[str | os.PathLike], force: bool = False) -> li
         if p.is_dir():
             raise OutputExistsError("is a directory, expected an output file name", p)
         if p.exists() and not force:
-            raise OutputExistsError("exists already (use --force / force=True to overwrite)", p)
+            raise OutputExistsError("exists already", p, hint="{force} to overwrite")
     return out
 
 
@@ -154,8 +154,8 @@ def _acquire(folder: Path, command: str):
             with contextlib.suppress(OSError):
                 holder = os.read(fd, 300).decode("utf-8", "replace").strip()
             os.close(fd)
-            raise OutputBusyError(f"another imagesumming run ({holder or 'unknown'}) is writing into this folder; "
-                                  "wait for it to finish, or choose another folder", folder) from None
+            raise OutputBusyError(f"another imagesumming run ({holder or 'unknown'}) is writing into this folder",
+                                  folder, hint="wait for it to finish, or choose another folder") from None
         except OSError as exc:
             os.close(fd)
             if exc.errno not in _NO_LOCKS:
@@ -411,7 +411,7 @@ class OutputSet:
                 if p.exists() and not self.force:
                     # the journals (kept above) and the manifest: say when what is there is not whole
                     part = " and is part of an incomplete output set" if set_problems(p) else ""
-                    raise OutputExistsError(f"exists already{part} (use --force / force=True to overwrite)", p)
+                    raise OutputExistsError(f"exists already{part}", p, hint="{force} to overwrite")
             check_not_inputs(self.outputs, self.inputs)  # again, under the lock
             (self.folder / STAGING_DIR).mkdir(exist_ok=True)
             self.tmp = self.folder / STAGING_DIR / f"run-{self.run_id}"
@@ -489,7 +489,8 @@ class OutputSet:
         """An error that names the output, not the staging folder (None: raise ``exc`` as it is)."""
         tmp = str(self.tmp)
         if isinstance(exc, InputError) and tmp in str(exc):
-            return InputError(str(exc).replace(tmp, str(self.folder)))
+            path = None if exc.path is None else exc.path.replace(tmp, str(self.folder))
+            return type(exc)(exc.message.replace(tmp, str(self.folder)), path, hint=exc.hint)
         if not isinstance(exc, OSError):
             return None
         name = None if exc.filename is None else os.fspath(exc.filename)

@@ -224,9 +224,9 @@ def find_patches(index: LocIndex, shapes, *, rng, n_patches: int, size: int, min
         raise InputError(
             f"found only {n_found} of {n_patches} patches of {size}x{size} px with at least {min_emitters} "
             f"emitters in {attempts} random windows ({repeats} repeated windows skipped); the best held {best} emitters "
-            f"({best / area_um2:.3g} emitters/µm²; mean {emitters_seen / max(attempts, 1) / area_um2:.3g}): "
-            "lower --min-emitters, use a larger --patch-size, ask for fewer --patches, "
-            "or give denser localizations")
+            f"({best / area_um2:.3g} emitters/µm²; mean {emitters_seen / max(attempts, 1) / area_um2:.3g})",
+            hint="lower {min_emitters}, use a larger {patch_size}, ask for fewer {n_patches}, "
+                 "or give denser localizations")
     out = {k: np.concatenate(v) for k, v in found.items()}
     out.update(attempts=attempts, best=best, mean_candidate=emitters_seen / max(attempts, 1), repeats=repeats)
     return out

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._defaults import DEFAULTS  # the original notebook's (in a light module, for the CLI)
 from ._files import json_ready, output_set, set_problems
 from .errors import InputError
 from .io import as_movie, read_locs, smallest_dtype, write_deepstorm_csv, write_tif
@@ -49,8 +50,6 @@ __all__ = ["DEFAULTS", "SummingResult", "check_summed_set", "output_paths", "sum
 
 log = logging.getLogger("imagesumming")
 
-#: Defaults of the original ImageSumming notebook (pixel size 107 nm there; here it comes from the files).
-DEFAULTS = dict(camera_offset=100.0, patch_size=30, n_patches=200, n_summed=100, bin_size=10, min_emitters=2)
 
 _PNGS = ("density", "frame", "single", "background")
 _SUM_CHUNK = 1024  # summed frames per step (bounds the int64 temporaries)
@@ -228,13 +227,13 @@ def _read_tables(movies, locs, opened, pixel_size):
                 log.warning("pixel size %g nm given overrides %g nm in %s", ps, p, where)
     else:
         if not candidates:
-            raise InputError("pixel size unknown: no movie tags or localization metadata give it; "
-                             "give the camera pixel size in nm (--pixel-size / pixel_size=)")
+            raise InputError("pixel size unknown: no movie tags or localization metadata give it",
+                             hint="give the camera pixel size in nm with {pixel_size}")
         ps, source = candidates[0]
         for p, where in candidates[1:]:
             if not np.isclose(p, ps, rtol=1e-4):
-                raise InputError(f"pixel sizes disagree: {ps:g} nm in {source} but {p:g} nm in {where}; "
-                                 "give the right one with --pixel-size")
+                raise InputError(f"pixel sizes disagree: {ps:g} nm in {source} but {p:g} nm in {where}",
+                                 hint="give the right one with {pixel_size}")
     return tables, reports, float(ps), source
 
 
@@ -287,9 +286,9 @@ def _versions() -> dict:
 
 
 def _progress(progress, **kw):
-    from tqdm.auto import tqdm
+    from ._progress import progress_bar  # only where a person watches, only for work that lasts
 
-    return tqdm(disable=not progress, **kw)
+    return progress_bar(show=progress, **kw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,8 +338,8 @@ def sum_patches(movies, locs, *, pixel_size=None, camera_offset=100.0, patch_siz
     on_invalid : {"error", "drop"}
         Localizations outside their movie or in frames beyond it: raise (default, with counts) or
         drop them (counts go into ``params``).
-    progress : bool
-        Show tqdm progress bars.
+    progress : bool, default True
+        Show progress bars where a person watches (a terminal or a notebook) and the work lasts.
     max_attempts : int, optional
         Candidate windows tried before giving up (default ``max(100_000, 500 * n_patches)``).
 
@@ -453,7 +452,7 @@ def _check_tables(inputs: _Inputs, s: SumSettings):
             raise InputError(f"movie {name} holds no frames")
         if s.patch_size > min(m.height, m.width):
             raise InputError(f"patch size {s.patch_size} px is larger than the {m.width}x{m.height} px frames "
-                             f"of {name}: use a smaller --patch-size")
+                             f"of {name}", hint="use a smaller {patch_size}")
         src = inputs.loc_name(i)
         t2, counts = check_locs(t, pixel_size=inputs.pixel_size, width=m.width, height=m.height,
                                 n_frames=m.n_frames, on_invalid=s.on_invalid, source=src)

@@ -334,7 +334,7 @@ def test_search_is_bounded_and_says_what_to_change():
                     min_emitters=50, seed=0, progress=False, max_attempts=5000)
     msg = str(err.value)
     assert "found only 0 of 20 patches" in msg and "5000 random windows" in msg
-    assert "best held" in msg and "emitters/µm²" in msg and "--min-emitters" in msg
+    assert "best held" in msg and "emitters/µm²" in msg and "min_emitters" in msg  # the API's words (the CLI: --min-emitters)
     assert "\n" not in msg
 
 
