@@ -413,9 +413,8 @@ class OutputSet:
                     part = " and is part of an incomplete output set" if set_problems(p) else ""
                     raise OutputExistsError(f"exists already{part}", p, hint="{force} to overwrite")
             check_not_inputs(self.outputs, self.inputs)  # again, under the lock
-            (self.folder / STAGING_DIR).mkdir(exist_ok=True)
             self.tmp = self.folder / STAGING_DIR / f"run-{self.run_id}"
-            self.tmp.mkdir()
+            self.tmp.mkdir(parents=True)  # parents: without locks, another run may just have removed it
         except BaseException as exc:
             _release(self.folder)
             self._remove_created()
