@@ -921,6 +921,12 @@ class SummingResult:
                            "single": lambda: self.plot_single(1), "background": self.plot_background}
                 for key, make in figures.items():
                     make().savefig(stage(paths[f"png_{key}"]), format="png", dpi=100)
+        if not plots:  # figures of an earlier run with --plots would sit beside this set as if they were its own
+            stale = [p.name for k, p in output_paths(out_dir, name, plots=True).items()
+                     if k.startswith("png_") and p.exists()]
+            if stale:
+                log.warning("%s: %s are from an earlier run, not of this set (write figures with --plots / "
+                            "plots=True, or delete them)", Path(out_dir), ", ".join(stale))
         self.paths = paths
         return paths
 

@@ -509,3 +509,11 @@ def test_evaluate_writes_one_set_with_metrics_json_as_manifest(tmp_path, capsys)
     assert main(args + ["--gt", str(out / "metrics.csv"), "--force"]) == 2  # an output may not be an input
     assert "would overwrite an input" in capsys.readouterr().err
     assert digest(out / "metrics.csv") == before
+
+
+def test_figures_of_an_earlier_run_are_named_as_such(tmp_path, inputs, caplog):
+    out = tmp_path / "o"
+    assert main(sum_args(inputs, out, 1, "--plots")) == 0
+    caplog.clear()
+    assert main(sum_args(inputs, out, 2, "--force")[1:]) == 0  # not quiet: warnings shown
+    assert "summed_density.png" in caplog.text and "from an earlier run" in caplog.text
