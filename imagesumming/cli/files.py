@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from . import options as o
+from .locs_options import add_locs_options, locs_file
 
 
 def is_movie_path(path) -> bool:
@@ -33,6 +34,7 @@ def register(sub) -> None:
                    help="localization format (default: detect): picasso-hdf5, picasso-csv, thunderstorm, "
                         "deepstorm, deepstorm-prediction")
     o.add_frame_base(p)
+    add_locs_options(p)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("convert", help="convert a localization file (Picasso, ThunderSTORM, Deep-STORM)",
@@ -47,6 +49,7 @@ def register(sub) -> None:
     p.add_argument("--from", dest="from_", default="auto", metavar="FMT", help="input format (default: detect)")
     o.add_pixel_size(p)
     o.add_frame_base(p)
+    add_locs_options(p, what="the input")
     o.add_drop_invalid(p, keep=True)
     o.add_force(p)
     p.set_defaults(func=cmd_convert)
@@ -67,7 +70,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"image size: {m.width} x {m.height} px (width x height), dtype {m.dtype}")
             print(f"pixel size: {ps}")
         return 0
-    locs, rep = read_locs(args.file, pixel_size=args.pixel_size, format=args.format, frame_base=args.frame_base)
+    locs, rep = read_locs(locs_file(args.file, args, format=args.format), pixel_size=args.pixel_size)
     print(f"file: {args.file}")
     print(rep.summary())
     print(f"localizations: {len(locs)}")
@@ -154,7 +157,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from ..io import read_locs, write_locs
     from ..validate import check_locs
 
-    locs, rep = read_locs(args.input, pixel_size=args.pixel_size, format=args.from_, frame_base=args.frame_base)
+    locs, rep = read_locs(locs_file(args.input, args, format=args.from_), pixel_size=args.pixel_size)
     meta = {k: int(rep.metadata[k]) for k in ("Width", "Height", "Frames") if k in rep.metadata}
     on_invalid = o.on_invalid(args)
     locs, invalid = check_locs(locs, pixel_size=args.pixel_size or rep.pixel_size, width=meta.get("Width"),
