@@ -427,8 +427,17 @@ class OutputSet:
         return self
 
     def _remove_created(self):
-        if self.created is not None:
-            shutil.rmtree(self.created, ignore_errors=True)  # folders made for this run only
+        """Remove the folders made for this run, innermost first, while they are empty: another
+        command may have written into them meanwhile (a run can hold its folder for hours)."""
+        if self.created is None:
+            return
+        for p in [self.folder, *self.folder.parents]:
+            try:
+                p.rmdir()
+            except OSError:  # not empty (someone else's files), or gone
+                return
+            if p == self.created:
+                return
 
     def _filter(self, record) -> bool:
         """Writers' log messages: name the final folder, and say each thing once (not once per frame)."""
