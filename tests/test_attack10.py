@@ -70,3 +70,60 @@ def test_ctrl_c_on_sum_keeps_files_another_command_wrote_beside_it(tmp_path, sma
     assert proc.returncode != 0
     assert (results / "mine.csv").exists(), "the interrupted sum removed a file another command wrote"
     assert not (results / "run1").exists()
+
+
+# -------------------------------------------------------------------------------------------------
+# pixel sizes from tif tags that are no microscope's
+# -------------------------------------------------------------------------------------------------
+
+def _movie_array():
+    return np.random.default_rng(0).integers(90, 400, (6, 32, 40), dtype=np.uint16)
+
+
+@pytest.mark.parametrize("dpi", [1 / 0.107, 9.0, 150.0, 600.0])
+def test_resolution_tags_at_print_resolution_are_no_pixel_size(tmp_path, dpi):
+    """``tifffile.imwrite(path, movie, resolution=(1/0.107, 1/0.107))`` (pixels per µm meant) stores
+    TIFF's default unit, inch: that is a 2.7 mm pixel, and was used silently (every localization in
+    pixel 0, exit 0). Resolution tags coarser than 10 µm per pixel are a print resolution: unknown."""
+    import tifffile
+
+    from imagesumming.io import open_movie
+
+    path = tmp_path / "m.tif"
+    tifffile.imwrite(path, _movie_array(), resolution=(dpi, dpi))  # tifffile's default unit: inch
+    with open_movie(path) as m:
+        assert m.pixel_size is None, m.pixel_size_source
+
+
+def test_a_python_written_tif_with_a_print_resolution_is_refused_by_sum(tmp_path, small_movie, capsys):
+    import tifffile
+
+    movie, truth = small_movie
+    tifffile.imwrite(tmp_path / "m.tif", np.asarray(movie), resolution=(10.0, 10.0))  # 10 px per µm meant
+    write_locs(tmp_path / "m.csv", truth, "deepstorm")
+    code = main(["-q", "sum", "--movie", str(tmp_path / "m.tif"), "--locs", str(tmp_path / "m.csv"),
+                 "-o", str(tmp_path / "out"), "--patch-size", "16", "--patches", "10", "--summed", "4",
+                 "--min-emitters", "1"])
+    assert code == 2
+    assert "pixel size unknown" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("size", ["0", "-0.1", "inf", "nan"])
+def test_an_ome_pixel_size_that_is_no_length_is_unknown(tmp_path, size):
+    """OME PhysicalSizeX="0" gave a 0 nm pixel size, and sum then blamed the localizations
+    ("outside the image")."""
+    import tifffile
+
+    from imagesumming.io import open_movie
+
+    first = tmp_path / "first.ome.tif"
+    tifffile.imwrite(first, _movie_array(), ome=True, metadata={"axes": "TYX", "PhysicalSizeX": 0.5})
+    with tifffile.TiffFile(first) as t:
+        xml = t.ome_metadata.replace('PhysicalSizeX="0.5"', f'PhysicalSizeX="{size}"')
+    path = tmp_path / "m.ome.tif"  # as a damaged or careless writer leaves it
+    tifffile.imwrite(path, _movie_array(), description=xml, metadata=None)
+    with tifffile.TiffFile(path) as t:
+        assert t.is_ome and f'PhysicalSizeX="{size}"' in t.ome_metadata
+    with open_movie(path) as m:
+        assert m.pixel_size is None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import mmap
 import os
 import re
@@ -791,17 +792,28 @@ def _needs_imagecodecs(exc: BaseException) -> bool:
     return "imagecodecs" in text or isinstance(exc, ImportError)
 
 
+_MAX_INCH_PIXEL_NM = 1e4  # resolution tags in inch that give coarser pixels than 10 µm are a print resolution
+
+
 def tif_pixel_size(tif) -> tuple[float | None, str | None]:
     """Pixel size in nm from an open ``tifffile.TiffFile``, and where it came from.
 
     Order: OME ``PhysicalSizeX``; ImageJ ``unit`` with the resolution tags; resolution tags with
     unit centimetre or inch. A resolution of 1 with no unit (tifffile's default) means unknown, and
-    so do damaged tags.
+    so do damaged tags, sizes that are no length (0, negative), and inch tags coarser than 10 µm per
+    pixel (print resolutions: 72 dpi, or pixels per µm stored under TIFF's default unit, the inch).
     """
     try:
-        return _tif_pixel_size(tif)
+        ps, source = _tif_pixel_size(tif)
     except (ValueError, TypeError, ArithmeticError, KeyError, IndexError, AttributeError):
         return None, None
+    if ps is None or not math.isfinite(ps) or ps <= 0:  # PhysicalSizeX="0" and the like: damaged, unknown
+        return None, None
+    if source.endswith("(inch)") and ps > _MAX_INCH_PIXEL_NM:
+        # TIFF's default unit is the inch (tifffile stores it when resolution= is given without a unit):
+        # a few pixels per inch is a print resolution, not a camera pixel in the sample
+        return None, None
+    return ps, source
 
 
 def _tif_pixel_size(tif) -> tuple[float | None, str | None]:
