@@ -418,8 +418,10 @@ class OutputSet:
         except BaseException as exc:
             _release(self.folder)
             self._remove_created()
-            if isinstance(exc, OSError):
-                raise InputError(f"cannot write here ({exc.strerror or exc})", where) from None
+            if isinstance(exc, OSError):  # name the output when it is the culprit (e.g. a name too long)
+                named = next((p for p in self.outputs if exc.filename is not None and os.fspath(exc.filename)
+                              == os.fspath(p)), where)
+                raise InputError(f"cannot write here ({exc.strerror or exc})", named) from None
             raise
         _active[self.tmp] = self
         self._seen = set()

@@ -127,3 +127,16 @@ def test_an_ome_pixel_size_that_is_no_length_is_unknown(tmp_path, size):
         assert t.is_ome and f'PhysicalSizeX="{size}"' in t.ome_metadata
     with open_movie(path) as m:
         assert m.pixel_size is None
+
+
+def test_an_output_name_too_long_is_named(tmp_path, small_movie, capsys):
+    """``sum --name`` of 248 bytes: NAME_provenance.csv is 263 bytes; the error named only the folder."""
+    movie, truth = small_movie
+    tif = write_tif(tmp_path / "m.tif", movie, 100.0)
+    csv = write_locs(tmp_path / "m.csv", truth, "deepstorm")
+    name = "n" * 248
+    code = main(["-q", "sum", "--movie", str(tif), "--locs", str(csv), "-o", str(tmp_path / "out"), "--name", name])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert f"{name}_provenance.csv: cannot write here (File name too long)" in err
+    assert not (tmp_path / "out").exists()
