@@ -140,3 +140,29 @@ def test_an_output_name_too_long_is_named(tmp_path, small_movie, capsys):
     assert code == 2 and err.count("\n") == 1
     assert f"{name}_provenance.csv: cannot write here (File name too long)" in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["convert", "{csv}", "-o", "{out}/"],
+    ["merge", "--movie", "{tif}", "--locs", "{csv}", "-o", "{out}/"],
+    ["sum-frames", "{tif}", "--locs", "{csv}", "-n", "2", "-o", "{out}/"],
+    ["filter", "{csv}", "-t", "0", "-o", "{out}/"],
+    ["convert", "{csv}", "-o", ""],
+    ["sum", "--movie", "{tif}", "--locs", "{csv}", "-o", ""],
+    ["split", "{tif}", "{csv}", "--at", "2", "-o", " "],
+])
+def test_an_output_file_given_as_a_folder_or_empty_is_refused(tmp_path, small_movie, capsys, argv, monkeypatch):
+    """``merge -o out/`` wrote out.tif and out.csv beside the folder out/, ``convert -o x/`` a file named x,
+    and ``sum -o ""`` wrote into the current folder: each is refused before any work."""
+    movie, truth = small_movie
+    tif = write_tif(tmp_path / "m.tif", movie, 100.0)
+    csv = write_locs(tmp_path / "m.csv", truth, "deepstorm")
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    args = [a.format(tif=tif, csv=csv, out=tmp_path / "out") for a in argv]
+    with pytest.raises(SystemExit) as exc:
+        main(["-q", *args])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument -o: " in err and ("names a folder" in err or "empty; give the output" in err), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
