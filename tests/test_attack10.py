@@ -166,3 +166,38 @@ def test_an_output_file_given_as_a_folder_or_empty_is_refused(tmp_path, small_mo
     err = capsys.readouterr().err
     assert "argument -o: " in err and ("names a folder" in err or "empty; give the output" in err), err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+# -------------------------------------------------------------------------------------------------
+# Picasso .raw whose yaml does not describe it
+# -------------------------------------------------------------------------------------------------
+
+_RAW_YAML = "Byte Order: <\nData Type: {dtype}\nFrames: {frames}\nHeight: 8\nWidth: 6\nPixelsize: 130\n"
+
+
+@pytest.mark.parametrize("written, described", [
+    ((np.float32, 5), ("uint16", 5)),   # every pixel misread as two halves of a float
+    ((np.uint16, 10), ("uint16", 5)),   # half of the frames silently left out
+    ((np.uint16, 5), ("uint8", 5)),
+])
+def test_a_raw_movie_larger_than_its_yaml_says_is_refused(tmp_path, capsys, written, described):
+    from imagesumming.errors import InputError
+    from imagesumming.io import open_movie
+
+    dtype, frames = written
+    (np.arange(frames * 8 * 6) % 400 + 100).astype(dtype).tofile(tmp_path / "m.raw")
+    (tmp_path / "m.yaml").write_text(_RAW_YAML.format(dtype=described[0], frames=described[1]))
+    with pytest.raises(InputError, match=r"m\.raw.*bytes.*yaml"):
+        open_movie(tmp_path / "m.raw")
+    assert main(["info", str(tmp_path / "m.raw")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_raw_movie_that_its_yaml_describes_is_read(tmp_path):
+    from imagesumming.io import open_movie
+
+    data = (np.arange(5 * 8 * 6) % 400 + 100).astype(np.uint16).reshape(5, 8, 6)
+    data.tofile(tmp_path / "m.raw")
+    (tmp_path / "m.yaml").write_text(_RAW_YAML.format(dtype="uint16", frames=5))
+    with open_movie(tmp_path / "m.raw") as m:
+        assert m.n_frames == 5 and np.array_equal(np.asarray(m[4]), data[4])

@@ -283,6 +283,9 @@ def _open_raw(path: Path) -> Movie:
     size = path.stat().st_size
     if size < expected:
         raise InputError(f"raw file is truncated: {size} bytes, expected {expected} for {frames}x{height}x{width} {dtype}", path)
+    if size > expected:  # a wrong Data Type misreads every pixel; a wrong Frames leaves frames out
+        raise InputError(f"raw file has {size} bytes, but {yml.name} describes {expected} ({frames} frames of "
+                         f"{width}x{height} px {dtype.name}): check its Frames, Width, Height and Data Type", path)
     data = np.memmap(path, dtype=dtype, mode="r", shape=(frames, height, width))
     ps = picasso_pixel_size(docs)
     return Movie(data, path=path, pixel_size=ps, pixel_size_source=None if ps is None else f"yaml {yml.name}")
