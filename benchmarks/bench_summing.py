@@ -293,6 +293,10 @@ def part1(tmp: Path, repeats: int, original: Path | None = None, original_repeat
     print(orig_text)
     print(f"speed-up vs the original's create_patches ({orig:.2f} s): {orig / med:.0f}x end to end (goal >= 500x), "
           f"{orig / med_compute:.0f}x for the summing itself")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    if load > (os.cpu_count() or 1):
+        print(f"note: load average {load:.1f} on {os.cpu_count()} CPU(s): other work competes, wall times are "
+              "inflated (a ms-long run more than a s-long one); the CPU-time ratio below holds better")
     if orig_cpu is not None:  # on a machine shared with other work: best against best, and CPU time
         best_orig = min(t for t, _ in orig_times)
         print(f"best against best: ours {min(times) * 1e3:.1f} ms, the original {best_orig:.2f} s: "
