@@ -164,8 +164,6 @@ def read_rows(data: bytes):
             continue
         if len(fields) > 1:
             cands[d] = fields
-    if len(cands) > 1 and "," in cands and not any(d in f for f in cands[","] for d in cands if d != ","):
-        cands = {",": cands[","]}
     if len(cands) != 1:
         raise Refuse("delimiter")
     delim, fields = next(iter(cands.items()))

@@ -139,7 +139,7 @@ class ReadReport:
         return "\n".join(lines)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # eq=False: hashed as an object (its mapping is a dict)
 class LocsFile(os.PathLike):
     """A localization file together with how to read it; usable wherever a path is.
 
@@ -828,7 +828,9 @@ def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
     elif pixel_size is not None and report.pixel_size is None:
         report.pixel_size, report.pixel_size_source = pixel_size, "given by the caller"
     if fmt == "mapped-csv":
-        report.notes.append("coordinates taken from the image corner (pixel k spans [k, k+1) pixels)")
+        spec = ",".join(f"{k}={v}" for k, v in columns.items())
+        report.notes.append(f"columns mapped: {spec}; frames {report.frame_base}-based; coordinates taken from "
+                            "the image corner (pixel k spans [k, k+1) pixels)")
     report.renamed, report.extra_columns = renamed, extras
     return _finish(pd.DataFrame(data, copy=False), report), report  # make_locs copies
 
