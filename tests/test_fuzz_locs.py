@@ -178,6 +178,8 @@ def read_rows(data: bytes):
         for row in csv.reader(io.StringIO(rest, newline=""), delimiter=delim, strict=True):
             if not row:
                 continue
+            if any("\n" in f or "\r" in f for f in row):
+                raise Refuse("line break in a field")
             if len(row) == n + 1 and row[-1] == "":
                 row = row[:-1]
             if len(row) != n:

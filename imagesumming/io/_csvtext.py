@@ -186,6 +186,9 @@ def _check_rows_quoted(path: Path, layout: CsvLayout) -> bool:
         for row in rows:
             if not row:
                 continue
+            if any("\n" in f or "\r" in f for f in row):
+                raise InputError(f"line {rows.line_num + 1}: a quoted field holds a line break: damaged csv file",
+                                 path)
             if len(row) == n + 1 and row[-1] == "":
                 trailing = True
             elif len(row) != n:
