@@ -496,6 +496,9 @@ def read_locs(path, pixel_size=None, format="auto", *, frame_base=None, columns=
     with warnings.catch_warnings():
         # numbers beyond any frame or int64 are refused below; numpy must not print about them first
         warnings.simplefilter("ignore", RuntimeWarning)
+        if fmt == "mapped-csv" and _is_hdf5(path):
+            raise InputError("a column mapping describes a csv file; this is an HDF5 file (Picasso hdf5 is read "
+                             "without one)", path)
         if fmt == "auto" and _is_hdf5(path):
             fmt = "picasso-hdf5"
         if fmt == "picasso-hdf5":
