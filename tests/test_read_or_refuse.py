@@ -421,3 +421,26 @@ def test_quoted_fields_and_a_header_with_a_trailing_delimiter_are_read(capsys, t
     src.write_text('"id","frame","x [nm]","y [nm]",\n"1","5","500.5","600",\n"2","7","700","800",\n')
     code, _, _ = run(capsys, "convert", src, "-o", tmp_path / "o.csv")
     assert code == 0 and deepstorm_rows(tmp_path / "o.csv") == [(5, 500.5, 600.0), (7, 700.0, 800.0)]
+
+
+def test_real_picasso_file_as_hdf2csv_and_filter_export(capsys, tmp_path, shared_data):
+    """Picasso's testdata_locs.hdf5 written as `picasso hdf2csv` and Filter's Export as CSV write it
+    (pandas to_csv of the /locs table, with and without the index): read as the hdf5 is."""
+    import shutil
+
+    import pandas as pd
+
+    h5 = shared_data / "picasso" / "testdata_locs.hdf5"
+    want, _ = read_locs(h5)
+    with h5py.File(h5, "r") as f:
+        table = pd.DataFrame(f["locs"][...])
+    for name, index in (("hdf2csv_locs", True), ("filter_locs", False)):
+        src = tmp_path / f"{name}.csv"
+        table.to_csv(src, index=index)
+        shutil.copy(shared_data / "picasso" / "testdata_locs.yaml", tmp_path / f"{name}.yaml")
+        code, out, _ = run(capsys, "convert", src, "-o", tmp_path / f"{name}_ds.csv")
+        assert code == 0 and "picasso-plain-csv" in out and "pixel size 130 nm" in out
+        rows = deepstorm_rows(tmp_path / f"{name}_ds.csv")
+        got = pd.DataFrame(rows, columns=["frame", "x", "y"])
+        np.testing.assert_array_equal(np.sort(got["frame"]), np.sort(want["frame"]))
+        np.testing.assert_allclose(np.sort(got["x"]), np.sort(want["x"]), rtol=1e-6)
