@@ -884,8 +884,13 @@ def test_masked_median_noise_matches_numpy(dtype):
     assert np.isnan(med).any() and np.isfinite(med).any()  # both cases were exercised
 
 
-def test_emitter_mask_marks_pixels_within_the_radius_also_from_outside_the_window():
+@pytest.mark.parametrize("stencil_step", [None, 1])
+def test_emitter_mask_marks_pixels_within_the_radius_also_from_outside_the_window(stencil_step, monkeypatch):
+    import imagesumming.stats
     from imagesumming.stats import emitter_mask
+
+    if stencil_step:  # one localization per step: the chunked path gives the same mask
+        monkeypatch.setattr(imagesumming.stats, "_STENCIL_ELEMENTS", stencil_step)
 
     # window of 6 px at row 10, col 20 (pixel size 100 nm); one localization inside, one 1.2 px left of it
     x = np.array([2250.0, 1880.0])
