@@ -29,10 +29,7 @@ def register(sub) -> None:
     p.add_argument("file", help="movie (.tif, .raw) or localization file (.hdf5, .csv)")
     o.add_pixel_size(p)
     p.add_argument("--movie", metavar="TIF", help="the movie of a localization file (gives image size and frames)")
-    p.add_argument("--format", default="auto", metavar="FMT",
-                   help="localization format (default: detect): picasso-hdf5, picasso-csv, thunderstorm, "
-                        "deepstorm, deepstorm-prediction")
-    o.add_frame_base(p)
+    p.add_argument("--format", default="auto", help="localization format (default: detect)")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("convert", help="convert a localization file (Picasso, ThunderSTORM, Deep-STORM)",
@@ -46,7 +43,7 @@ def register(sub) -> None:
     o.add_to(p, default="deepstorm")
     p.add_argument("--from", dest="from_", default="auto", metavar="FMT", help="input format (default: detect)")
     o.add_pixel_size(p)
-    o.add_frame_base(p)
+    p.add_argument("--frame-base", type=int, choices=(0, 1), help="override the input's frame base")
     o.add_drop_invalid(p, keep=True)
     o.add_force(p)
     p.set_defaults(func=cmd_convert)
@@ -67,7 +64,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"image size: {m.width} x {m.height} px (width x height), dtype {m.dtype}")
             print(f"pixel size: {ps}")
         return 0
-    locs, rep = read_locs(args.file, pixel_size=args.pixel_size, format=args.format, frame_base=args.frame_base)
+    locs, rep = read_locs(args.file, pixel_size=args.pixel_size, format=args.format)
     print(f"file: {args.file}")
     print(rep.summary())
     print(f"localizations: {len(locs)}")
