@@ -161,13 +161,16 @@ class Movie:
             raise IndexError(f"windows of {size} px reach outside the {self.n_frames} frames of "
                              f"{self.width}x{self.height} px")
         if self._data is not None:
-            ar = np.arange(size)
+            # window by window from a plain ndarray view: about twice as fast as one fancy-indexed
+            # gather (which builds (n, size, size) index arrays) and np.memmap's per-slice overhead
+            data = np.asarray(self._data)
             for s in range(0, len(frames), _WINDOWS_PER_GATHER):
-                f, r, c = (a[s:s + _WINDOWS_PER_GATHER] for a in (frames, rows, cols))
-                out[s:s + len(f)] = self._data[f[:, None, None], (r[:, None] + ar)[:, :, None],
-                                               (c[:, None] + ar)[:, None, :]]
+                stop = min(s + _WINDOWS_PER_GATHER, len(frames))
+                for i, f, r, c in zip(range(s, stop), frames[s:stop].tolist(), rows[s:stop].tolist(),
+                                      cols[s:stop].tolist()):
+                    out[i] = data[f, r:r + size, c:c + size]
                 if progress is not None:
-                    progress(len(f))
+                    progress(stop - s)
             return out
         order = np.argsort(frames, kind="stable")
         for group in np.split(order, np.flatnonzero(np.diff(frames[order])) + 1):
