@@ -170,8 +170,8 @@ def test_old_out_spelling_still_works_hidden_and_noted(data, tmp_path, capsys):
     assert "--out " not in subparsers()["split"].format_help()
     code, out, err = run(capsys, "-q", "demo", "--out", tmp_path / "demo")
     assert code == 0 and out == err == ""
-    code, _, err = run(capsys, "notebooks", tmp_path / "nb")  # the old positional folder
-    assert code == 0 and (tmp_path / "nb" / "ImageSumming.ipynb").exists() and "deprecated" in err
+    code, _, err = run(capsys, "notebooks", tmp_path / "nb")  # `notebooks DIR` (issue 11's spelling) stays
+    assert code == 0 and (tmp_path / "nb" / "ImageSumming.ipynb").exists() and "deprecated" not in err
 
 
 def test_to_offers_and_accepts_only_writable_formats(data, tmp_path, capsys):
