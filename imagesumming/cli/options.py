@@ -10,10 +10,9 @@ Conventions (README, "Command line"):
 * ``-o/--output`` on every command that writes: a folder or a file, as its help says. Old
   spellings (``--out``) still work, hidden from the help, with a note that they are deprecated.
 * ``--force`` overwrites existing outputs (never an input). ``--pixel-size`` is the camera pixel
-  size in nm and overrides the files. ``--drop-invalid`` drops (and counts) localizations outside
-  the image, NaN or beyond the movie instead of stopping. ``--seed`` seeds every random choice and
-  is recorded in the outputs. (How a localization file is read, ``--frame-base`` and the like, is
-  one set of options of its own, for every command that reads one.)
+  size in nm and overrides the files. ``--frame-base`` says how the localization file numbers its
+  frames. ``--drop-invalid`` drops (and counts) localizations outside the image, NaN or beyond the
+  movie instead of stopping. ``--seed`` seeds every random choice and is recorded in the outputs.
 * ``--camera-offset`` defaults to 100 ADU wherever it is used (see :func:`add_camera_offset`).
 """
 
@@ -112,6 +111,12 @@ def add_pixel_size(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pixel-size", type=float, metavar="NM",
                    help="camera pixel size in nm; overrides the files (default: from the tif tags or the "
                         "Picasso yaml)")
+
+
+def add_frame_base(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--frame-base", type=int, choices=(0, 1),
+                   help="first frame number of the localization file: 0 (Picasso) or 1 (ThunderSTORM, "
+                        "Deep-STORM); default: the format's own")
 
 
 _DROP_HELP = ("drop (and count) localizations with NaN or negative x/y, outside the image or beyond the last "
