@@ -149,6 +149,12 @@ def test_v_adds_detail(data, tmp_path, capsys):
     _, detailed, _ = run(capsys, "convert", data.csv, "-o", tmp_path / "b.csv", "-v")
     assert len(detailed.splitlines()) > len(normal.splitlines())
     assert "units in file" in detailed and "units in file" not in normal
+    argv, _ = argv_for("sum", data, tmp_path / "s1")
+    _, normal, _ = run(capsys, *argv)
+    argv, _ = argv_for("sum", data, tmp_path / "s2")
+    _, detailed, _ = run(capsys, *argv, "-v")
+    assert "versions: imagesumming" in detailed and "1-based frames" in detailed
+    assert "versions:" not in normal
 
 
 # ---------------------------------------------------------------------------------------------
