@@ -25,6 +25,8 @@ _LAZY = {
     "check_locs": "validate",
     "SummingResult": "summing", "sum_patches": "summing",
     "merge_movies": "addons", "split_frames": "addons", "split_movie": "addons", "sum_frames": "addons",
+    "calibrate": "density", "estimate_density": "density", "measure_density": "density",
+    "DensityResult": "density", "sum_matching": "target",
 }
 
 __all__ = ["__version__", *_LAZY]
