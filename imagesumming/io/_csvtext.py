@@ -79,8 +79,9 @@ def read_layout(path: Path) -> CsvLayout:
     if not text.strip():
         raise InputError("csv file has no header line (line 1 is empty)", path)
     if text.lstrip().startswith("# <localizations"):
-        raise InputError("rapidSTORM file (XML header line): not supported; export the localizations as a "
-                         "ThunderSTORM csv, or as a csv with a header row and use --columns", path)
+        raise InputError("rapidSTORM file (XML header line): not supported", path,
+                         hint="export the localizations as a ThunderSTORM csv, or as a csv with a header row "
+                              "and read it with {columns}")
     splits = {}
     for d in DELIMITERS:
         try:
