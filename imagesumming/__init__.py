@@ -18,7 +18,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "ImageSummingError": "errors", "InputError": "errors", "OutputExistsError": "errors",
     "FORMATS": "io", "Movie": "io", "ReadReport": "io", "TifWriter": "io", "open_movie": "io",
-    "read_locs": "io", "write_locs": "io", "write_tif": "io",
+    "read_locs": "io", "write_locs": "io", "write_tif": "io", "LocsFile": "io",
     "CANONICAL": "schema", "make_locs": "schema",
     "counts_per_frame": "stats", "density_per_frame": "stats",
     "SimulationParams": "synthetic", "simulate_movie": "synthetic",

@@ -31,8 +31,8 @@ def register(sub) -> None:
     o.add_pixel_size(p)
     p.add_argument("--movie", metavar="TIF", help="the movie of a localization file (gives image size and frames)")
     p.add_argument("--format", default="auto", metavar="FMT",
-                   help="localization format (default: detect): picasso-hdf5, picasso-csv, thunderstorm, "
-                        "deepstorm, deepstorm-prediction")
+                   help="localization format (default: detect): picasso-hdf5, picasso-csv, picasso-plain-csv, "
+                        "thunderstorm, deepstorm, deepstorm-prediction (other csv: --columns)")
     o.add_frame_base(p)
     add_locs_options(p)
     p.set_defaults(func=cmd_info)
@@ -211,5 +211,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     demo = run_demo(args.output, seed=args.seed, force=args.force, verbose=o.progress(args))
     o.say(args, f"wrote synthetic movie {demo['movie']} and ground truth {demo['locs']}")
     o.say(args, demo["result"].summary())
-    o.detail(args, *(f"wrote {path}" for path in demo["outputs"].values()))
+    from .summing import input_lines
+
+    o.detail(args, *input_lines(demo["result"].params))
     return 0
