@@ -269,15 +269,18 @@ def _tidy_leftovers(folder: Path) -> list[tuple[Path, dict, list, list]]:
     return incomplete
 
 
-def set_problems(*paths: str | os.PathLike) -> list[str]:
+def set_problems(*paths: str | os.PathLike, only_these: bool = False) -> list[str]:
     """Why the output files ``paths`` are not one complete set (empty list: no problem known).
 
     Looks at the journals of interrupted runs in each file's folder, and at the manifest of its
     set (``<stem>_params.json``, ``<stem>_groups.json`` or ``metrics.json`` beside it, or the file
     itself when it is one): a file whose size or sha256 differs from the manifest comes from another run or was
     changed. Files given together must belong to the same manifest when any has one.
+    ``only_these``: compare only ``paths`` with their manifest (are they files of one run?), not the
+    rest of the set (figures or a provenance csv left behind when copying do not matter then).
     """
     problems, checked, owners = [], set(), {}
+    given = {Path(p) for p in paths}
     for path in paths:
         p = Path(path)
         folder = p.parent
@@ -300,6 +303,8 @@ def set_problems(*paths: str | os.PathLike) -> list[str]:
             bad = []
             for name, want in files.items():
                 f = folder / name
+                if only_these and f not in given:
+                    continue
                 if not f.exists():
                     bad.append(f"{name} is missing")
                 elif f.stat().st_size != want.get("bytes") or file_sha256(f) != want.get("sha256"):

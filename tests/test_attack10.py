@@ -201,3 +201,42 @@ def test_a_raw_movie_that_its_yaml_describes_is_read(tmp_path):
     (tmp_path / "m.yaml").write_text(_RAW_YAML.format(dtype="uint16", frames=5))
     with open_movie(tmp_path / "m.raw") as m:
         assert m.n_frames == 5 and np.array_equal(np.asarray(m[4]), data[4])
+
+
+# -------------------------------------------------------------------------------------------------
+# the notebook cell's check (check_summed_set) on sets copied in part
+# -------------------------------------------------------------------------------------------------
+
+def _sum(tmp_path, small_movie, out, seed, *extra):
+    movie, truth = small_movie
+    tif = tmp_path / "m.tif"
+    if not tif.exists():
+        write_tif(tif, movie, 100.0)
+        write_locs(tmp_path / "m.csv", truth, "deepstorm")
+    assert main(["-q", "sum", "--movie", str(tif), "--locs", str(tmp_path / "m.csv"), "-o", str(out),
+                 "--seed", str(seed), "--patch-size", "16", "--patches", "30", "--summed", "12",
+                 "--bin-size", "3", "--min-emitters", "1", *extra]) == 0
+    return out
+
+
+def test_a_set_uploaded_without_its_figures_and_provenance_loads(tmp_path, small_movie):
+    """Uploading summed.tif, summed.csv and summed_params.json to Colab (not the PNGs nor the
+    provenance csv) made the notebook cell refuse them as 'files of different runs'."""
+    import shutil
+
+    from imagesumming._files import set_problems
+    from imagesumming.errors import InputError
+    from imagesumming.summing import check_summed_set
+
+    out = _sum(tmp_path, small_movie, tmp_path / "out", 1, "--plots")
+    up = tmp_path / "uploaded"
+    up.mkdir()
+    for name in ("summed.tif", "summed.csv", "summed_params.json"):
+        shutil.copy(out / name, up / name)
+    check_summed_set(up / "summed.tif", up / "summed.csv")  # one run: loads
+    assert set_problems(up / "summed.tif")  # info still says the set is not whole here
+    # and a csv of another run beside them is still refused
+    other = _sum(tmp_path, small_movie, tmp_path / "other", 2)
+    shutil.copy(other / "summed.csv", up / "summed.csv")
+    with pytest.raises(InputError, match="summed.csv differs"):
+        check_summed_set(up / "summed.tif", up / "summed.csv")
