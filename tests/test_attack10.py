@@ -240,3 +240,19 @@ def test_a_set_uploaded_without_its_figures_and_provenance_loads(tmp_path, small
     shutil.copy(other / "summed.csv", up / "summed.csv")
     with pytest.raises(InputError, match="summed.csv differs"):
         check_summed_set(up / "summed.tif", up / "summed.csv")
+
+
+def test_a_tifffile_imagej_stack_without_axes_says_how_to_write_it_as_frames(tmp_path):
+    """``tifffile.imwrite(path, movie, imagej=True)`` stores channels=N: refused (channels are not
+    frames), with the tifffile way to say they are frames, not only Fiji's."""
+    import tifffile
+
+    from imagesumming.errors import InputError
+    from imagesumming.io import open_movie
+
+    tifffile.imwrite(tmp_path / "m.tif", _movie_array(), imagej=True)
+    with pytest.raises(InputError, match=r"6 channels and no frames.*metadata=\{'axes': 'TYX'\}"):
+        open_movie(tmp_path / "m.tif")
+    tifffile.imwrite(tmp_path / "t.tif", _movie_array(), imagej=True, metadata={"axes": "TYX"})
+    with open_movie(tmp_path / "t.tif") as m:
+        assert m.n_frames == 6 and np.array_equal(np.asarray(m[5]), _movie_array()[5])

@@ -390,8 +390,12 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
         if len(series.shape) > 2 and series.axes[:-2].strip("1") and _only_channels(series):
             # channels are not frames: taking them as frames would sum channels into training data
             n = int(np.prod(series.shape[:-2]))
+            # tifffile.imwrite(..., imagej=True) stores a 3-D array as channels unless told its axes
+            by_tifffile = str(tif.pages[0].description or "").startswith("ImageJ=1.11a")
+            how = f"Fiji: Image > Properties, Channels 1, Frames {n}" + (
+                "; tifffile: imwrite(..., imagej=True, metadata={'axes': 'TYX'})" if by_tifffile else "")
             raise InputError(f"tif is a hyperstack of {n} channels and no frames (axes {series.axes}); if they "
-                             f"are frames, say so (Fiji: Image > Properties, Channels 1, Frames {n}) and save", path)
+                             f"are frames, say so ({how}) and save", path)
         # a Micro-Manager OME dataset larger than 4 GB spans several files (..._1.ome.tif, ...):
         # tifffile's series holds the pages of all of them
         lost = [m.split(">")[-1].strip() for m in collect.messages if "failed to read" in m]
