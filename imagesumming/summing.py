@@ -64,6 +64,7 @@ def check_summed_set(tif, csv) -> None:
     describes (the user's own data) pass, and so do a tif and csv copied with ``NAME_params.json``
     but without the set's other files (provenance, figures).
     """
+    tif, csv = (Path(os.path.realpath(p)) for p in (tif, csv))  # a link names the file the run wrote
     problems = set_problems(tif, csv, only_these=True)  # other files of the set may stay behind when copying
     if problems:
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""

@@ -256,3 +256,20 @@ def test_a_tifffile_imagej_stack_without_axes_says_how_to_write_it_as_frames(tmp
     tifffile.imwrite(tmp_path / "t.tif", _movie_array(), imagej=True, metadata={"axes": "TYX"})
     with open_movie(tmp_path / "t.tif") as m:
         assert m.n_frames == 6 and np.array_equal(np.asarray(m[5]), _movie_array()[5])
+
+
+def test_the_notebook_cell_follows_links_to_the_files_of_a_run(tmp_path, small_movie):
+    """train.tif -> out/summed.tif with out/summed.csv was refused as 'not the outputs of one run';
+    a link to another run's tif is still refused."""
+    from imagesumming.errors import InputError
+    from imagesumming.summing import check_summed_set
+
+    out = _sum(tmp_path, small_movie, tmp_path / "out", 1)
+    other = _sum(tmp_path, small_movie, tmp_path / "other", 2)
+    (tmp_path / "train.tif").symlink_to(out / "summed.tif")
+    (tmp_path / "train.csv").symlink_to(out / "summed.csv")
+    check_summed_set(tmp_path / "train.tif", out / "summed.csv")
+    check_summed_set(tmp_path / "train.tif", tmp_path / "train.csv")
+    (tmp_path / "mixed.tif").symlink_to(other / "summed.tif")
+    with pytest.raises(InputError, match="not the outputs of one run"):
+        check_summed_set(tmp_path / "mixed.tif", tmp_path / "train.csv")
