@@ -22,6 +22,7 @@ from imagesumming.demo import make_demo_data, make_demo_prediction
 from imagesumming.io import open_movie, read_locs
 from imagesumming.widgets import AddOnsUI, PredictionViewerUI, SummingUI
 from imagesumming.widgets import _common as c
+from imagesumming.widgets._viewer import threshold_text
 
 IPYW7 = ipywidgets.__version__.startswith("7.")
 
@@ -57,9 +58,9 @@ def test_summing_ui_from_folder_load_run_show_save(demo, tmp_path):
     ui = SummingUI.from_folder(demo["folder"], out_dir=str(tmp_path / "out"))
     assert ui.name.value == "summed" and ui.out_dir.value == str(tmp_path / "out")
     assert [(r.movie.value, r.locs.value) for r in ui.rows] == [(str(demo["movie"]), str(demo["locs"]))]
-    # the original notebook's defaults
+    # the original notebook's defaults; the pixel size from the files (0)
     assert (ui.pixel_size.value, ui.camera_offset.value, ui.patch_size.value, ui.n_patches.value,
-            ui.n_summed.value, ui.bin_size.value, ui.min_emitters.value) == (107, 100, 30, 200, 100, 10, 2)
+            ui.n_summed.value, ui.bin_size.value, ui.min_emitters.value) == (0, 100, 30, 200, 100, 10, 2)
 
     ui.load_button.click()
     assert "loaded 1 input pair" in c.message_text(ui.inputs_status)
@@ -330,8 +331,16 @@ def test_viewer_loads_folder_and_threshold_updates_metrics(demo, tmp_path):
 
     assert ui.recommended is not None
     ui.recommend_button.click()
-    assert ui.threshold.value == pytest.approx(float(ui.recommended["threshold"]))
-    assert "recommended threshold" in c.message_text(ui.recommend_text)
+    best = float(ui.recommended["threshold"])
+    conf = ui.folder.locs["confidence"].to_numpy()
+    # the slider moves to the shortest decimal keeping the same rows, and every part shows it alike
+    t = ui.threshold.value
+    assert t <= best and np.array_equal(conf >= t, conf >= best)
+    shown = threshold_text(t)
+    assert len(shown) <= len(threshold_text(best))
+    assert f"recommended threshold {shown} " in c.message_text(ui.recommend_text)
+    assert f"<b>threshold {shown}</b>" in ui.metrics.value
+    assert ui.threshold.readout_format == f".{len(shown.split('.')[1])}f"
 
     ui.out_csv.value = str(tmp_path / "filtered.csv")
     ui.save_button.click()
@@ -391,7 +400,10 @@ def test_summing_ui_says_when_a_typed_pixel_size_overrides_the_files(demo, tmp_p
     ui = SummingUI([demo["movie"]], [demo["locs"]], out_dir=str(tmp_path / "out"))
     ui.pixel_size.value = 110  # the demo movie's tags say 107 nm
     assert ui.load()
-    assert "demo_movie.tif says 107 nm per pixel; the 110 nm given above are used" in c.message_text(ui.inputs_status)
+    # a visible warning (its own line, marked), not a grey note
+    assert ("Warning: demo_movie.tif says 107 nm per pixel; the 110 nm typed above are used"
+            in c.message_text(ui.inputs_status))
+    assert f"color:{c._COLORS['warning']}" in ui.inputs_status.value
     _small_run(ui)
     assert ui.run()
     text = c.message_text(ui.run_status)
