@@ -430,3 +430,138 @@ def test_summing_ui_unreadable_frame_on_the_slider_is_a_message(demo):
     ui._inputs[0] = dataclasses.replace(ui._inputs[0], movie=Unreadable())
     ui.input_frame.value = 3  # the observer must not raise (a traceback in the kernel's log)
     assert c.message_text(ui.inputs_status) == "Error: OSError: frame unreadable (truncated file?)"
+
+
+# --- issue 12: forms that show results where people look ---------------------------------------
+def test_find_pairs_never_offers_files_imagesumming_wrote(tmp_path):
+    """A data folder holding a summing run (NAME_params.json names its files) offers only the raw pair."""
+    from imagesumming.demo import run_demo
+
+    run_demo(tmp_path, seed=1, plots=False)
+    assert (tmp_path / "summed.tif").exists() and (tmp_path / "summed.csv").exists()
+    assert c.find_pairs(tmp_path) == [(tmp_path / "demo_movie.tif", tmp_path / "demo_locs.csv")]
+    ui = SummingUI.from_folder(tmp_path)
+    assert [(r.movie.value, r.locs.value) for r in ui.rows] == [(str(tmp_path / "demo_movie.tif"),
+                                                                 str(tmp_path / "demo_locs.csv"))]
+    addons = AddOnsUI.from_folder(tmp_path)
+    assert addons.merge_movies.value == str(tmp_path / "demo_movie.tif")
+    # the outputs of sum-frames (OUT_groups.json) are results too
+    addons.sum_movie.value, addons.sum_locs.value = str(tmp_path / "demo_movie.tif"), str(tmp_path / "demo_locs.csv")
+    addons.sum_output.value = str(tmp_path / "dense.tif")
+    assert addons.sum_frames() is not None
+    assert c.find_pairs(tmp_path) == [(tmp_path / "demo_movie.tif", tmp_path / "demo_locs.csv")]
+    # an unrelated json with that name is not trusted to name anything
+    (tmp_path / "other_params.json").write_text("[1, 2]")
+    assert "demo_movie.tif" not in c.written_by_imagesumming(tmp_path)
+
+
+def test_demo_writes_a_prediction_folder_the_viewer_and_evaluate_read(tmp_path):
+    from imagesumming.demo import run_demo
+    from imagesumming.evaluation import evaluate, load_prediction_folder
+
+    demo = run_demo(tmp_path, seed=4, plots=False)
+    pred = demo["prediction"]
+    assert sorted(p.name for p in (tmp_path / "prediction").iterdir()) == [
+        "Localizations_demo_movie_avg.csv", "Predicted_demo_movie.tif", "Widefield_demo_movie.tif"]
+    with load_prediction_folder(tmp_path / "prediction", movie=demo["movie"], gt=demo["locs"]) as pf:
+        assert len(pf.locs) == pred["detected"] + pred["false"] and pf.locs["confidence"].notna().all()
+        table = evaluate(pf.gt, pf.locs, radii=(100,))
+        assert 0.6 < float(table["recall"].iloc[0]) < 0.95  # 15 % missed, 25 nm jitter
+    ui = PredictionViewerUI.from_folder(tmp_path)
+    assert ui.pred_dir.value == str(tmp_path / "prediction") and ui.gt_path.value == str(demo["locs"])
+    assert ui.load() and ui.recommended is not None
+    with pytest.raises(Exception, match="exists already"):
+        run_demo(tmp_path, seed=4, plots=False)
+
+
+def test_forms_turn_the_api_bars_off_and_leave_no_widget_in_their_outputs(demo, tmp_path, monkeypatch):
+    """The API's tqdm notebook bars close their widgets, which an Output shows as "model not found"."""
+    import imagesumming.addons
+    import imagesumming.summing
+
+    calls = []
+    for module, name in ((imagesumming.addons, "merge_movies"), (imagesumming.addons, "split_frames"),
+                         (imagesumming.summing, "sum_patches")):
+        real = getattr(module, name)
+
+        def spy(*args, _real=real, _name=name, **kwargs):
+            calls.append((_name, kwargs.get("progress")))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+    ui = AddOnsUI(demo["movie"], demo["locs"], out_dir=tmp_path)
+    assert ui.merge() is not None and ui.frames() is not None
+    assert ui.merge_form.progress.bar_style == "success" and ui.merge_form.log.outputs == ()
+    s = SummingUI([demo["movie"]], [demo["locs"]])
+    _small_run(s)
+    assert s.run() and s.run_log.outputs == ()
+    assert calls == [("merge_movies", False), ("split_frames", False), ("sum_patches", False)]
+    ui.split_movie.value = str(tmp_path / "nope.tif")  # a failing job marks its bar
+    assert ui.split() is None and ui.split_form.progress.bar_style == "danger"
+
+
+def test_summing_ui_results_under_their_controls_and_legible(demo, tmp_path):
+    ui = SummingUI([demo["movie"]], [demo["locs"]])
+    view = list(ui.result_view.children)
+    controls = next(i for i, ch in enumerate(view) if ui.single_button in getattr(ch, "children", ()))
+    # Show single's figure right under its button, the frame next, the long summary last
+    assert view[controls + 2] is ui.single_out
+    assert view.index(ui.summary) > view.index(next(ch for ch in view if ui.result_out in getattr(ch, "children", ())))
+    assert ui.load()
+    _small_run(ui)
+    assert ui.run()
+    # the page is asked to scroll to the summed frame (a JavaScript record aimed at its own class)
+    js = ui._scroll.outputs[0]["data"]["application/javascript"]
+    assert ui._result_hook in js and ui._result_hook in ui.result_out._dom_classes
+    assert "white-space:pre-wrap;word-break:normal" in ui.summary.value
+    assert ui.show_single()
+    assert ui._single_hook in ui._scroll.outputs[0]["data"]["application/javascript"]
+    from PIL import Image  # noqa: PLC0415 - matplotlib depends on pillow
+    import io
+
+    width, height = Image.open(io.BytesIO(_png(ui.single_out))).size
+    assert width <= 1000 and height <= 900  # k = 4 sources: legible at notebook width, not a 2,288 px strip
+    # frame images carry an intensity colorbar in ADU
+    fig = ui.result.plot_frame(1)
+    assert any(ax.get_ylabel() == "ADU" for ax in fig.axes)
+
+
+def test_summing_ui_removed_pair_leaves_the_table_at_once(demo, tmp_path):
+    other = tmp_path / "b"
+    other.mkdir()
+    movie2, locs2 = make_demo_data(other, seed=7)
+    ui = SummingUI([demo["movie"], movie2], [demo["locs"], locs2])
+    assert ui.load() and len(ui._inputs) == 2
+    info = c.message_text(ui.input_info)
+    assert info.count("demo_movie.tif") == 2 and "localization file" in info
+    header = ui.input_info.value.split("</tr>")[0]  # each column named once
+    assert header.count(">localizations<") == 1
+    ui.rows[1].remove.click()
+    assert len(ui._inputs) == 1 and ui._inputs[0].movie_path == demo["movie"]
+    assert c.message_text(ui.input_info).count("demo_movie.tif") == 1
+    assert [tuple(o) for o in ui.input_choice.options] == [("1: demo_movie.tif", 0)]
+    assert "1 input pair(s) loaded" in c.message_text(ui.inputs_status)
+
+
+def test_viewer_views_say_what_they_show(demo, tmp_path):
+    from imagesumming.evaluation import sweep_view
+    from imagesumming.evaluation.views import confidence_cmap
+
+    ui = PredictionViewerUI(demo["pred"]["folder"], demo["locs"])  # no movie
+    assert ui.load()
+    from imagesumming.evaluation import folder_frame_view
+
+    fig = folder_frame_view(ui.folder, 1, threshold=ui.threshold_value())
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0] == "frame 1: ground truth (no movie given)" and "no movie" in titles[1]
+    # the lowest confidence stays bright on a black image
+    r, g, b, _ = confidence_cmap()(0.0)
+    assert 0.299 * r + 0.587 * g + 0.114 * b > 0.3
+    ui.threshold.value = 0.5
+    s = sweep_view(ui.sweep, threshold=ui.threshold_value(), confidence=ui.folder.locs["confidence"])
+    ax = s.axes[0]
+    assert ax.get_ylabel() and any(t.get_text() == "current: 0.5" for t in ax.get_legend().get_texts())
+    # the readout follows the value: one threshold, one way of writing it
+    assert ui.threshold.readout_format == ".1f" and "<b>threshold 0.5</b>" in ui.metrics.value
+    ui.out_csv.value = str(tmp_path / "f.csv")
+    assert ui.save() and "confidence >= 0.5;" in c.message_text(ui.save_status)

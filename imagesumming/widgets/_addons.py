@@ -24,7 +24,7 @@ def _half(movie: str) -> int:
 
 
 class _Form:
-    """Options every add-on form has, a button, a status line and an Output for progress bars."""
+    """Options every add-on form has, a button, its progress bar, a status line and an Output for prints."""
 
     def __init__(self, title: str, fields: list, button_text: str, action, *, pixel_size=True, invalid=True):
         self.pixel_size = c.number("pixel size [nm] (0: from the files)", 0.0, minimum=0)
@@ -36,13 +36,17 @@ class _Form:
         self.button.on_click(lambda _: action())
         self.status = c.message()
         self.log = w.Output()
+        # a bar of our own: the API's tqdm bars are notebook widgets that close themselves, and a
+        # closed widget in an Output reads "Error displaying widget: model not found" in Voila
+        self.progress = w.IntProgress(value=0, min=0, max=2, description="", bar_style="")
         options = ([self.pixel_size] if pixel_size else []) + ([self.on_invalid] if invalid else [])
-        self.panel = w.VBox([c.heading(title), *fields, *options, self.force, w.HBox([self.button]),
-                             self.status, self.log])
+        self.panel = w.VBox([c.heading(title), *fields, *options, self.force,
+                             w.HBox([self.button, self.progress]), self.status, self.log])
 
     def options(self) -> dict:
+        """The API's keyword arguments common to the forms (the API's own progress bars off)."""
         return {"pixel_size": float(self.pixel_size.value) or None, "on_invalid": self.on_invalid.value,
-                "force": bool(self.force.value)}
+                "force": bool(self.force.value), "progress": False}
 
 
 class AddOnsUI(c.UI):
@@ -139,11 +143,12 @@ class AddOnsUI(c.UI):
     def _run(form: _Form, busy: str, job):
         """Run ``job()`` (returns the result and its message) with errors shown in the form."""
         result = None
-        c.clear(form.log)
-        with c.reporting(form.status, busy=busy):
-            with c.capture(form.log):  # in a kernel the API's progress bars show here
+        form.progress.value, form.progress.bar_style = 1, "info"
+        with c.reporting(form.status, busy=busy) as done:
+            with c.capture(form.log):  # whatever the API prints lands in the form, then goes
                 result, text_ = job()
             c.say(form.status, text_)
+        form.progress.value, form.progress.bar_style = (2, "success") if done.ok else (0, "danger")
         return result
 
     def convert(self):

@@ -361,8 +361,11 @@ class SummingUI(c.UI):
             pairs = self._pairs()
             params = self.parameters()
             self.progress.value = 1
-            with c.capture(self.run_log):  # in a kernel the API's tqdm bars show here
-                result = sum_patches([str(m) for m, _ in pairs], [str(loc) for _, loc in pairs], **params)
+            # the form's own bar (self.progress), not the API's: a tqdm notebook bar closes its widget
+            # when done, which an Output then shows as "Error displaying widget: model not found"
+            with c.capture(self.run_log):
+                result = sum_patches([str(m) for m, _ in pairs], [str(loc) for _, loc in pairs], **params,
+                                     progress=False)
             self.result, self.saved = result, None
             self.progress.value = 2
             self._show_result()

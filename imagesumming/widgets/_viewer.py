@@ -83,6 +83,7 @@ class PredictionViewerUI(c.UI):
         self.frame.observe(lambda _: self._draw_frame(), names="value")
         self.frame_out = w.Output()
         self._scroll = w.Output(layout=w.Layout(height="0px", overflow="hidden"))
+        self.frame_out.add_class("imagesumming-frame")  # a stable hook for browser tests
         self._frame_hook = c.hook_class(self.frame_out, "frame")
         self.frame_view = w.VBox([c.heading("Frame by frame"), self.frame, self.frame_out, self._scroll])
 
