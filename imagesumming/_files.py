@@ -33,7 +33,7 @@ def check_outputs(paths: Iterable[str | os.PathLike], force: bool = False) -> li
         if p.is_dir():
             raise OutputExistsError("is a directory, expected an output file name", p)
         if p.exists() and not force:
-            raise OutputExistsError("exists already (use --force / force=True to overwrite)", p)
+            raise OutputExistsError("exists already", p, hint="{force} to overwrite")
     return out
 
 

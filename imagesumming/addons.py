@@ -239,8 +239,8 @@ def _prepare(movie, locs, *, pixel_size, on_invalid) -> _Input:
             if m.pixel_size is not None and l_ps is not None and not math.isclose(m.pixel_size, l_ps, rel_tol=1e-6):
                 raise InputError(
                     f"pixel size {m.pixel_size:g} nm of the movie ({m.pixel_size_source}) differs from "
-                    f"{l_ps:g} nm of the localizations ({report.pixel_size_source}); give the right one "
-                    "(--pixel-size / pixel_size=)", m.path or source)
+                    f"{l_ps:g} nm of the localizations ({report.pixel_size_source})", m.path or source,
+                    hint="give the right one with {pixel_size}")
             ps = l_ps if l_ps is not None else m.pixel_size
         dropped = {}
         if table is not None:
@@ -344,7 +344,7 @@ def _notes_for_format(fmt, inputs, notes) -> None:
 def _check_plan(outputs, inputs, *, fmt, pixel_size, force) -> None:
     """Refuse before writing: existing outputs, outputs that are inputs, Picasso without pixel size."""
     if fmt == "picasso-hdf5" and pixel_size is None:
-        raise InputError("Picasso hdf5 stores camera pixels: give the pixel size in nm (--pixel-size / pixel_size=)")
+        raise InputError("Picasso hdf5 stores camera pixels", hint="give the pixel size in nm with {pixel_size}")
     folder = Path(outputs[0]).parent
     if folder.exists() and not folder.is_dir():
         raise InputError("is a file, expected an output folder", folder)
@@ -434,9 +434,9 @@ class _Staging:
 
 
 def _progress(total, desc, progress):
-    from tqdm.auto import tqdm
+    from ._progress import progress_bar  # only where a person watches, only for work that lasts
 
-    return tqdm(total=total, desc=desc, unit="frame", disable=not progress, leave=False)
+    return progress_bar(show=progress, total=total, desc=desc, unit="frame")
 
 
 def _write_locs_file(res, stage, names, table, movie, *, frames, meta=None, history=()) -> None:
@@ -502,8 +502,8 @@ def split_movie(movie, locs=None, *, at: int, out_dir, to: str | None = None, pi
         Localizations outside the image or beyond the movie: raise (default) or drop and count.
     force : bool
         Overwrite existing outputs.
-    progress : bool
-        Show a progress bar.
+    progress : bool, default True
+        Show progress bars where a person watches (a terminal or a notebook) and the work lasts.
 
     Returns
     -------

@@ -1,55 +1,60 @@
-"""CLI commands of the foundation: info, convert, demo."""
+"""CLI commands of the foundation: demo (try it), info (look at a file), convert."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-import numpy as np
+from . import options as o
 
-from ..errors import InputError
 
 def is_movie_path(path) -> bool:
     return Path(path).suffix.lower() in (".tif", ".tiff", ".raw")
 
 
 def register(sub) -> None:
+    p = sub.add_parser("demo", help="run imagesumming on built-in synthetic data",
+                       description="Write a synthetic low-density movie with ground truth and run the "
+                                   "summing pipeline on it.")
+    o.add_output(p, "folder", "the synthetic movie, its ground truth and the summed training data "
+                              "(default: %(default)s)", required=False, default="imagesumming-demo")
+    o.add_seed(p, default=0, used="it makes the synthetic movie and draws the patches", recorded="summed_params.json")
+    o.add_force(p)
+    p.set_defaults(func=cmd_demo)
+
     p = sub.add_parser("info", help="describe a movie or a localization file",
                        description="Format, frames, localizations, pixel size (and where it came from), "
-                                   "image size and density per frame of a movie or localization file.")
+                                   "image size and density per frame of a movie or localization file. "
+                                   "Writes nothing.")
     p.add_argument("file", help="movie (.tif, .raw) or localization file (.hdf5, .csv)")
-    p.add_argument("--pixel-size", type=float, metavar="NM", help="camera pixel size in nm")
+    o.add_pixel_size(p)
     p.add_argument("--movie", metavar="TIF", help="the movie of a localization file (gives image size and frames)")
-    p.add_argument("--format", default="auto", help="localization format (default: detect)")
+    p.add_argument("--format", default="auto", metavar="FMT",
+                   help="localization format (default: detect): picasso-hdf5, picasso-csv, thunderstorm, "
+                        "deepstorm, deepstorm-prediction")
+    o.add_frame_base(p)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("convert", help="convert a localization file (Picasso, ThunderSTORM, Deep-STORM)",
                        description="Convert localizations between Picasso hdf5/csv, ThunderSTORM csv and "
                                    "Deep-STORM csv (the notebook's training format).")
-    p.add_argument("input")
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--to", default="deepstorm", help="deepstorm (default), thunderstorm or picasso")
+    p.add_argument("input", metavar="IN",
+                   help="localization file to convert (Picasso hdf5 + yaml or csv export, ThunderSTORM csv, "
+                        "Deep-STORM csv)")
+    o.add_output(p, "file", "the converted localizations (Picasso: OUT.hdf5 with its yaml beside it)",
+                 old=())
+    o.add_to(p, default="deepstorm")
     p.add_argument("--from", dest="from_", default="auto", metavar="FMT", help="input format (default: detect)")
-    p.add_argument("--pixel-size", type=float, metavar="NM", help="camera pixel size in nm")
-    p.add_argument("--frame-base", type=int, choices=(0, 1), help="override the input's frame base")
-    bad = p.add_mutually_exclusive_group()
-    bad.add_argument("--drop-invalid", action="store_true",
-                     help="drop localizations with NaN/inf or negative x/y, outside the image or beyond the "
-                          "last frame (counts are printed); by default they stop the conversion")
-    bad.add_argument("--keep-invalid", action="store_true", help="keep such localizations (counts are printed)")
-    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    o.add_pixel_size(p)
+    o.add_frame_base(p)
+    o.add_drop_invalid(p, keep=True)
+    o.add_force(p)
     p.set_defaults(func=cmd_convert)
-
-    p = sub.add_parser("demo", help="run imagesumming on built-in synthetic data",
-                       description="Write a synthetic low-density movie with ground truth and run the "
-                                   "summing pipeline on it.")
-    p.add_argument("--out", default="imagesumming-demo", help="output folder (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    p.set_defaults(func=cmd_demo)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ..io import open_movie, read_locs
     from ..stats import density_per_frame
 
@@ -62,7 +67,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"image size: {m.width} x {m.height} px (width x height), dtype {m.dtype}")
             print(f"pixel size: {ps}")
         return 0
-    locs, rep = read_locs(args.file, pixel_size=args.pixel_size, format=args.format)
+    locs, rep = read_locs(args.file, pixel_size=args.pixel_size, format=args.format, frame_base=args.frame_base)
     print(f"file: {args.file}")
     print(rep.summary())
     print(f"localizations: {len(locs)}")
@@ -94,42 +99,46 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    from ..errors import InputError
     from ..io import read_locs, write_locs
     from ..validate import check_locs
 
     locs, rep = read_locs(args.input, pixel_size=args.pixel_size, format=args.from_, frame_base=args.frame_base)
     meta = {k: int(rep.metadata[k]) for k in ("Width", "Height", "Frames") if k in rep.metadata}
-    on_invalid = "drop" if args.drop_invalid else "keep" if args.keep_invalid else "error"
+    on_invalid = o.on_invalid(args)
     locs, invalid = check_locs(locs, pixel_size=args.pixel_size or rep.pixel_size, width=meta.get("Width"),
                                height=meta.get("Height"), n_frames=meta.get("Frames"), on_invalid=on_invalid,
                                source=args.input)
     kwargs = {}
-    if args.to.lower().startswith("picasso") or args.to.lower() in ("hdf5", "h5"):
+    if args.to == "picasso":
         ps = args.pixel_size or rep.pixel_size
         if ps is None:
-            raise InputError("writing Picasso hdf5 needs the pixel size in nm (--pixel-size)", args.input)
+            raise InputError("writing Picasso hdf5 needs the camera pixel size, and the input does not give it",
+                             args.input, hint="give it in nm with {pixel_size}")
         kwargs["pixel_size"] = ps
         for key, name in (("Width", "width"), ("Height", "height"), ("Frames", "frames")):
             if key in rep.metadata:
                 kwargs[name] = int(rep.metadata[key])
     write_locs(args.output, locs, args.to, force=args.force, **kwargs)
-    print(f"read {rep.rows_read} rows as {rep.format} ({rep.frame_base}-based frames, {rep.units}"
+    o.say(args, f"read {rep.rows_read} rows as {rep.format} ({rep.frame_base}-based frames, {rep.units}"
           + (f", pixel size {rep.pixel_size:g} nm" if rep.pixel_size else "") + ")")
-    for note in rep.notes:
-        print(f"note: {note}")
+    o.detail(args, rep.summary())
+    for text in rep.notes:
+        o.note(args, text)
     if rep.rows_dropped:
-        print(f"dropped: {rep.rows_dropped}")
+        o.say(args, f"dropped: {rep.rows_dropped}")
     if invalid:
-        print(("dropped" if on_invalid == "drop" else "kept") + " invalid localizations: "
+        o.say(args, ("dropped" if on_invalid == "drop" else "kept") + " invalid localizations: "
               + ", ".join(f"{n} {why}" for why, n in invalid.items()))
-    print(f"wrote {len(locs)} localizations to {args.output} ({args.to})")
+    o.say(args, f"wrote {len(locs)} localizations to {args.output} ({args.to})")
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo import run_demo
 
-    demo = run_demo(args.out, seed=args.seed, force=args.force, verbose=True)
-    print(f"wrote synthetic movie {demo['movie']} and ground truth {demo['locs']}")
-    print(demo["result"].summary())
+    demo = run_demo(args.output, seed=args.seed, force=args.force, verbose=o.progress(args))
+    o.say(args, f"wrote synthetic movie {demo['movie']} and ground truth {demo['locs']}")
+    o.say(args, demo["result"].summary())
+    o.detail(args, *(f"wrote {path}" for path in demo["outputs"].values()))
     return 0

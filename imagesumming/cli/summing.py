@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..summing import DEFAULTS
+from .._defaults import DEFAULTS
+from . import options as o
 
 
 def register(sub) -> None:
@@ -18,11 +19,10 @@ def register(sub) -> None:
                    help="low-density movie (.tif or Picasso .raw); repeat for several movies")
     p.add_argument("--locs", action="append", required=True, metavar="FILE",
                    help="its localizations (Picasso hdf5/csv, ThunderSTORM or Deep-STORM csv); one per --movie, same order")
-    p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
+    o.add_output(p, "folder", "NAME.tif, NAME.csv, NAME_provenance.csv, NAME_params.json (and the PNGs)")
     p.add_argument("--name", default="summed", help="output file name stem (default: %(default)s)")
-    p.add_argument("--pixel-size", type=float, metavar="NM", help="camera pixel size in nm (default: from the files)")
-    p.add_argument("--camera-offset", type=float, default=DEFAULTS["camera_offset"], metavar="ADU",
-                   help="camera offset, subtracted k-1 times from each sum (default: %(default)g)")
+    o.add_pixel_size(p)
+    o.add_camera_offset(p, "subtracted k-1 times from each sum of k patches")
     p.add_argument("--patch-size", type=int, default=DEFAULTS["patch_size"], metavar="P",
                    help="patch and summed frame size in camera pixels (default: %(default)s)")
     p.add_argument("--patches", type=int, default=DEFAULTS["n_patches"], metavar="N",
@@ -39,11 +39,10 @@ def register(sub) -> None:
     p.add_argument("--unique", action="store_true", help="use each source patch at most once")
     p.add_argument("--augment", action="store_true",
                    help="flip/rotate each source patch (8 symmetries), localizations moved alike")
-    p.add_argument("--seed", type=int, help="random seed (default: drawn and recorded in NAME_params.json)")
-    p.add_argument("--drop-invalid", action="store_true",
-                   help="drop localizations outside the movie or beyond its frames (counts are reported)")
+    o.add_seed(p, recorded="NAME_params.json")
+    o.add_drop_invalid(p)
     p.add_argument("--plots", action="store_true", help="also write PNG figures (density, frame, single, background)")
-    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    o.add_force(p)
     p.set_defaults(func=cmd_sum)
 
 
@@ -51,15 +50,13 @@ def cmd_sum(args: argparse.Namespace) -> int:
     from .._files import check_outputs
     from ..summing import output_paths, sum_patches
 
-    quiet = getattr(args, "quiet", False)
-    check_outputs(output_paths(args.out, args.name, plots=args.plots).values(), force=args.force)
+    check_outputs(output_paths(args.output, args.name, plots=args.plots).values(), force=args.force)
     result = sum_patches(
-        args.movie, args.locs, pixel_size=args.pixel_size, camera_offset=args.camera_offset,
+        args.movie, args.locs, pixel_size=args.pixel_size, camera_offset=o.camera_offset(args),
         patch_size=args.patch_size, n_patches=args.patches, n_summed=args.summed, bin_size=args.bin_size,
         target_density=args.target_density, min_emitters=args.min_emitters, unique=args.unique,
-        augment=args.augment, seed=args.seed, on_invalid="drop" if args.drop_invalid else "error",
-        progress=not quiet)
-    result.save(args.out, name=args.name, force=args.force, plots=args.plots)
-    if not quiet:
-        print(result.summary())
+        augment=args.augment, seed=args.seed, on_invalid=o.on_invalid(args), progress=o.progress(args))
+    written = result.save(args.output, name=args.name, force=args.force, plots=args.plots)
+    o.say(args, result.summary())
+    o.detail(args, *(f"wrote {path}" for path in written.values()))
     return 0

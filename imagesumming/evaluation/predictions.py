@@ -402,7 +402,7 @@ def _read_gt(path, fmt, out: PredictionFolder, caller_pixel_size) -> pd.DataFram
         src = rep.pixel_size_source or ""
         if rep.pixel_size and out.pixel_size and _differ(rep.pixel_size, out.pixel_size):
             raise InputError(f"ground-truth pixel size {rep.pixel_size:g} nm ({src}) differs from the camera pixel "
-                             f"size {out.pixel_size:g} nm (give --pixel-size to override)", path)
+                             f"size {out.pixel_size:g} nm", path, hint="give {pixel_size} to override")
     out.notes.append(f"ground truth: {len(table)} localizations read as {rep.format}")
     return table
 

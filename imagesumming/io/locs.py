@@ -369,8 +369,8 @@ def _read_picasso_hdf5(path: Path, pixel_size):
     else:
         raise InputError(
             "Picasso coordinates are in camera pixels and no pixel size was found "
-            f"(no Pixelsize in {yml.name if yml.exists() else 'a sidecar .yaml'} or /metadata): "
-            "give the pixel size in nm (--pixel-size)", path)
+            f"(no Pixelsize in {yml.name if yml.exists() else 'a sidecar .yaml'} or /metadata)", path,
+            hint="give the pixel size in nm with {pixel_size}")
 
     report = ReadReport(path=str(path), format="picasso-hdf5", frame_base=0, units="camera pixels",
                         pixel_size=ps, pixel_size_source=ps_source, origin="pixel centre",
@@ -475,7 +475,8 @@ def _read_csv(path: Path, fmt: str, pixel_size):
             if factor is None:
                 needs_px = True
                 if pixel_size is None:
-                    raise InputError(f"column {label!r} is in camera pixels: give the pixel size in nm (--pixel-size)", path)
+                    raise InputError(f"column {label!r} is in camera pixels", path,
+                                     hint="give the pixel size in nm with {pixel_size}")
                 factor = pixel_size
             units.add(u)
             values = values * factor
@@ -501,8 +502,8 @@ def _read_csv(path: Path, fmt: str, pixel_size):
     if fmt == "picasso-csv":
         if pixel_size is None:
             raise InputError(
-                "Picasso csv export puts pixel centres at integer pixel coordinates: give the pixel size "
-                "in nm (--pixel-size) for the half-pixel shift", path)
+                "Picasso csv export puts pixel centres at integer pixel coordinates", path,
+                hint="give the pixel size in nm with {pixel_size} for the half-pixel shift")
         report.pixel_size, report.pixel_size_source = pixel_size, "given by the caller"
         data["x"] = data["x"] + pixel_size / 2
         data["y"] = data["y"] + pixel_size / 2
@@ -766,6 +767,6 @@ def write_locs(path, locs: pd.DataFrame, format: str = "deepstorm", *, pixel_siz
         return write_prediction_csv(path, locs, force=force)
     if fmt == "picasso-hdf5":
         if pixel_size is None:
-            raise InputError("Picasso hdf5 stores camera pixels: give the pixel size in nm (--pixel-size)", path)
+            raise InputError("Picasso hdf5 stores camera pixels", path, hint="give the pixel size in nm with {pixel_size}")
         return write_picasso_hdf5(path, locs, pixel_size=pixel_size, force=force, **kwargs)
     raise InputError(f"cannot write format {fmt!r} (choose deepstorm, thunderstorm or picasso)", path)
