@@ -291,12 +291,16 @@ def test_summing_notebook(page, site, frontend, artifacts):
     # Add a pair, upload a file into it, remove it again
     nb.click("Add a pair", inputs)
     inputs.get_by_placeholder("movie.tif").nth(1).wait_for()
+    upload = site["root"] / f"to-upload-{kind}" / f"locs_{kind}.csv"  # the uploads folder is shared
+    upload.parent.mkdir(exist_ok=True)
+    shutil.copy(site["locs"], upload)
     with page.expect_file_chooser() as chooser:  # the Upload button opens the browser's file dialog
         inputs.locator(".widget-upload").first.click()
-    chooser.value.set_files(str(site["locs"]))
+    chooser.value.set_files(str(upload))
     nb.message(inputs, r"uploaded 1 file")
-    page.wait_for_function("() => { const b = document.querySelectorAll('input[placeholder=\"locs.csv / _locs.hdf5\"]');"
-                           " return b.length === 2 && b[1].value.endsWith('demo_locs.csv'); }")
+    page.wait_for_function("([p, n]) => { const b = document.querySelectorAll(p);"
+                           " return b.length === 2 && b[1].value.endsWith(n); }",
+                           arg=['input[placeholder="locs.csv / _locs.hdf5"]', upload.name])
     inputs.locator(".widget-button").get_by_text("✕", exact=True).nth(1).click()
     page.wait_for_function("() => document.querySelectorAll('input[placeholder=\"movie.tif\"]').length === 1")
     nb.clean()

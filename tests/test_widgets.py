@@ -516,6 +516,9 @@ def test_summing_ui_results_under_their_controls_and_legible(demo, tmp_path):
     assert "white-space:pre-wrap;word-break:normal" in ui.summary.value
     assert ui.show_single()
     assert ui._single_hook in ui._scroll.outputs[0]["data"]["application/javascript"]
+    single1 = _png(ui.single_out)
+    ui.result_frame.value = 2  # the shown sources follow the slider
+    assert c.shown_images(ui.single_out) == 1 and _png(ui.single_out) != single1
     from PIL import Image  # noqa: PLC0415 - matplotlib depends on pillow
     import io
 

@@ -379,6 +379,7 @@ class SummingUI(c.UI):
 
     def _show_result(self) -> None:
         r = self.result
+        c.clear(self.single_out)  # the sources of the last run's frame
         # whole words: pre-wrap breaks lines between words only; a long path scrolls sideways
         self.summary.value = ("<pre style='line-height:1.25;white-space:pre-wrap;word-break:normal;"
                               f"overflow-wrap:normal;overflow-x:auto'>{html.escape(r.summary())}</pre>")
@@ -386,7 +387,6 @@ class SummingUI(c.UI):
         self.result_frame.value = 1
         self._draw_result()
         c.show(self.density_out, r.plot_density(), r.plot_background())
-        c.clear(self.single_out)
         self.settings.value = self._settings_html()
 
     def _draw_result(self) -> None:
@@ -394,6 +394,8 @@ class SummingUI(c.UI):
             return
         with c.reporting(self.result_status):
             c.show(self.result_out, self.result.plot_frame(self.result_frame.value))
+            if c.shown_images(self.single_out):  # Show single follows the slider once shown
+                c.show(self.single_out, self.result.plot_single(self.result_frame.value))
             self.result_status.value = ""
 
     def show_single(self) -> bool:
