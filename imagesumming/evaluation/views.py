@@ -267,7 +267,7 @@ def sweep_view(sweep: pd.DataFrame, *, threshold: float | None = None, confidenc
                 ax.axvline(b["threshold"], color="k", linestyle=style, linewidth=1,
                            label=f"best {metric}: {shown:g} ({b[metric]:.3f})")
         if threshold is not None:
-            ax.axvline(threshold, color="tab:red", linewidth=1.5, label=f"current: {threshold:g}")
+            ax.axvline(threshold, color="0.45", linewidth=3, alpha=0.6, label=f"current: {threshold:g}")
         ax.set_xlabel("confidence threshold [a.u.]")
         ax.set_ylabel("metric (Jaccard, recall, ...)")
         ax.set_ylim(min(0.0, np.nanmin(s["efficiency"].to_numpy(dtype=np.float64), initial=0.0)), 1.02)
