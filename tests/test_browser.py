@@ -312,6 +312,10 @@ def test_summing_notebook(page, site, frontend, artifacts):
     nb.in_view(page.locator(".imagesumming-result-frame img"))  # the summed frame comes into view
     page.locator(".imagesumming-density img").first.wait_for()
     assert "patch_size" in page.content()  # the notebook settings table
+    # the summary wraps between words only ("per_patch", not "pe r_patch")
+    pre = page.locator(".widget-html pre").filter(has_text="min_number_of_emitters_per_patch").first
+    assert pre.evaluate("el => [getComputedStyle(el).wordBreak, getComputedStyle(el).overflowWrap]") == [
+        "normal", "normal"]
     nb.clean()
     result = nb.panel("Result")
     nb.click("Show single", result)

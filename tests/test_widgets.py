@@ -568,3 +568,17 @@ def test_viewer_views_say_what_they_show(demo, tmp_path):
     assert ui.threshold.readout_format == ".1f" and "<b>threshold 0.5</b>" in ui.metrics.value
     ui.out_csv.value = str(tmp_path / "f.csv")
     assert ui.save() and "confidence >= 0.5;" in c.message_text(ui.save_status)
+
+
+def test_addons_ui_warns_when_a_typed_pixel_size_overrides_the_movie(demo, tmp_path):
+    ui = AddOnsUI(demo["movie"], demo["locs"], out_dir=tmp_path)
+    assert ui.split_form.pixel_size.value == 0  # from the files
+    ui.split_form.pixel_size.value = 110  # the demo movie's tags say 107 nm
+    assert ui.split() is not None
+    msg = c.message_text(ui.split_form.status)
+    assert "split: wrote" in msg and "Warning: demo_movie.tif says 107 nm per pixel; the 110 nm typed" in msg
+    ui.merge_movies.value = f"{demo['movie']}\n{demo['movie']}"
+    ui.merge_locs.value = f"{demo['locs']}\n{demo['locs']}"
+    ui.merge_form.pixel_size.value = 107  # agrees: nothing to say
+    assert ui.merge() is not None, c.message_text(ui.merge_form.status)
+    assert "Warning" not in c.message_text(ui.merge_form.status)
