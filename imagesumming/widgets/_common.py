@@ -152,12 +152,12 @@ def reporting(status: w.HTML, busy: str | None = None):
 
 @contextlib.contextmanager
 def capture(out: w.Output):
-    """Route what the block displays (e.g. the API's tqdm bars) into ``out``; empty it afterwards.
+    """Route what the block displays or prints into ``out`` while it runs; empty ``out`` afterwards.
 
-    The API's notebook bars are widgets that close themselves when their work ends; a record of a
-    closed widget left in an Output shows "Error displaying widget: model not found" in Voila and
-    JupyterLab (at once when the work took less time than the front end needed to draw the bar).
-    So the bars live only while the work runs: the Output is emptied when the block ends.
+    The forms call the API with ``progress=False`` and show their own bars: a tqdm notebook bar is a
+    widget, and one that closes inside an Output (its work done before the front end drew it) shows
+    "Error displaying widget: model not found" in Voila and JupyterLab. Emptying the Output when the
+    block ends also removes any widget record that something else displayed meanwhile.
     Exceptions pass through to :func:`reporting`: an Output used as a context manager in a
     kernel would swallow them and print a traceback into itself instead.
     """
@@ -228,8 +228,9 @@ def hook_class(widget: w.Widget, name: str) -> str:
 def bring_into_view(anchor: w.Output, hook: str) -> None:
     """Scroll the page so that the element with class ``hook`` is in view (front ends running JavaScript).
 
-    A result drawn below the fold is otherwise easy to miss; where JavaScript outputs do not run
-    (Voila without it, VS Code), nothing happens. ``anchor`` is a small Output kept for this.
+    A result drawn below the fold is otherwise easy to miss. JupyterLab, Notebook, Voila and Colab run
+    such JavaScript outputs (the browser test checks it); where they do not (e.g. VS Code), nothing
+    happens. ``anchor`` is a small, empty-looking Output kept for this.
     """
     js = _SCROLL_JS.format(hook=hook)
     anchor.outputs = (_record({"application/javascript": js, "text/plain": ""}),)
