@@ -278,7 +278,12 @@ def _out_format(to, inputs) -> str | None:
         raise InputError(f"the localization files have different formats ({', '.join(sorted(fmts))}): "
                          "choose the output format (--to / to=)")
     fmt = fmts.pop()
-    return "thunderstorm" if fmt == "picasso-csv" else fmt
+    return "thunderstorm" if fmt in _WRITTEN_AS_THUNDERSTORM else fmt
+
+
+#: csv formats that are read but not written: their outputs are ThunderSTORM csv (nm, units in the labels)
+_WRITTEN_AS_THUNDERSTORM = {"picasso-csv": "Picasso csv export", "picasso-plain-csv": "Picasso plain csv",
+                            "mapped-csv": "csv read with --columns"}
 
 
 def _writable(to) -> str:
@@ -326,9 +331,10 @@ def _locs_names(tif: Path, fmt: str | None) -> list[Path]:
 
 def _notes_for_format(fmt, inputs, notes) -> None:
     for inp in inputs:
-        if inp.report is not None and inp.report.format == "picasso-csv" and fmt == "thunderstorm":
-            notes.append(f"{inp.locs_source}: Picasso csv export written as ThunderSTORM csv "
-                         "(frames 1-based, x/y from the pixel corner)")
+        if inp.report is not None and inp.report.format in _WRITTEN_AS_THUNDERSTORM and fmt == "thunderstorm":
+            what = _WRITTEN_AS_THUNDERSTORM[inp.report.format]
+            notes.append(f"{inp.locs_source}: {what} written as ThunderSTORM csv "
+                         "(frames 1-based, x/y in nm from the pixel corner)")
         if inp.locs is not None and fmt in _KEPT:
             lost = [c for c in inp.locs.columns if c not in _KEPT[fmt] and inp.locs[c].notna().any()]
             if lost:

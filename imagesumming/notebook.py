@@ -27,7 +27,9 @@ Operations (keys of an ``operations`` entry):
     spacing and the annotation; ``at_least: true`` only raises a numeric value; ``when: PARAM``
     skips the operation when that patch parameter is None.
 ``insert_cells_before``
-    Inserts ``cells`` (each ``cell_type`` + ``template``) before the target cell.
+    Inserts ``cells`` (each ``cell_type`` + ``template``) before the target cell; a cell with
+    ``when: PARAM`` is left out when that patch parameter is None, one with ``payload: true`` is
+    collapsed in Colab and JupyterLab and abbreviated in diffs.
 
 Any operation may say ``optional: true`` (a miss is a note, not a failure).
 """
@@ -58,6 +60,7 @@ __all__ = [
     "PatchReport",
     "PatchResult",
     "check_destination",
+    "install_cells",
     "load_notebook",
     "load_patches",
     "patch_notebook",
@@ -519,7 +522,7 @@ def _new_cell_id(spec_id: str, n: int, taken: set) -> str:
         salt += 1
 
 
-def _new_cell(nb: dict, cell_type: str, text: str, cid: str, source_as_list: bool) -> dict:
+def _new_cell(nb: dict, cell_type: str, text: str, cid: str, source_as_list: bool, hidden: bool = False) -> dict:
     """A cell in the notebook's own style: key order of its cells, Colab id, form view for code."""
     cells = nb["cells"]
     meta = {"id": cid}
@@ -537,6 +540,8 @@ def _new_cell(nb: dict, cell_type: str, text: str, cid: str, source_as_list: boo
         mmeta = model.get("metadata") or {}
         morder = [k for k in mmeta if k in meta]
         cell["metadata"] = {k: meta[k] for k in morder} | {k: v for k, v in meta.items() if k not in morder}
+    if hidden:  # Colab shows the #@title of a form cell only; JupyterLab and Notebook 7 collapse the input
+        cell["metadata"]["jupyter"] = {"source_hidden": True}
     cell["source"] = _split_lines(text) if source_as_list else text
     return cell
 
@@ -545,7 +550,42 @@ def _new_cell(nb: dict, cell_type: str, text: str, cid: str, source_as_list: boo
 # the engine
 # ---------------------------------------------------------------------------------------------
 
-def _patch_params(patch_size, upsampling_factor, summed_frames, install_spec) -> dict:
+def _install_params(install_spec: str | None = None, wheel=None) -> dict:
+    """Placeholders of the install cells: what pip installs and, unless ``install_spec`` is given,
+    the embedded wheel (``wheel``: a wheel file, default the running imagesumming's, see
+    :func:`imagesumming.selfwheel.package_wheel`)."""
+    from .selfwheel import package_wheel, read_wheel
+
+    if install_spec is not None and wheel is not None:
+        raise InputError("give either an install spec (installed from an index or URL) or a wheel to embed, not both")
+    if install_spec is not None:
+        spec = install_spec.strip()
+        if not spec or any(ch in spec for ch in '"\\\n'):  # it goes into a Python string literal of the install cell
+            raise InputError(f"install spec must be one pip requirement without quotes or backslashes, got {install_spec!r}")
+        return {"install_spec": spec, "wheel_name": None}
+    w = read_wheel(wheel) if wheel is not None else package_wheel()
+    return {"install_spec": "", "wheel_name": w.name, "wheel_sha256": w.sha256, "wheel_kib": round(len(w.data) / 1024),
+            "wheel_version": w.version, "wheel_origin": w.origin,
+            "wheel_base64": "\n".join(f'"{line}",' for line in w.base64_lines())}
+
+
+def install_cells(install_spec: str | None = None, wheel=None) -> tuple[str | None, str, dict]:
+    """The sources of the two install cells the notebooks share: the embedded wheel (None when
+    ``install_spec`` is given) and the cell that installs it, plus their placeholder values."""
+    from importlib.resources import files
+
+    params = dict(_install_params(install_spec, wheel), version=__version__)
+    folder = files("imagesumming.templates").joinpath("cells")
+    install = _render(folder.joinpath("inject_install.py.tmpl").read_text(encoding="utf-8").removesuffix("\n"),
+                      params, "install cell")
+    payload = None
+    if params["wheel_name"] is not None:
+        payload = _render(folder.joinpath("inject_wheel.py.tmpl").read_text(encoding="utf-8").removesuffix("\n"),
+                          params, "wheel cell")
+    return payload, install, params
+
+
+def _patch_params(patch_size, upsampling_factor, summed_frames) -> dict:
     def count(value, name, minimum):
         try:
             v = int(value)
@@ -558,11 +598,26 @@ def _patch_params(patch_size, upsampling_factor, summed_frames, install_spec) ->
     P = count(patch_size, "patch size", 2)
     U = count(upsampling_factor, "upsampling factor", 1)
     N = None if summed_frames is None else count(summed_frames, "number of summed frames", 1)
-    spec = install_spec or f"imagesumming=={__version__}"
-    if any(ch in spec for ch in '"\\\n'):  # it goes into a Python string literal of the install cell
-        raise InputError(f"install spec must be one pip requirement without quotes or backslashes, got {spec!r}")
     return {"version": __version__, "patch_size": P, "patch_size_lr": P - 1, "upsampling_factor": U,
-            "summed_frames": N, "summed_frames_default": N or 100, "install_spec": spec}
+            "summed_frames": N, "summed_frames_default": N or 100}
+
+
+#: headings whose numbers the injected text cites; DL4MicEverywhere removes section 2 and renumbers the rest
+_SECTIONS = {"sec_load": (r"(\d+\.\d+)\.?\s*-?\s*a\)\s*Load training data", "3.1"),
+             "sec_patches": (r"(\d+\.\d+)\.?\s*Generate training patches", "3.2"),
+             "drive_section": (r"(\d+\.\d+)\.?\s*Mount your Google Drive", None)}
+
+
+def _section_numbers(cells) -> dict:
+    """The notebook's own numbers of the sections the injected cells refer to (e.g. 3.1 in the
+    official notebook, 2.1 once DL4MicEverywhere has removed section 2)."""
+    out = {}
+    headings = [_heading(c).lstrip("#").strip().strip("*").strip() for c in cells if c.get("cell_type") == "markdown"]
+    for key, (pattern, default) in _SECTIONS.items():
+        hit = next((m.group(1) for h in headings if (m := re.match(pattern, h))), default)
+        out[key] = hit
+    out["drive_section"] = f" (section {out['drive_section']})" if out["drive_section"] else ""
+    return out
 
 
 def _select(specs, only, skip) -> tuple[set, set]:
@@ -584,13 +639,24 @@ def _injected_cells(nb: dict, pid: str, cell_defs: list, params: dict, source_as
     """The new cells of an ``insert_cells_before`` operation, marked as injected by ``pid``."""
     new_cells = []
     for n, cdef in enumerate(cell_defs):
+        if cdef.get("when") and params.get(cdef["when"]) is None:
+            continue
         text = _op_text(cdef, params, f"patch {pid}")
         if cdef["cell_type"] == "code" and (err := _parses(text)):
             raise ValueError(f"patch {pid}: template {cdef.get('template')} does not parse ({err})")
-        cell = _new_cell(nb, cdef["cell_type"], text, _new_cell_id(pid, n, taken), source_as_list)
+        cell = _new_cell(nb, cdef["cell_type"], text, _new_cell_id(pid, n, taken), source_as_list,
+                         hidden=bool(cdef.get("payload")))
         _mark(cell, pid, {"injected": True})
         new_cells.append(cell)
     return new_cells
+
+
+def _abbreviated(text: str, keep: int = 4) -> str:
+    """A payload cell for diffs: its first lines and a count of the rest."""
+    lines = text.splitlines(keepends=True)
+    if len(lines) <= 2 * keep:
+        return text
+    return "".join(lines[:keep]) + f"... {len(lines) - keep - 1} more lines (base64) ...\n" + lines[-1]
 
 
 def _patched_source(source: str, ops: list, params: dict, where: str) -> tuple[str, list]:
@@ -626,7 +692,12 @@ def _apply_spec(nb: dict, spec: dict, params: dict, source_as_list: bool, taken:
             cells[index:index] = new_cells
             result.status, result.cell, result.found_by = APPLIED, f"before {label}", how
             result.message = f"{len(new_cells)} cells inserted"
-            return result, [(pid, f"new {c['metadata']['id']}", None, _source(c)) for c in new_cells]
+            if params.get("wheel_name"):
+                result.notes.append(f"imagesumming {params['wheel_version']} stored in the notebook: {params['wheel_name']} "
+                                    f"({params['wheel_kib']} KiB, from {params['wheel_origin']})")
+            return result, [(pid, f"new {c['metadata']['id']}", None,
+                             _abbreviated(_source(c)) if c["metadata"].get("jupyter") else _source(c))
+                            for c in new_cells]
         cell, old = cells[index], _source(cells[index])
         try:
             new, notes = _patched_source(old, ops, params, f"patch {pid}")
@@ -646,7 +717,7 @@ def _apply_spec(nb: dict, spec: dict, params: dict, source_as_list: bool, taken:
 
 
 def patch_notebook(nb_or_path, *, patch_size: int = 30, upsampling_factor: int = 8, summed_frames: int | None = None,
-                   install_spec: str | None = None, only=None, skip=None, allow_missing: bool = False):
+                   install_spec: str | None = None, wheel=None, only=None, skip=None, allow_missing: bool = False):
     """Apply the Deep-STORM 2D patches to a notebook.
 
     Parameters
@@ -661,7 +732,11 @@ def patch_notebook(nb_or_path, *, patch_size: int = 30, upsampling_factor: int =
         Number of summed frames: raises ``max_num_patches`` in 3.2 to at least this, and is the
         default of the injected form.
     install_spec : str, optional
-        pip requirement installed by the injected cell (default ``imagesumming==<this version>``).
+        What the injected install cell has pip install (a release ``imagesumming==0.1.0``, a wheel
+        path or a git URL). Default: the wheel of the running imagesumming, stored in a cell of its
+        own, so the notebook installs exactly this version without a package index.
+    wheel : path, optional
+        An imagesumming wheel file to store instead of the running one.
     only, skip : str or list of str, optional
         Patch ids (comma-separated string or list) to apply only / to leave out.
     allow_missing : bool
@@ -689,17 +764,21 @@ def patch_notebook(nb_or_path, *, patch_size: int = 30, upsampling_factor: int =
     >>> nb, report = patch_notebook("Deep-STORM_2D_ZeroCostDL4Mic.ipynb", summed_frames=500)  # doctest: +SKIP
     >>> print(report.table())  # doctest: +SKIP
     """
-    params = _patch_params(patch_size, upsampling_factor, summed_frames, install_spec)
+    params = _patch_params(patch_size, upsampling_factor, summed_frames)
     source = None
+    specs = load_patches()
+    only_ids, skip_ids = _select(specs, only, skip)
     if isinstance(nb_or_path, dict):
         _check_notebook(nb_or_path)
         nb, style = copy.deepcopy(nb_or_path), NotebookStyle()
     else:
         source = os.fspath(nb_or_path)
         nb, style, _ = load_notebook(source)
-    specs = load_patches()
-    only_ids, skip_ids = _select(specs, only, skip)
     cells = nb["cells"]
+    params.update(_section_numbers(cells))
+    injecting = "inject-imagesumming" not in skip_ids and (not only_ids or "inject-imagesumming" in only_ids)
+    if injecting and not any("inject-imagesumming" in _marks(c) for c in cells):
+        params.update(_install_params(install_spec, wheel))  # builds the wheel only when it goes in
     source_as_list = not cells or isinstance(cells[0].get("source"), list)
     taken = {(c.get("metadata") or {}).get("id") for c in cells} | {c.get("id") for c in cells}
     report = PatchReport([], style, source=source, params=params)

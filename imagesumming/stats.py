@@ -29,6 +29,8 @@ def density_per_frame(locs: pd.DataFrame, n_frames: int, *, width: int, height: 
 # pixel statistics: background level and noise of image stacks
 # ---------------------------------------------------------------------------------------------
 
+_STENCIL_ELEMENTS = 1 << 20  # stencil pixels examined per step of emitter_mask
+
 #: 1.4826 x the median absolute deviation estimates the standard deviation of Gaussian noise.
 MAD_TO_SIGMA = 1.4826
 
@@ -139,13 +141,15 @@ def emitter_mask(x, y, owner, rows, cols, size: int, *, pixel_size: float, radiu
     x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
     reach = int(np.ceil(radius / pixel_size)) + 1
     d = np.arange(-reach, reach + 1)
-    # every pixel of a (2 reach + 1)^2 stencil around each localization's pixel, as (member, dy, dx)
-    py = np.floor(y / pixel_size).astype(np.int64)[:, None, None] + d[None, :, None]
-    px = np.floor(x / pixel_size).astype(np.int64)[:, None, None] + d[None, None, :]
-    near = ((px + 0.5) * pixel_size - x[:, None, None]) ** 2 + ((py + 0.5) * pixel_size - y[:, None, None]) ** 2 \
-        < radius ** 2
-    i, j = py - rows[owner][:, None, None], px - cols[owner][:, None, None]
-    near &= (i >= 0) & (i < size) & (j >= 0) & (j < size)
-    w, i, j = (np.broadcast_to(a, near.shape) for a in (owner[:, None, None], i, j))
-    mask[w[near], i[near], j[near]] = True
+    step = max(1, _STENCIL_ELEMENTS // len(d) ** 2)  # members per step: bounds the temporaries
+    for s in range(0, len(owner), step):
+        xs, ys, w = x[s:s + step, None, None], y[s:s + step, None, None], owner[s:s + step, None, None]
+        # every pixel of a (2 reach + 1)^2 stencil around each localization's pixel, as (member, dy, dx)
+        py = np.floor(ys / pixel_size).astype(np.int64) + d[None, :, None]
+        px = np.floor(xs / pixel_size).astype(np.int64) + d[None, None, :]
+        near = ((px + 0.5) * pixel_size - xs) ** 2 + ((py + 0.5) * pixel_size - ys) ** 2 < radius ** 2
+        i, j = py - rows[w], px - cols[w]
+        near &= (i >= 0) & (i < size) & (j >= 0) & (j < size)
+        w, i, j = (np.broadcast_to(a, near.shape) for a in (w, i, j))
+        mask[w[near], i[near], j[near]] = True
     return mask

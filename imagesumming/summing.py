@@ -55,15 +55,18 @@ _PNGS = ("density", "frame", "single", "background")
 _SUM_CHUNK = 1024  # summed frames per step (bounds the int64 temporaries)
 
 
-def output_paths(out_dir, name: str = "summed", *, plots: bool = False) -> dict:
-    """The files :meth:`SummingResult.save` writes into ``out_dir`` (keys: tif, csv, provenance, params, png_*)."""
+def output_paths(out_dir, name: str = "summed", *, plots: bool = False, match: bool = False) -> dict:
+    """The files :meth:`SummingResult.save` writes into ``out_dir`` (keys: tif, csv, provenance, params, png_*).
+
+    ``match``: the run compared its frames with a movie to analyze (``NAME_match.png`` with ``plots``).
+    """
     if not name or "/" in str(name) or str(name) in (".", ".."):
         raise InputError(f"output name must be a plain file name stem, got {name!r}")
     d = Path(out_dir)
     paths = {"tif": d / f"{name}.tif", "csv": d / f"{name}.csv",
              "provenance": d / f"{name}_provenance.csv", "params": d / f"{name}_params.json"}
     if plots:
-        paths.update({f"png_{p}": d / f"{name}_{p}.png" for p in _PNGS})
+        paths.update({f"png_{p}": d / f"{name}_{p}.png" for p in _PNGS + (("match",) if match else ())})
     return paths
 
 
@@ -842,6 +845,10 @@ class SummingResult:
         if self.background is not None:
             lines += self._background_lines()
         lines.append(f"pixel size {p['pixel_size']:g} nm ({p['pixel_size_source']}); seed {p['seed']}")
+        if "match" in p:
+            from .target import match_lines
+
+            lines += match_lines(p["match"])
         lines.append("Deep-STORM notebook settings: " + self.notebook_text())
         if self.paths:
             lines.append("wrote: " + ", ".join(str(v) for v in self.paths.values()))
@@ -886,7 +893,7 @@ class SummingResult:
         Existing files are refused (before anything is written) unless ``force``; every file is
         written to a temporary name and renamed. Returns the paths written.
         """
-        paths = output_paths(out_dir, name, plots=plots)
+        paths = output_paths(out_dir, name, plots=plots, match="match" in self.params)
         check_outputs(paths.values(), force=force)
         write_tif(paths["tif"], self.frames, self.pixel_size, force=force)
         write_deepstorm_csv(paths["csv"], self.locs, force=force)
@@ -903,6 +910,8 @@ class SummingResult:
         if plots:
             figures = {"density": self.plot_density, "frame": lambda: self.plot_frame(1),
                        "single": lambda: self.plot_single(1), "background": self.plot_background}
+            if "match" in self.params:
+                figures["match"] = self.plot_match
             for key, make in figures.items():
                 with atomic_path(paths[f"png_{key}"], force=force) as tmp:
                     make().savefig(tmp, format="png", dpi=100)
@@ -915,6 +924,14 @@ class SummingResult:
         if not 1 <= i <= self.n_summed:
             raise IndexError(f"summed frame {i} out of range 1..{self.n_summed} (summed frames are 1-based)")
         return i
+
+    def plot_match(self):
+        """Summed frames next to the movie they were made to match (runs of :func:`imagesumming.target.sum_matching`)."""
+        from .target import plot_match
+
+        if "match" not in self.params:
+            raise ValueError("this result was not made to match a movie (sum_matching / --match)")
+        return plot_match(self.params["match"], summed_density=self.densities.get("output"))
 
     def plot_density(self):
         """Box plots of the density per frame of each input, the source patches and the summed frames."""

@@ -26,6 +26,7 @@ from imagesumming.sampling import (
     transform_xy,
     window_members,
 )
+from imagesumming.io.locs import LocsFile
 from imagesumming.schema import make_locs
 from imagesumming.summing import SummingResult, output_paths, sum_patches
 from imagesumming.synthetic import simulate_movie
@@ -824,14 +825,17 @@ def test_positions_within_ulps_of_pixel_edges_stay_inside_the_summed_frame(augme
 
 
 def test_summary_shows_what_the_reader_decided(tmp_path):
-    """A Deep-STORM csv with 0-based frames: read as 0-based, and the summary says so."""
+    """A Deep-STORM csv with 0-based frames, read so on request (a frame 0 alone is refused): the summary says so."""
     movie, truth = simulate_movie(n_frames=8, height=40, width=40, pixel_size=100.0, emitters_per_frame=6, seed=3)
     tif = write_tif(tmp_path / "m.tif", movie, 100.0)
     zero_based = truth.assign(frame=truth["frame"] - 1)
     csv = tmp_path / "zero.csv"
     pd.DataFrame({"frame": zero_based["frame"], "x [nm]": zero_based["x"], "y [nm]": zero_based["y"]},
                  index=pd.RangeIndex(1, len(truth) + 1)).to_csv(csv)
-    result = sum_patches(tif, csv, patch_size=12, n_patches=10, n_summed=5, bin_size=2, min_emitters=1,
+    with pytest.raises(InputError, match="in frame 0"):
+        sum_patches(tif, csv, patch_size=12, n_patches=10, n_summed=5, bin_size=2, min_emitters=1, seed=0,
+                    progress=False)
+    result = sum_patches(tif, LocsFile(csv, frame_base=0), patch_size=12, n_patches=10, n_summed=5, bin_size=2, min_emitters=1,
                          seed=0, progress=False)
     text = result.summary()
     assert "note (zero.csv)" in text and "0-based" in text
@@ -882,8 +886,13 @@ def test_masked_median_noise_matches_numpy(dtype):
     assert np.isnan(med).any() and np.isfinite(med).any()  # both cases were exercised
 
 
-def test_emitter_mask_marks_pixels_within_the_radius_also_from_outside_the_window():
+@pytest.mark.parametrize("stencil_step", [None, 1])
+def test_emitter_mask_marks_pixels_within_the_radius_also_from_outside_the_window(stencil_step, monkeypatch):
+    import imagesumming.stats
     from imagesumming.stats import emitter_mask
+
+    if stencil_step:  # one localization per step: the chunked path gives the same mask
+        monkeypatch.setattr(imagesumming.stats, "_STENCIL_ELEMENTS", stencil_step)
 
     # window of 6 px at row 10, col 20 (pixel size 100 nm); one localization inside, one 1.2 px left of it
     x = np.array([2250.0, 1880.0])

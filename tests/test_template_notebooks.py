@@ -4,6 +4,7 @@ without outputs, and executed headless (nbclient + ipykernel) on demo data witho
 from __future__ import annotations
 
 import json
+import re
 from importlib import resources
 
 import nbformat
@@ -12,6 +13,7 @@ import pytest
 
 from imagesumming.cli import main
 from imagesumming.widgets import NOTEBOOKS, copy_notebooks, notebook_text
+from imagesumming.widgets._templates import self_installing
 
 pytest.importorskip("ipywidgets")
 
@@ -41,6 +43,10 @@ def test_notebook_is_clean_short_and_colab_ready(name):
     setup = [cell for cell in code if "google.colab" in cell.source]
     assert len(setup) == 1 and "enable_custom_widget_manager()" in setup[0].source
     assert "except ImportError" in setup[0].source  # elsewhere it does nothing
+    # the shipped setup cell is the shared install cell (for the PyPI release) + the widget manager
+    from imagesumming.widgets._templates import shipped_setup_source
+
+    assert setup[0].source == shipped_setup_source(), "re-render the setup cell from shipped_setup_source()"
     # one or two lines per cell, apart from the Colab setup
     assert all(len(cell.source.strip().splitlines()) <= 2 for cell in code if cell is not setup[0])
     assert any("IMAGESUMMING_DEMO_DIR" in cell.source for cell in code)
@@ -51,16 +57,17 @@ def test_cli_copies_the_notebooks(tmp_path, capsys):
     dest = tmp_path / "nbs"
     assert main(["notebooks", str(dest)]) == 0
     assert sorted(p.name for p in dest.iterdir()) == sorted(NOTEBOOKS)
-    for name in NOTEBOOKS:
-        assert (dest / name).read_text(encoding="utf-8") == notebook_text(name)
-    assert "wrote" in capsys.readouterr().out
+    for name in NOTEBOOKS:  # the shipped notebook with its setup cell made self-installing
+        assert (dest / name).read_text(encoding="utf-8") == self_installing(notebook_text(name))
+    out = capsys.readouterr().out
+    assert "wrote" in out and re.search(r"ImageSumming\.ipynb \(\d+ KiB\)", out)
     # existing notebooks are refused (nothing written) unless --force
     (dest / NOTEBOOKS[1]).write_text("mine")
     assert main(["notebooks", str(dest)]) == 2
     assert "exists already" in capsys.readouterr().err
     assert (dest / NOTEBOOKS[1]).read_text() == "mine"
     assert main(["notebooks", str(dest), "--force"]) == 0
-    assert (dest / NOTEBOOKS[1]).read_text(encoding="utf-8") == notebook_text(NOTEBOOKS[1])
+    assert (dest / NOTEBOOKS[1]).read_text(encoding="utf-8") == self_installing(notebook_text(NOTEBOOKS[1]))
 
 
 def test_copy_notebooks_into_current_folder(tmp_path, monkeypatch):
@@ -171,14 +178,17 @@ print(len(s.run_log.outputs), len(a.split_form.log.outputs))
     assert not (tmp_path / "out").exists()
 
 
-def test_colab_setup_cell_installs_what_its_first_line_says(tmp_path):
-    """The setup cells run as they are in a kernel that looks like Colab (a stand-in ``google.colab``
-    module, a ``%pip`` that prints its line): they install the spec set in their first line and turn
-    on the widget manager. Outside Colab the same cells do nothing (the headless runs above)."""
+def test_copied_notebooks_install_the_imagesumming_that_wrote_them(tmp_path):
+    """``imagesumming notebooks`` stores the running imagesumming in each notebook, in a collapsed cell
+    just before the setup cell, which installs it (a no-op here: this version is installed) and turns
+    on Colab's widget manager when there is a Colab (a stand-in ``google.colab`` module here)."""
     pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     from nbclient import NotebookClient
     from nbformat.v4 import new_code_cell, new_notebook
+
+    from imagesumming import __version__
+    from imagesumming.selfwheel import package_wheel
 
     fake_colab = """
 import sys, types
@@ -186,19 +196,29 @@ colab = types.ModuleType("google.colab")
 colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: print("widget manager on"))
 sys.modules["google"] = types.ModuleType("google"); sys.modules["google"].colab = colab
 sys.modules["google.colab"] = colab
-from IPython.core.magic import register_line_magic
-@register_line_magic
-def pip(line):
-    print("%pip " + line)
-del pip
 """
-    setups = [next(c.source for c in _nb(name).cells if "google.colab" in c.source) for name in NOTEBOOKS]
-    for source in setups:
-        assert source.splitlines()[0].startswith('pip_install = "imagesumming"  #')
-    # changing the one line changes what is installed
-    setups[-1] = setups[-1].replace('pip_install = "imagesumming"', 'pip_install = "git+https://x.org/imagesumming"', 1)
-    nb = new_notebook(cells=[new_code_cell(fake_colab)] + [new_code_cell(s) for s in setups])
-    NotebookClient(nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
-    texts = ["".join(o.get("text", "") for o in c.outputs) for c in nb.cells[1:]]
-    assert texts[:2] == ['%pip install -q "imagesumming"\nwidget manager on\n'] * 2
-    assert texts[2] == '%pip install -q "git+https://x.org/imagesumming"\nwidget manager on\n'
+    paths = copy_notebooks(tmp_path / "embedded")
+    setups = []
+    for path, name in zip(paths, NOTEBOOKS):
+        shipped, nb = _nb(name), nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        assert len(nb.cells) == len(shipped.cells) + 1  # the wheel cell; everything else as shipped
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        wheel, setup = code[0], code[1]
+        assert wheel.metadata["jupyter"] == {"source_hidden": True} and package_wheel().sha256 in wheel.source
+        assert 'imagesumming_install_spec = "" #@param' in setup.source and "enable_custom_widget_manager" in setup.source
+        assert [c.source for c in nb.cells if c.cell_type == "markdown"] == \
+            [c.source for c in shipped.cells if c.cell_type == "markdown"]
+        setups.append((wheel.source, setup.source))
+    with_spec = copy_notebooks(tmp_path / "spec", install_spec="git+https://x.org/imagesumming")
+    nb = nbformat.read(with_spec[0], as_version=4)
+    assert len(nb.cells) == len(_nb(NOTEBOOKS[0]).cells)  # no wheel cell
+    assert 'imagesumming_install_spec = "git+https://x.org/imagesumming" #@param' in nb.cells[2].source
+
+    cells = [fake_colab] + [s for pair in setups for s in pair]
+    run = new_notebook(cells=[new_code_cell(s) for s in cells])
+    NotebookClient(run, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    texts = ["".join(o.get("text", "") for o in c.outputs) for c in run.cells[1:]]
+    for setup_text in texts[1::2]:
+        assert f"imagesumming {__version__} is installed already: nothing to install." in setup_text
+        assert setup_text.rstrip().endswith("widget manager on")

@@ -25,8 +25,8 @@ from ..errors import ImageSummingError
 from . import options
 
 # Command groups in workflow order (``--help`` lists their commands in this order): look at the
-# files, sum, the add-ons, train (notebooks), evaluate.
-COMMAND_MODULES = ("files", "summing", "addons", "notebook", "notebooks", "evaluate")
+# files, sum, the density of the movie to analyze (sum --match), the add-ons, train (notebooks), evaluate.
+COMMAND_MODULES = ("files", "summing", "density", "addons", "notebook", "notebooks", "evaluate")
 
 #: exit status after a closed pipe: 128 + SIGPIPE, what a shell reports for a Unix tool ended by it
 EXIT_BROKEN_PIPE = 141

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from . import options as o
+from .locs_options import add_locs_options, locs_file, locs_files
 
 _FORMATS_HELP = (f"localization format to write: {', '.join(o.WRITE_FORMATS)} "
                  "(default: the input's; a Picasso csv export is written as ThunderSTORM csv)")
@@ -15,6 +16,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     o.add_pixel_size(p)
     o.add_drop_invalid(p)
     o.add_force(p)
+    add_locs_options(p)
 
 
 def register(sub) -> None:
@@ -83,19 +85,19 @@ def _report(args, result) -> int:
 def cmd_split(args: argparse.Namespace) -> int:
     from ..addons import split_movie
 
-    return _report(args, split_movie(args.movie, args.locs, at=args.at, out_dir=args.output, **_options(args)))
+    return _report(args, split_movie(args.movie, locs_file(args.locs, args), at=args.at, out_dir=args.output, **_options(args)))
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
     from ..addons import merge_movies
 
-    return _report(args, merge_movies(args.movie, args.locs, output=args.output, **_options(args)))
+    return _report(args, merge_movies(args.movie, locs_files(args.locs, args), output=args.output, **_options(args)))
 
 
 def cmd_frames(args: argparse.Namespace) -> int:
     from ..addons import split_frames
 
-    return _report(args, split_frames(args.movie, args.locs, out_dir=args.output, **_options(args)))
+    return _report(args, split_frames(args.movie, locs_file(args.locs, args), out_dir=args.output, **_options(args)))
 
 
 def cmd_sum_frames(args: argparse.Namespace) -> int:
@@ -103,5 +105,5 @@ def cmd_sum_frames(args: argparse.Namespace) -> int:
 
     if args.seed != 0 and not args.shuffle:
         o.note(args, "--seed has no effect without --shuffle")
-    return _report(args, sum_frames(args.movie, args.locs, n=args.n, camera_offset=o.camera_offset(args),
+    return _report(args, sum_frames(args.movie, locs_file(args.locs, args), n=args.n, camera_offset=o.camera_offset(args),
                                     output=args.output, shuffle=args.shuffle, seed=args.seed, **_options(args)))

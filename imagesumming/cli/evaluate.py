@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from . import options as o
+from .locs_options import add_locs_options, locs_file
 
 
 def register(sub) -> None:
@@ -20,6 +21,7 @@ def register(sub) -> None:
     p.add_argument("input", metavar="PRED.csv", help="prediction csv (Localizations_<name>_avg.csv or _max.csv)")
     p.add_argument("--gt", metavar="GT", help="ground truth (Picasso hdf5/csv, ThunderSTORM or Deep-STORM csv)")
     p.add_argument("--gt-format", default="auto", metavar="FMT", help="ground-truth format (default: detect)")
+    add_locs_options(p, "gt-", "the ground truth")
     p.add_argument("--movie", metavar="M.tif", help="the input movie (for the frame views and densities)")
     p.add_argument("--prediction-dir", metavar="DIR",
                    help="the notebook's result folder (Predicted_/Widefield_/PredictedStack_<name>.tif); "
@@ -126,7 +128,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise InputError("output must be a folder", out)
 
-    with load_prediction_folder(folder, locs=pred_path, name=name, movie=args.movie, gt=args.gt,
+    with load_prediction_folder(folder, locs=pred_path, name=name, movie=args.movie, gt=locs_file(args.gt, args, "gt-"),
                                 gt_format=args.gt_format, pixel_size=args.pixel_size,
                                 pixel_size_hr=args.pixel_size_hr) as pf:
         pred_all = pf.locs

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from . import options as o
+from .locs_options import add_locs_options, locs_file
 
 
 def is_movie_path(path) -> bool:
@@ -33,6 +34,7 @@ def register(sub) -> None:
                    help="localization format (default: detect): picasso-hdf5, picasso-csv, thunderstorm, "
                         "deepstorm, deepstorm-prediction")
     o.add_frame_base(p)
+    add_locs_options(p)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("convert", help="convert a localization file (Picasso, ThunderSTORM, Deep-STORM)",
@@ -47,6 +49,7 @@ def register(sub) -> None:
     p.add_argument("--from", dest="from_", default="auto", metavar="FMT", help="input format (default: detect)")
     o.add_pixel_size(p)
     o.add_frame_base(p)
+    add_locs_options(p, what="the input")
     o.add_drop_invalid(p, keep=True)
     o.add_force(p)
     p.set_defaults(func=cmd_convert)
@@ -67,7 +70,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"image size: {m.width} x {m.height} px (width x height), dtype {m.dtype}")
             print(f"pixel size: {ps}")
         return 0
-    locs, rep = read_locs(args.file, pixel_size=args.pixel_size, format=args.format, frame_base=args.frame_base)
+    locs, rep = read_locs(locs_file(args.file, args, format=args.format), pixel_size=args.pixel_size)
     print(f"file: {args.file}")
     print(rep.summary())
     print(f"localizations: {len(locs)}")
@@ -76,9 +79,16 @@ def cmd_info(args: argparse.Namespace) -> int:
     width = height = n_frames = None
     ps = rep.pixel_size
     size_source = None
+    problems = []
     if args.movie:
         with open_movie(args.movie, pixel_size=args.pixel_size) as m:
             width, height, n_frames = m.width, m.height, m.n_frames
+            problems += _pixel_size_disagreement(m, rep, args.movie)
+            has = {"Frames": n_frames, "Width": width, "Height": height}
+            differ = [f"{k} {rep.metadata[k]} (movie: {v})" for k, v in has.items()
+                      if k in rep.metadata and str(rep.metadata[k]) != str(v)]
+            if differ:  # a Picasso yaml that describes another movie: a wrong pairing?
+                print(f"note: the localization file's metadata say {', '.join(differ)}")
             ps = ps or m.pixel_size
             size_source = f"movie {args.movie}"
     elif all(k in rep.metadata for k in ("Width", "Height")):
@@ -95,6 +105,50 @@ def cmd_info(args: argparse.Namespace) -> int:
         ext_x, ext_y = locs["x"].max() / 1000, locs["y"].max() / 1000
         print(f"image size: unknown (localizations reach {ext_x:.2f} x {ext_y:.2f} µm; "
               "give --movie for densities)")
+    return _report_checks(locs, problems, ps=ps, width=width, height=height, n_frames=n_frames,
+                          size_source=size_source, source=args.file)
+
+
+def _pixel_size_disagreement(movie, rep, movie_path) -> list[str]:
+    """The pixel-size conflict that stops sum and split (none when the user gave the pixel size)."""
+    import math
+
+    l_ps = rep.pixel_size
+    if movie.pixel_size is None or l_ps is None or rep.pixel_size_source == "given by the caller" \
+            or math.isclose(movie.pixel_size, l_ps, rel_tol=1e-6):
+        return []
+    return [f"pixel size {movie.pixel_size:g} nm of the movie {movie_path} ({movie.pixel_size_source}) differs "
+            f"from {l_ps:g} nm of the localizations ({rep.pixel_size_source}); give the right one with --pixel-size"]
+
+
+def _report_checks(locs, problems, *, ps, width, height, n_frames, size_source, source) -> int:
+    """Run sum's and convert's checks on the table and print every count.
+
+    ``info`` is a report: it exits 0 and says what it found as WARNING lines at the end of the
+    report, plus one warning line on stderr (seen even when the report goes to a file).
+    """
+    import sys
+
+    from ..validate import check_locs
+
+    _, counts = check_locs(locs, pixel_size=ps, width=width, height=height, n_frames=n_frames,
+                           on_invalid="keep", source=source)
+    problems = problems + [f"{n} of {len(locs)} localizations: {why}" for why, n in counts.items()]
+    checked = ["NaN or negative x/y", "frame below 1"]
+    if width and height and ps:
+        checked.append(f"outside the {width}x{height} px image")
+    if n_frames:
+        checked.append(f"beyond the {n_frames} frames")
+    scope = f" ({size_source})" if size_source else " (give --movie to check image size and frames)"
+    if not problems:
+        print(f"checks: no localization with {', '.join(checked[:-1])} or {checked[-1]}{scope}")
+        return 0
+    what = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+    print(f"checks: {what} that sum (and convert, for the rows) stop on{scope}:")
+    for problem in problems:
+        print(f"  WARNING: {problem}")
+    print("  fix the files, give --pixel-size, or drop such rows explicitly (--drop-invalid)")
+    print(f"imagesumming info: warning: {source}: {what}, listed in the report (WARNING lines)", file=sys.stderr)
     return 0
 
 
@@ -103,7 +157,7 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from ..io import read_locs, write_locs
     from ..validate import check_locs
 
-    locs, rep = read_locs(args.input, pixel_size=args.pixel_size, format=args.from_, frame_base=args.frame_base)
+    locs, rep = read_locs(locs_file(args.input, args, format=args.from_), pixel_size=args.pixel_size)
     meta = {k: int(rep.metadata[k]) for k in ("Width", "Height", "Frames") if k in rep.metadata}
     on_invalid = o.on_invalid(args)
     locs, invalid = check_locs(locs, pixel_size=args.pixel_size or rep.pixel_size, width=meta.get("Width"),

@@ -28,7 +28,11 @@ def register(sub) -> None:
     p.add_argument("--summed-frames", type=int, metavar="N",
                    help="number of summed frames: max_num_patches in 3.2 becomes at least N")
     p.add_argument("--install-spec", metavar="SPEC",
-                   help="pip requirement the injected install cell installs (default: imagesumming==<this version>)")
+                   help="what the injected install cell has pip install instead of the imagesumming stored in the "
+                        "notebook: a release (imagesumming==0.1.0), a wheel path or a git URL (default: store this "
+                        "imagesumming's wheel in the notebook, so it installs without a package index)")
+    p.add_argument("--wheel", metavar="WHEEL",
+                   help="store this imagesumming wheel file in the notebook instead of the running imagesumming")
     p.add_argument("--only", metavar="ID,...", help="apply only these patches")
     p.add_argument("--skip", metavar="ID,...", help="leave out these patches")
     p.add_argument("--allow-missing", action="store_true",
@@ -55,7 +59,7 @@ def cmd_patch_notebook(args: argparse.Namespace) -> int:
         dst = check_destination(src, args.output, in_place=args.in_place, force=args.force)
 
     nb, report = patch_notebook(src, patch_size=args.patch_size, upsampling_factor=args.upsampling_factor,
-                                summed_frames=args.summed_frames, install_spec=args.install_spec,
+                                summed_frames=args.summed_frames, install_spec=args.install_spec, wheel=args.wheel,
                                 only=args.only, skip=args.skip, allow_missing=True)
     quiet = getattr(args, "quiet", False)
     if args.diff and report.changed:
@@ -78,6 +82,7 @@ def cmd_patch_notebook(args: argparse.Namespace) -> int:
     write_notebook(nb, dst, style=report.style, force=args.force or args.in_place)
     if not quiet:
         applied = sum(r.status == "applied" for r in report.results)
+        size = Path(dst).stat().st_size / 1024
         print(f"wrote {dst} ({applied} patch(es) applied"
-              + (f", {len(report.missing)} missing" if report.missing else "") + ")")
+              + (f", {len(report.missing)} missing" if report.missing else "") + f"; {size:,.0f} KiB)")
     return 0

@@ -6,6 +6,7 @@ import argparse
 
 from .._defaults import DEFAULTS
 from . import options as o
+from .locs_options import add_locs_options, locs_files
 
 
 def register(sub) -> None:
@@ -19,6 +20,7 @@ def register(sub) -> None:
                    help="low-density movie (.tif or Picasso .raw); repeat for several movies")
     p.add_argument("--locs", action="append", required=True, metavar="FILE",
                    help="its localizations (Picasso hdf5/csv, ThunderSTORM or Deep-STORM csv); one per --movie, same order")
+    add_locs_options(p)
     o.add_output(p, "folder", "NAME.tif, NAME.csv, NAME_provenance.csv, NAME_params.json (and the PNGs)")
     p.add_argument("--name", default="summed", help="output file name stem (default: %(default)s)")
     o.add_pixel_size(p)
@@ -34,8 +36,13 @@ def register(sub) -> None:
                    help="patches summed per frame (default: %(default)s)")
     k.add_argument("--target-density", type=float, metavar="D",
                    help="emitters/µm² wanted per summed frame: chooses K from the patches' mean density")
-    p.add_argument("--min-emitters", type=int, default=DEFAULTS["min_emitters"], metavar="N",
-                   help="minimum localizations in a source patch (default: %(default)s)")
+    p.add_argument("--min-emitters", type=_min_emitters, default=DEFAULTS["min_emitters"], metavar="N|auto",
+                   help="minimum localizations in a source patch (default: %(default)s); 'auto' with --match: "
+                        "the one reaching the target density with the smallest k")
+    p.add_argument("--match", action="append", metavar="DENSE.tif",
+                   help="a movie you will analyze (no localizations needed): its estimated density becomes the "
+                        "target density (replaces --bin-size/--target-density), the inputs are the calibration, "
+                        "and the summary compares the summed frames with it; repeat for several")
     p.add_argument("--unique", action="store_true", help="use each source patch at most once")
     p.add_argument("--augment", action="store_true",
                    help="flip/rotate each source patch (8 symmetries), localizations moved alike")
@@ -46,16 +53,49 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_sum)
 
 
+def _min_emitters(text: str):
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number or 'auto', got {text!r}") from None
+
+
 def cmd_sum(args: argparse.Namespace) -> int:
     from .._files import check_outputs
+    from ..errors import InputError
     from ..summing import output_paths, sum_patches
 
-    check_outputs(output_paths(args.output, args.name, plots=args.plots).values(), force=args.force)
+    check_outputs(output_paths(args.output, args.name, plots=args.plots, match=bool(args.match)).values(),
+                  force=args.force)
+    if args.match:
+        return _cmd_sum_match(args)
+    if args.min_emitters == "auto":
+        raise InputError("--min-emitters auto needs --match DENSE.tif (the movie whose density to reach)")
     result = sum_patches(
-        args.movie, args.locs, pixel_size=args.pixel_size, camera_offset=o.camera_offset(args),
+        args.movie, locs_files(args.locs, args), pixel_size=args.pixel_size, camera_offset=o.camera_offset(args),
         patch_size=args.patch_size, n_patches=args.patches, n_summed=args.summed, bin_size=args.bin_size,
         target_density=args.target_density, min_emitters=args.min_emitters, unique=args.unique,
         augment=args.augment, seed=args.seed, on_invalid=o.on_invalid(args), progress=o.progress(args))
+    written = result.save(args.output, name=args.name, force=args.force, plots=args.plots)
+    o.say(args, result.summary())
+    o.detail(args, *(f"wrote {path}" for path in written.values()))
+    return 0
+
+
+def _cmd_sum_match(args: argparse.Namespace) -> int:
+    """``sum --match``: the target density from the movies to analyze, then the comparison."""
+    from ..errors import InputError
+    from ..target import sum_matching
+
+    if args.target_density is not None:
+        raise InputError("--match sets the target density from the movie to analyze: drop --target-density")
+    result = sum_matching(
+        args.movie, args.locs, args.match, min_emitters=args.min_emitters, pixel_size=args.pixel_size,
+        camera_offset=o.camera_offset(args), patch_size=args.patch_size, n_patches=args.patches,
+        n_summed=args.summed, unique=args.unique, augment=args.augment, seed=args.seed,
+        on_invalid=o.on_invalid(args), progress=o.progress(args))
     written = result.save(args.output, name=args.name, force=args.force, plots=args.plots)
     o.say(args, result.summary())
     o.detail(args, *(f"wrote {path}" for path in written.values()))

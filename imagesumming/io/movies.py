@@ -17,6 +17,7 @@ import mmap
 import os
 import re
 import struct
+import types
 import warnings
 from pathlib import Path
 
@@ -343,8 +344,12 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
     try:
         tif = tifffile.TiffFile(path)
         try:
-            all_series = list(tif.series)
             n_pages = len(tif.pages)
+            if _has_flavour(tif):
+                all_series = list(tif.series)
+            else:  # no writer metadata: tifffile's generic series would parse every page again
+                all_series = [types.SimpleNamespace(shape=(n_pages, scan.height, scan.width), axes="IYX",
+                                                    dtype=scan.dtype.newbyteorder("="))]
         except BaseException:
             tif.close()
             raise
@@ -434,16 +439,17 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
                                  "missing or unreadable; keep all ..._N.ome.tif files of the dataset together "
                                  f"({lost[0] if lost else 'pages not found'})", path)
         else:
-            # detecting the series parsed (and cached) every page, ~10 kB each: a fresh handle
-            # with the cache off keeps only page offsets, whatever the length of the movie; each
-            # page is decoded with its own tags (pages may differ in compression)
-            tif.close()
-            tif = tifffile.TiffFile(path)
+            # detecting a series parses (and caches) every page, ~10 kB each: a fresh handle with
+            # the cache off keeps only page offsets, whatever the length of the movie; each page is
+            # decoded with its own tags (pages may differ in compression)
+            if isinstance(series, tifffile.TiffPageSeries):
+                tif.close()
+                tif = tifffile.TiffFile(path)
             pages = tif.pages
             pages.cache = False
             pages.useframes = False
-        if len(pages) * per_page < shape[0] or broken:
-            raise InputError(f"tif is truncated or corrupt: {shape[0]} frames expected, {len(pages)} page(s) found",
+        if (len(pages) if multifile else n_pages * per_page) < shape[0] or broken:
+            raise InputError(f"tif is truncated or corrupt: {shape[0]} frames expected, {n_pages} page(s) found",
                              path)
         dtype = scan.dtype.newbyteorder("=")
         frame_shape = shape[1:]
@@ -482,6 +488,16 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
     except BaseException:
         tif.close()
         raise
+
+
+# tifffile's kinds of writer metadata that shape a series (TiffFile.is_<kind>); files with none
+# are a plain sequence of pages
+_FLAVOURS = ("shaped", "lsm", "mmstack", "micromanager", "ome", "imagej", "ndtiff", "fluoview", "stk", "sis",
+             "svs", "scn", "qpi", "ndpi", "bif", "avs", "eer", "philips", "scanimage", "nih", "mdgel", "indica")
+
+
+def _has_flavour(tif) -> bool:
+    return any(getattr(tif, "is_" + kind, False) for kind in _FLAVOURS)
 
 
 def _only_channels(series) -> bool:
@@ -627,7 +643,7 @@ _DEFAULTS = {_WIDTH: -1, _LENGTH: -1, _BITS: 1, _COMPRESSION: 1, _FILLORDER: 1, 
              _SAMPLE_FORMAT: 1}
 _TYPE_SIZES = np.zeros(65536, np.int64)
 _TYPE_SIZES[list(_TYPE_SIZE)] = list(_TYPE_SIZE.values())
-_PAGES_PER_GATHER = 16384  # bounds the temporaries: a few MB
+_PAGES_PER_GATHER = 8192  # bounds the temporaries: a few MB
 
 
 def _read_tags(mm, size, starts, n_tags, order, field, path) -> dict:
@@ -647,8 +663,9 @@ def _read_tags(mm, size, starts, n_tags, order, field, path) -> dict:
         group = np.flatnonzero(n_tags == n)
         for s in range(0, len(group), _PAGES_PER_GATHER):
             pages = group[s:s + _PAGES_PER_GATHER]
-            raw = buf[starts[pages][:, None] + np.arange(int(n) * entry.itemsize)]
-            entries = raw.view(entry)  # (pages, n) tag entries
+            length = int(n) * entry.itemsize
+            raw = b"".join([mm[at:at + length] for at in starts[pages].tolist()])
+            entries = np.frombuffer(raw, entry).reshape(len(pages), int(n))  # (pages, n) tag entries
             codes = entries["code"]
             for code in list(_DEFAULTS) + [_STRIPS, _STRIP_BYTES, _TILES]:
                 hit = codes == code
