@@ -18,13 +18,15 @@ __version__ = "0.1.0"
 _LAZY = {
     "ImageSummingError": "errors", "InputError": "errors", "OutputExistsError": "errors",
     "FORMATS": "io", "Movie": "io", "ReadReport": "io", "TifWriter": "io", "open_movie": "io",
-    "read_locs": "io", "write_locs": "io", "write_tif": "io",
+    "read_locs": "io", "write_locs": "io", "write_tif": "io", "LocsFile": "io",
     "CANONICAL": "schema", "make_locs": "schema",
     "counts_per_frame": "stats", "density_per_frame": "stats",
     "SimulationParams": "synthetic", "simulate_movie": "synthetic",
     "check_locs": "validate",
     "SummingResult": "summing", "sum_patches": "summing",
     "merge_movies": "addons", "split_frames": "addons", "split_movie": "addons", "sum_frames": "addons",
+    "calibrate": "density", "estimate_density": "density", "measure_density": "density",
+    "DensityResult": "density", "sum_matching": "target",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -7,8 +7,10 @@ integer type that holds the exact sums. Localizations follow their frames and ke
 format (unless ``to=`` says otherwise); ids are renumbered by the writers.
 
 Outputs are checked before anything is written (existing files are refused unless ``force``, an
-output may never be one of the inputs), written into a hidden staging folder beside them and moved
-into place only when everything succeeded: on an error nothing is written.
+output may never be one of the inputs, also through a link) and land as one set
+(:func:`imagesumming._files.output_set`): the folder is locked, every file is written into
+``DIR/.imagesumming/run-<id>/`` and moved into place only when everything succeeded, so an error
+writes nothing and a kill midway leaves a set that ``imagesumming info`` reports as incomplete.
 
 Output names (``<stem>`` is the movie's file name without ``.tif``/``.ome.tif``/``.raw``):
 
@@ -42,9 +44,6 @@ import json
 import logging
 import math
 import os
-import re
-import shutil
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -52,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from ._files import check_outputs
+from ._files import check_not_inputs, check_outputs, output_set
 from .errors import InputError
 from .io.locs import (
     ReadReport,
@@ -354,10 +353,7 @@ def _check_plan(outputs, inputs, *, fmt, pixel_size, force) -> None:
     folder = Path(outputs[0]).parent
     if folder.exists() and not folder.is_dir():
         raise InputError("is a file, expected an output folder", folder)
-    input_files = {p.resolve() for inp in inputs for p in inp.paths}
-    for out in outputs:
-        if Path(out).resolve() in input_files:
-            raise InputError("output would overwrite an input file; choose another output name", out)
+    check_not_inputs(outputs, [p for inp in inputs for p in inp.paths])
     check_outputs(outputs, force=force)
 
 
@@ -384,59 +380,10 @@ def _plan(command, inputs, tifs, *, to, pixel_size, dtype, force, extra=()):
     return res, locs_names, outputs
 
 
-class _Staging:
-    """Write all outputs into a hidden folder beside them; move them into place only on success."""
-
-    def __init__(self, outputs):
-        self.outputs = [Path(p) for p in outputs]
-        folders = {p.parent for p in self.outputs}
-        assert len(folders) == 1, folders  # every add-on writes into one folder
-        self.folder = folders.pop()
-        self.memo = {}  # texts the writers reuse across outputs
-
-    def __enter__(self):
-        missing = [p for p in [self.folder, *self.folder.parents] if not p.exists()]
-        self.created = missing[-1] if missing else None
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.tmp = Path(tempfile.mkdtemp(prefix=".imagesumming-", dir=self.folder))
-        except OSError as exc:  # a read-only place, a file where a folder should be, ...
-            if self.created is not None:
-                shutil.rmtree(self.created, ignore_errors=True)
-            raise InputError(f"cannot write here ({exc.strerror or exc})", self.folder) from None
-        self._seen = set()
-        log.addFilter(self._filter)
-        return self
-
-    def _filter(self, record) -> bool:
-        """Writers' log messages: name the final folder, and say each thing once (not once per frame)."""
-        msg = record.getMessage()
-        if str(self.tmp) not in msg:
-            return True
-        key = re.sub(r"\S*" + re.escape(str(self.tmp)) + r"\S*", "", msg)
-        if key in self._seen:
-            return False
-        self._seen.add(key)
-        record.msg, record.args = msg.replace(str(self.tmp), str(self.folder)), ()
-        return True
-
-    def __call__(self, final) -> Path:
-        """The staging path of the output ``final``."""
-        return self.tmp / Path(final).name
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if exc_type is None:
-                for p in self.outputs:
-                    os.replace(self(p), p)
-            elif isinstance(exc, InputError) and str(self.tmp) in str(exc):  # name the output, not the stage
-                raise InputError(str(exc).replace(str(self.tmp), str(self.folder))) from None
-        finally:
-            log.removeFilter(self._filter)
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            if exc_type is not None and self.created is not None:
-                shutil.rmtree(self.created, ignore_errors=True)  # folders we made for this run only
-        return False
+def _staging(command, outputs, inputs, force, manifest=None):
+    """The outputs as one set (:func:`imagesumming._files.output_set`): staged, then moved in together."""
+    return output_set(outputs, inputs=[p for inp in inputs for p in inp.paths], force=force, command=command,
+                      manifest=manifest)
 
 
 def _progress(total, desc, progress):
@@ -534,7 +481,7 @@ def split_movie(movie, locs=None, *, at: int, out_dir, to: str | None = None, pi
         res, locs_names, outputs = _plan("split", [inp], tifs, to=to, pixel_size=inp.pixel_size,
                                          dtype=_native(m.dtype), force=force)
         ranges = [(0, at_int), (at_int, n)]
-        with _Staging(outputs) as stage, _progress(n, "split", progress) as bar:
+        with _staging("split", outputs, [inp], force) as stage, _progress(n, "split", progress) as bar:
             for k, (tif, (a, b)) in enumerate(zip(tifs, ranges, strict=True)):
                 with TifWriter(stage(tif), inp.pixel_size, n_frames=b - a) as w:
                     _copy_frames(w, m, a, b, bar)
@@ -607,7 +554,7 @@ def merge_movies(movies, locs=None, *, output, to: str | None = None, pixel_size
         if any(_native(i.movie.dtype) != dtype for i in inputs):
             res.notes.append(f"movies of dtypes {sorted({str(i.movie.dtype) for i in inputs})} widened to {dtype} "
                              "(values unchanged)")
-        with _Staging(outputs) as stage, _progress(total, "merge", progress) as bar:
+        with _staging("merge", outputs, inputs, force) as stage, _progress(total, "merge", progress) as bar:
             with TifWriter(stage(tif), ps, n_frames=total) as w:
                 for inp in inputs:
                     _copy_frames(w, inp.movie, 0, inp.movie.n_frames, bar, dtype=dtype)
@@ -661,7 +608,7 @@ def split_frames(movie, locs=None, *, out_dir, to: str | None = None, pixel_size
         if res.locs_format:
             table = sort_locs(inp.locs)
             bounds = np.searchsorted(table["frame"].to_numpy(), np.arange(1, n + 2))
-        with _Staging(outputs) as stage, _progress(n, "frames", progress) as bar:
+        with _staging("frames", outputs, [inp], force) as stage, _progress(n, "frames", progress) as bar:
             for i in range(n):
                 write_tif(stage(tifs[i]), _frame(m, i), inp.pixel_size, dtype=res.dtype)  # one dtype for all
                 res.movies[tifs[i]] = 1
@@ -759,7 +706,8 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
         if len(remainder):
             res.notes.append(f"{len(remainder)} frame(s) left out ({nf} frames are not a multiple of {n}): "
                              f"{_ranges(remainder + 1)}")
-        with _Staging(outputs) as stage, _progress(nf - len(remainder), "sum-frames", progress) as bar:
+        with _staging("sum-frames", outputs, [inp], force, manifest=groups_json) as stage, \
+                _progress(nf - len(remainder), "sum-frames", progress) as bar:
             acc = np.empty(m.shape[1:], acc_dtype)
             with TifWriter(stage(tif), inp.pixel_size, n_frames=len(groups)) as w:
                 for g, group in enumerate(groups):

@@ -244,7 +244,8 @@ def _progress(progress, **kw):
     return progress_bar(show=progress, **kw)
 
 
-def measure_frames(movie, *, border: int = _MIN_BORDER, progress: bool = False, desc: str = "measuring") -> pd.DataFrame:
+def measure_frames(movie, *, border: int = _MIN_BORDER, progress: bool = False, desc: str = "measuring",
+                   frames=None) -> pd.DataFrame:
     """:func:`frame_measures` of every frame, streamed frame by frame.
 
     Parameters
@@ -253,11 +254,13 @@ def measure_frames(movie, *, border: int = _MIN_BORDER, progress: bool = False, 
     border : int
     progress : bool
         Show a tqdm progress bar.
+    frames : array of int, optional
+        0-based frames to measure (default: all).
 
     Returns
     -------
     DataFrame
-        One row per frame: ``frame`` (1-based), ``background``, ``background_noise``, ``signal``,
+        One row per measured frame: ``frame`` (1-based), ``background``, ``background_noise``, ``signal``,
         ``peak``; ``attrs["bad_pixels"]`` is the number of hot or dead pixels left out.
     """
     movie = as_movie(movie)
@@ -265,14 +268,15 @@ def measure_frames(movie, *, border: int = _MIN_BORDER, progress: bool = False, 
     if n == 0:
         raise InputError("the movie has no frames", movie.path)
     valid, shape = _movie_maps(movie, border)
-    out = np.empty((n, 4))
-    with _progress(progress, total=n, desc=desc, unit="frame") as bar:
-        for i in range(n):
-            m = frame_measures(movie[i], border=border, valid=valid, shape=shape)
-            out[i] = (m.background, m.background_noise, m.signal, m.peak)
+    which = np.arange(n) if frames is None else np.asarray(frames, dtype=np.int64)
+    out = np.empty((len(which), 4))
+    with _progress(progress, total=len(which), desc=desc, unit="frame") as bar:
+        for j, i in enumerate(which):
+            m = frame_measures(movie[int(i)], border=border, valid=valid, shape=shape)
+            out[j] = (m.background, m.background_noise, m.signal, m.peak)
             bar.update(1)
     table = pd.DataFrame(out, columns=["background", "background_noise", "signal", "peak"])
-    table.insert(0, "frame", np.arange(1, n + 1))
+    table.insert(0, "frame", which + 1)
     table.attrs["bad_pixels"] = int((~valid).sum())
     table.attrs["background_range"] = 0.0 if shape is None else float(np.ptp(shape[border:-border or None,
                                                                                   border:-border or None]))
@@ -297,7 +301,8 @@ class Calibration:
         Its standard error (frames' residuals).
     intercept : float
         Intercept of the straight-line fit, in localizations/µm² (0 when the localizations explain
-        all the signal).
+        all the signal); ``intercept_se`` its standard error, ``warning`` a sentence when it is
+        significant (beyond 3 standard errors and 10 % of the calibration's mean density).
     frames : DataFrame
         One row per calibration frame: ``movie`` (0-based), ``frame`` (1-based), ``density``
         (localizations/µm² in the inner region), ``signal`` (ADU/px), ``background``,
@@ -325,6 +330,19 @@ class Calibration:
     movies: list
     per_movie: list
     bad_pixels: list
+    intercept_se: float = float("nan")
+
+    @property
+    def warning(self) -> str | None:
+        """A sentence when the fit's intercept says the localizations leave signal unexplained."""
+        mean = float(self.frames["density"].mean())
+        c, se = self.intercept, self.intercept_se
+        if not (np.isfinite(c) and np.isfinite(se)) or abs(c) <= 3 * se or abs(c) <= 0.1 * mean:
+            return None
+        return (f"the calibration's localizations leave signal unexplained (fit intercept {c:.2g} ± {se:.2g} "
+                f"/µm², {100 * c / mean:.0f} % of their mean density): dim emitters the localizer missed (the "
+                "estimate then counts what it detects, the training unit) or a background error in the calibration "
+                "frames (the estimate is then off by about as much); check the localizer's detection threshold")
 
     @property
     def pixel_area(self) -> float:
@@ -340,7 +358,8 @@ class Calibration:
         return {
             "signal_per_localization_adu": self.signal_per_loc_adu,
             "signal_per_localization_se_adu": self.signal_per_loc_se / self.pixel_area,
-            "intercept_per_um2": self.intercept,
+            "intercept_per_um2": self.intercept, "intercept_se_per_um2": self.intercept_se,
+            "warning": self.warning,
             "pixel_size_nm": self.pixel_size, "pixel_size_source": self.pixel_size_source,
             "border_px": self.border, "movies": list(self.movies),
             "per_movie": [{**m, "signal_per_localization_adu": m["signal_per_loc"] / self.pixel_area}
@@ -426,8 +445,12 @@ def calibrate(movies, locs, *, pixel_size=None, border=None, on_invalid="error",
         inputs.close()
 
 
-def _calibrate_inputs(inputs, *, border=None, on_invalid="error", progress=True, tables=None) -> Calibration:
-    """:func:`calibrate` on opened inputs (``imagesumming.summing._open_inputs``); ``tables`` replace theirs."""
+def _calibrate_inputs(inputs, *, border=None, on_invalid="error", progress=True, tables=None,
+                      max_frames=None) -> Calibration:
+    """:func:`calibrate` on opened inputs (``imagesumming.summing._open_inputs``); ``tables`` replace theirs.
+
+    ``max_frames``: at most this many frames of each movie, evenly spread over it, are measured.
+    """
     ps, ps_source = inputs.pixel_size, inputs.pixel_size_source
     tables = inputs.tables if tables is None else tables
     b = _border(tables, ps, border)
@@ -443,7 +466,10 @@ def _calibrate_inputs(inputs, *, border=None, on_invalid="error", progress=True,
                                    on_invalid=on_invalid, source=where)
         for reason, n in counts.items():
             log.warning("%s: %d localizations %s (%s)", where, n, reason, "dropped" if on_invalid == "drop" else "kept")
-        meas = measure_frames(m, border=b, progress=progress, desc=f"calibration {i + 1}")
+        which = None
+        if max_frames is not None and len(m) > max_frames:
+            which = np.unique(np.linspace(0, len(m) - 1, int(max_frames)).round().astype(np.int64))
+        meas = measure_frames(m, border=b, progress=progress, desc=f"calibration {i + 1}", frames=which)
         cx = np.floor(table["x"].to_numpy(float) / ps)
         cy = np.floor(table["y"].to_numpy(float) / ps)
         inside = (cx >= b) & (cx < m.width - b) & (cy >= b) & (cy < m.height - b)
@@ -451,11 +477,13 @@ def _calibrate_inputs(inputs, *, border=None, on_invalid="error", progress=True,
         f = f[(f >= 1) & (f <= len(m))]
         area = (m.width - 2 * b) * (m.height - 2 * b) * (ps / 1000.0) ** 2
         meas.insert(0, "movie", i)
-        meas.insert(2, "density", np.bincount(f - 1, minlength=len(m))[:len(m)] / area)
+        counts = np.bincount(f - 1, minlength=len(m))[:len(m)]
+        meas.insert(2, "density", counts[meas["frame"].to_numpy() - 1] / area)
         if meas["density"].sum() == 0:
             raise InputError(f"no localization of the calibration lies inside its frames' inner region "
                              f"({b} px from the edges): its signal per localization cannot be measured", where)
-        per_movie.append({"movie": names[i], "frames": int(len(m)), "localizations": int(len(f)),
+        used = int(counts[meas["frame"].to_numpy() - 1].sum())
+        per_movie.append({"movie": names[i], "frames": int(len(meas)), "localizations": used,
                           "signal_per_loc": float(meas["signal"].sum() / meas["density"].sum())})
         bad.append(meas.attrs["bad_pixels"])
         rows.append(meas)
@@ -464,15 +492,15 @@ def _calibrate_inputs(inputs, *, border=None, on_invalid="error", progress=True,
     rho, sig = frames["density"].to_numpy(), frames["signal"].to_numpy()
     s = float(sig.sum() / rho.sum())
     se = float(np.sqrt(np.sum((sig - s * rho) ** 2)) / rho.sum())
-    if len(frames) > 2 and np.ptp(rho) > 0:
-        slope, icpt = np.polyfit(rho, sig, 1)
-        intercept = float(icpt / slope) if slope > 0 else np.nan
-    else:
-        intercept = np.nan
+    intercept = intercept_se = np.nan
+    if len(frames) > 3 and np.ptp(rho) > 0:
+        (slope, icpt), cov = np.polyfit(rho, sig, 1, cov=True)
+        if slope > 0:
+            intercept, intercept_se = float(icpt / slope), float(np.sqrt(cov[1, 1]) / slope)
     if s <= 0:
         raise InputError(f"the calibration's signal per localization is {s:.3g} ADU (not positive): the "
                          "localizations do not match the movie's signal")
-    return Calibration(s, se, intercept, frames, ps, ps_source, b, names, per_movie, bad)
+    return Calibration(s, se, intercept, frames, ps, ps_source, b, names, per_movie, bad, intercept_se)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -589,6 +617,8 @@ class DensityResult:
             f"from {int(sum(m['localizations'] for m in c.per_movie))} localizations in {len(c.frames)} frames "
             f"({', '.join(c.movies)}); fit intercept {c.intercept:.2g} /µm²; border {c.border} px",
         ]
+        if c.warning:
+            lines.append(f"  note: {c.warning}")
         if self.bad_pixels or any(c.bad_pixels):
             lines.append(f"  hot/dead pixels left out: {self.bad_pixels} (dense), {c.bad_pixels} (calibration)")
         return "\n".join(lines)
@@ -605,7 +635,8 @@ class DensityResult:
         a.set(xlabel="frame", ylabel="emitters / µm²",
               title=f"density {self.density:.3g} ± {self.uncertainty:.2g} /µm²")
         b.plot(f["frame"], f["background"], ".", ms=3, color="C1", label="background")
-        b.set(xlabel="frame", ylabel="background (ADU)", title=f"background {self.background:.4g} ADU")
+        b.set(xlabel="frame", title=f"background {self.background:.4g} ADU")
+        b.set_ylabel("background (ADU)", color="C1")
         b2 = b.twinx()
         b2.plot(f["frame"], f["background_noise"], ".", ms=3, color="C2", label="noise")
         b2.set_ylabel("noise (ADU rms)", color="C2")

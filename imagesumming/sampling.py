@@ -39,6 +39,8 @@ TRANSFORMS = ("identity", "flip_lr", "flip_ud", "rot180", "transpose", "rot270",
 
 # loc entries examined per vectorised step of the search (bounds its temporary memory)
 _ENTRIES_PER_STEP = 500_000
+# largest frames x rows table of LocIndex.row_start (4 bytes each: 16 MB)
+_ROW_TABLE_MAX = 1 << 22
 
 
 @dataclasses.dataclass
@@ -57,6 +59,9 @@ class LocIndex:
     frame_offset: np.ndarray
     cols: np.ndarray
     source: np.ndarray
+    #: ``row_start[v]`` = first entry with ``key >= v`` for every ``v`` up to frames x row_stride
+    #: (a gather instead of a binary search), when that table is small; else None
+    row_start: np.ndarray | None = None
 
 
 def _cat(parts, dtype):
@@ -108,8 +113,14 @@ def index_locs(tables, n_frames, pixel_size: float, heights=None) -> LocIndex:
         order += row0
         sources.append(order)
         row0 += n
-    return LocIndex(key=_cat(keys, np.int64), row_stride=stride, frame_offset=frame_offset,
-                    cols=_cat(cols, np.int32), source=_cat(sources, np.int64))
+    key = _cat(keys, np.int64)
+    n_keys = int(n_frames.sum()) * stride
+    row_start = None
+    if n_keys <= _ROW_TABLE_MAX:
+        row_start = np.zeros(n_keys + 1, np.int32 if len(key) < 2**31 else np.int64)
+        np.cumsum(np.bincount(key, minlength=n_keys)[:n_keys], out=row_start[1:])
+    return LocIndex(key=key, row_stride=stride, frame_offset=frame_offset, cols=_cat(cols, np.int32),
+                    source=_cat(sources, np.int64), row_start=row_start)
 
 
 def expand_ranges(starts, counts) -> np.ndarray:
@@ -125,8 +136,12 @@ def _expand(index: LocIndex, gframe, row0, row1, col0, col1):
     entry in ``index``; grouped by window in input order.
     """
     base = gframe * index.row_stride
-    lo = np.searchsorted(index.key, base + row0, side="left")
-    n = np.searchsorted(index.key, base + row1, side="left") - lo  # entries in the window's rows
+    if index.row_start is not None:
+        lo = index.row_start[base + row0].astype(np.int64)
+        n = index.row_start[base + row1] - lo  # entries in the window's rows
+    else:
+        lo = np.searchsorted(index.key, base + row0, side="left")
+        n = np.searchsorted(index.key, base + row1, side="left") - lo
     window = np.repeat(np.arange(len(gframe)), n)
     entry = expand_ranges(lo, n)
     c = index.cols[entry]
@@ -209,7 +224,7 @@ def find_patches(index: LocIndex, shapes, *, rng, n_patches: int, size: int, min
         best = max(best, int(counts.max()))
         ok = np.flatnonzero(counts >= min_emitters)
         key = ((index.frame_offset[movie] + frame) * height + row) * width + col
-        fresh = ok[~np.isin(key[ok], seen)]
+        fresh = ok[~np.isin(key[ok], seen)] if len(seen) else ok
         fresh = fresh[np.sort(np.unique(key[fresh], return_index=True)[1])]  # first draw of each
         repeats += len(ok) - len(fresh)
         ok = fresh[: n_patches - n_found]

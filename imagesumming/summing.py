@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ._defaults import DEFAULTS  # the original notebook's (in a light module, for the CLI)
-from ._files import atomic_path, check_outputs, json_ready
+from ._files import json_ready, output_set, set_problems
 from .errors import InputError
 from .io import as_movie, read_locs, smallest_dtype, write_deepstorm_csv, write_tif
 from .sampling import (
@@ -46,13 +46,27 @@ from .schema import make_locs
 from .stats import density_per_frame, emitter_mask, masked_median_noise, median_noise
 from .validate import check_locs, check_pixel_size
 
-__all__ = ["DEFAULTS", "SummingResult", "output_paths", "sum_patches"]
+__all__ = ["DEFAULTS", "SummingResult", "check_summed_set", "output_paths", "sum_patches"]
 
 log = logging.getLogger("imagesumming")
 
 
 _PNGS = ("density", "frame", "single", "background")
 _SUM_CHUNK = 1024  # summed frames per step (bounds the int64 temporaries)
+
+
+def check_summed_set(tif, csv) -> None:
+    """Refuse a tif and csv that are not one complete output set of one run (one line, InputError).
+
+    What the notebook cell that loads summed data calls before it loads them: a run killed while
+    moving its files in, two runs into one folder, or a file replaced since would otherwise give
+    frames of one run with the localizations of another. Files that no imagesumming manifest
+    describes (the user's own data) pass.
+    """
+    problems = set_problems(tif, csv)
+    if problems:
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise InputError(problems[0] + more, tif)
 
 
 def output_paths(out_dir, name: str = "summed", *, plots: bool = False, match: bool = False) -> dict:
@@ -890,33 +904,47 @@ class SummingResult:
     def save(self, out_dir, name: str = "summed", *, force: bool = False, plots: bool = False) -> dict:
         """Write ``NAME.tif``, ``NAME.csv``, ``NAME_provenance.csv``, ``NAME_params.json`` (and PNGs).
 
-        Existing files are refused (before anything is written) unless ``force``; every file is
-        written to a temporary name and renamed. Returns the paths written.
+        The files land as one set (see :func:`imagesumming._files.output_set`): staged in
+        ``out_dir/.imagesumming``, then moved into place, ``NAME_params.json`` last with the size
+        and sha256 of the others (its ``output_set`` record; :func:`check_summed_set` checks it).
+        Existing files are refused unless ``force``; an input is never replaced. Returns the paths.
         """
-        paths = output_paths(out_dir, name, plots=plots, match="match" in self.params)
-        check_outputs(paths.values(), force=force)
-        write_tif(paths["tif"], self.frames, self.pixel_size, force=force)
-        write_deepstorm_csv(paths["csv"], self.locs, force=force)
-        with atomic_path(paths["provenance"], force=force) as tmp, \
-                open(tmp, "w", newline="", encoding="utf-8") as fh:
-            # whole numbers and names only: the csv module writes them (quoted where needed) fast
-            prov = self.provenance
-            writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(prov.columns)
-            writer.writerows(zip(*(prov[c].tolist() for c in prov.columns)))
-        params = dict(self.params, outputs={k: str(v) for k, v in paths.items()})
-        with atomic_path(paths["params"], force=force) as tmp:
-            tmp.write_text(json.dumps(json_ready(params), indent=2, allow_nan=False) + "\n", encoding="utf-8")
-        if plots:
-            figures = {"density": self.plot_density, "frame": lambda: self.plot_frame(1),
-                       "single": lambda: self.plot_single(1), "background": self.plot_background}
-            if "match" in self.params:
-                figures["match"] = self.plot_match
-            for key, make in figures.items():
-                with atomic_path(paths[f"png_{key}"], force=force) as tmp:
-                    make().savefig(tmp, format="png", dpi=100)
+        match = "match" in self.params
+        paths = output_paths(out_dir, name, plots=plots, match=match)
+        with output_set(paths.values(), inputs=self.input_paths(), force=force, command="sum",
+                        manifest=paths["params"]) as stage:
+            write_tif(stage(paths["tif"]), self.frames, self.pixel_size)
+            write_deepstorm_csv(stage(paths["csv"]), self.locs)
+            with open(stage(paths["provenance"]), "w", newline="", encoding="utf-8") as fh:
+                # whole numbers and names only: the csv module writes them (quoted where needed) fast
+                prov = self.provenance
+                writer = csv.writer(fh, lineterminator="\n")
+                writer.writerow(prov.columns)
+                writer.writerows(zip(*(prov[c].tolist() for c in prov.columns)))
+            params = dict(self.params, outputs={k: str(v) for k, v in paths.items()})
+            stage(paths["params"]).write_text(json.dumps(json_ready(params), indent=2, allow_nan=False) + "\n",
+                                              encoding="utf-8")
+            if plots:
+                figures = {"density": self.plot_density, "frame": lambda: self.plot_frame(1),
+                           "single": lambda: self.plot_single(1), "background": self.plot_background}
+                if match:
+                    figures["match"] = self.plot_match
+                for key, make in figures.items():
+                    make().savefig(stage(paths[f"png_{key}"]), format="png", dpi=100)
+        if not plots:  # figures of an earlier run with --plots would sit beside this set as if they were its own
+            stale = [p.name for k, p in output_paths(out_dir, name, plots=True, match=match).items()
+                     if k.startswith("png_") and p.exists()]
+            if stale:
+                log.warning("%s: %s are from an earlier run, not of this set (write figures with --plots / "
+                            "plots=True, or delete them)", Path(out_dir), ", ".join(stale))
         self.paths = paths
         return paths
+
+    def input_paths(self) -> list:
+        """The movie and localization files this result was made from (outputs may never replace them)."""
+        files = [s for s in self.movie_sources if isinstance(s, (str, os.PathLike))]
+        files += [inp["locs"] for inp in self.params.get("inputs", []) if inp.get("locs") not in (None, "table")]
+        return files
 
     # figures --------------------------------------------------------------------------------
     def _check_frame(self, i) -> int:

@@ -119,6 +119,29 @@ def test_calibration_fit_and_result_dict(cal):
     assert "emitters/µm²" in r.summary()
 
 
+def test_calibration_on_spread_frames(low, cal):
+    """sum --match calibrates on at most N frames of each input, evenly spread (frames keep their numbers)."""
+    from imagesumming.density import _calibrate_inputs
+    from imagesumming.summing import _open_inputs
+
+    movie, locs = low
+    inputs = _open_inputs([Movie(movie, pixel_size=PS)], [locs], None)
+    part = _calibrate_inputs(inputs, progress=False, max_frames=50)
+    assert len(part.frames) == 50 and part.frames["frame"].iloc[-1] == 150
+    assert part.per_movie[0]["localizations"] == int(part.frames["density"].sum() * (56 * PS / 1000) ** 2 + 0.5)
+    assert part.signal_per_loc == pytest.approx(cal.signal_per_loc, rel=0.1)
+
+
+def test_missed_dim_emitters_are_flagged(low, cal):
+    movie, locs = low
+    assert cal.warning is None
+    bright = locs[locs["photons"] > locs["photons"].median()]  # a localizer that misses the dim half
+    half = calibrate(Movie(movie, pixel_size=PS), bright, progress=False)
+    assert half.signal_per_loc == pytest.approx(2 * cal.signal_per_loc, rel=0.25)
+    assert half.warning and "missed" in half.warning and half.intercept > 0
+    assert half.to_dict()["warning"] == half.warning
+
+
 def test_streams_frames(cal):
     """Each frame is read once (plus at most 32 sampled for hot pixels), never the movie as a block."""
     data, _ = simulate_movie(n_frames=40, height=SIZE, width=SIZE, pixel_size=PS, density=1.0, seed=4)

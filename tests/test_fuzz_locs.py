@@ -164,8 +164,6 @@ def read_rows(data: bytes):
             continue
         if len(fields) > 1:
             cands[d] = fields
-    if len(cands) > 1 and "," in cands and not any(d in f for f in cands[","] for d in cands if d != ","):
-        cands = {",": cands[","]}
     if len(cands) != 1:
         raise Refuse("delimiter")
     delim, fields = next(iter(cands.items()))
@@ -180,6 +178,8 @@ def read_rows(data: bytes):
         for row in csv.reader(io.StringIO(rest, newline=""), delimiter=delim, strict=True):
             if not row:
                 continue
+            if any("\n" in f or "\r" in f for f in row):
+                raise Refuse("line break in a field")
             if len(row) == n + 1 and row[-1] == "":
                 row = row[:-1]
             if len(row) != n:

@@ -1,8 +1,9 @@
 """Property test of movie reading: a tif is read right or refused with one line (issue 10).
 
-Valid tifs are built with tifffile in many layouts (one series, page by page, appended, ImageJ,
+Valid tifs are built with tifffile in many layouts (one series, page by page, appended, ImageJ, OME,
 BigTIFF, big-endian, compressed, several strips), some with one odd page (another dtype, shape,
-two samples per pixel, another compression), then damaged (byte flips, truncation, a page claiming another compression). Every run of
+two samples per pixel, another compression) or ImageJ channels instead of frames, then damaged
+(byte flips, truncation, a page claiming another compression). Every run of
 ``imagesumming info`` and :func:`open_movie` must either refuse with one line naming the file
 (exit 2, :class:`InputError`) or give frames equal to an independent reading of the same bytes;
 never a traceback, never a changed input. Unequal pages are always refused; undamaged equal pages
@@ -27,8 +28,8 @@ from imagesumming.errors import InputError
 from imagesumming.io import open_movie
 
 DTYPES = ["uint8", "uint16", "int16", "uint32", "int32", "float32", "float64"]
-LAYOUTS = ["imwrite", "pages", "append", "imagej", "bigtiff", "bigendian", "zlib", "strips"]
-MIXES = [None, None, "dtype", "shape", "samples", "compression"]
+LAYOUTS = ["imwrite", "pages", "append", "imagej", "ome", "bigtiff", "bigendian", "zlib", "strips"]
+MIXES = [None, None, "dtype", "shape", "samples", "compression", "channels"]
 
 
 def _data(rng, shape, dtype):
@@ -43,13 +44,18 @@ def _data(rng, shape, dtype):
 def movies(draw):
     n = draw(st.integers(1, 5))
     layout = draw(st.sampled_from(LAYOUTS))
-    # tifffile's ImageJ writer takes a last axis of 1 for samples: (n, h, 1) is written as one h x n image
-    h, w = draw(st.integers(1, 9)), draw(st.integers(2 if layout == "imagej" else 1, 9))
+    # tifffile's ImageJ and OME writers squeeze 1-px sides ((n, h, 1) becomes one h x n image, or fails)
+    side = 2 if layout in ("imagej", "ome") else 1
+    h, w = draw(st.integers(side, 9)), draw(st.integers(side, 9))
     dtype = draw(st.sampled_from(["uint8", "uint16", "float32"] if layout == "imagej" else DTYPES))
     mix = draw(st.sampled_from(MIXES))
-    if mix in ("dtype", "shape") and n == 1:
-        mix = None  # one page of any dtype or shape is a valid movie
-    spec = {"n": n, "h": h, "w": w, "dtype": dtype, "layout": "pages" if mix else layout, "mix": mix,
+    if mix in ("dtype", "shape", "channels") and n == 1:
+        mix = None  # one page of any dtype or shape is a valid movie; one channel is one frame
+    if mix == "channels":  # an ImageJ hyperstack of n channels and no frames
+        layout, dtype, h, w = "imagej", "uint16", max(h, 2), max(w, 2)
+    elif mix:
+        layout = "pages"
+    spec = {"n": n, "h": h, "w": w, "dtype": dtype, "layout": layout, "mix": mix,
             "page": draw(st.integers(0, n - 1)), "other": draw(st.sampled_from([d for d in DTYPES if d != dtype])),
             "seed": draw(st.integers(0, 2**16))}
     where = st.integers(0, 2**16).map(lambda i: i / 2**16)
@@ -67,7 +73,11 @@ def _write(path: Path, spec) -> np.ndarray:
     if layout == "imwrite":
         tifffile.imwrite(path, frames, **kw)
     elif layout == "imagej":
-        tifffile.imwrite(path, frames, imagej=True, metadata={"axes": "TYX"})
+        tifffile.imwrite(path, frames, imagej=True, metadata={"axes": "CYX" if spec["mix"] == "channels" else "TYX"})
+    elif layout == "ome":
+        one = n == 1  # tifffile's OME writer drops a leading axis of 1
+        tifffile.imwrite(path, frames[0] if one else frames, ome=True, photometric="minisblack",
+                         metadata={"axes": "YX" if one else "TYX", "PhysicalSizeX": 0.1})
     elif layout in ("bigtiff", "bigendian", "zlib", "strips"):
         extra = {"bigtiff": {"bigtiff": True}, "bigendian": {"byteorder": ">"}, "zlib": {"compression": "zlib"},
                  "strips": {"rowsperstrip": 2}}[layout]
@@ -149,11 +159,11 @@ def test_tif_read_right_or_refused(spec):
         assert rc in (0, 2), (rc, err.getvalue())
         if rc == 2:
             _one_line(err.getvalue(), path)
-        unequal = spec["mix"] in ("dtype", "shape", "samples")
+        unequal = spec["mix"] in ("dtype", "shape", "samples", "channels")
         if not spec["damage"]:
             assert rc == (2 if unequal else 0), (spec, err.getvalue())
             if unequal:
-                assert "page" in err.getvalue() or "samples per pixel" in err.getvalue()
+                assert any(w in err.getvalue() for w in ("page", "samples per pixel", "channels and no frames"))
             else:
                 assert f"frames: {spec['n']}" in out.getvalue()
         try:

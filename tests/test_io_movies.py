@@ -678,3 +678,15 @@ def test_zero_frame_tif_says_it_holds_no_frames(tmp_path, capsys, kind):
     else:
         path.write_bytes(b"MM\x00*\x00\x00\x00\x00")
     _refused(capsys, path, "holds no frames")
+
+
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_checking_the_pages_decodes_no_pixel_data(tmp_path, monkeypatch, contiguous):
+    data = _stack(40, 8, 9)
+    path = _write_pages(tmp_path / "m.tif", list(data), contiguous=contiguous)
+    calls = _read_pages_spy(monkeypatch)
+    with open_movie(path) as m:
+        assert m.memmapped == contiguous and m.shape == data.shape
+        # page-by-page movies decode their last page once (a truncation check), nothing else
+        assert calls == ([] if contiguous else [39])
+        np.testing.assert_array_equal(m[17], data[17])

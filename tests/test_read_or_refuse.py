@@ -390,3 +390,57 @@ def test_column_mapping_in_the_addons_form(tmp_path, small_movie):
     ui.convert_unit.value = "um"  # disagrees with the label "X (nm)": refused
     ui.convert_form.force.value = True
     assert ui.convert() is None and "states nm" in c.message_text(ui.convert_form.status)
+
+
+@pytest.mark.parametrize("spec, words", [
+    ("frame=Frame,x=X", "must name the file's columns for y"), ("frame=Frame,x=X,y", "is not NAME=LABEL"),
+    ("frame=Frame,x=X,y=Y,speed=S", "'speed' is not a column name"), ("frame=F,x=X,y=X", "mapped twice"),
+])
+def test_bad_column_mappings_are_one_line(capsys, tmp_path, spec, words):
+    src = tmp_path / "a.csv"
+    src.write_text("F,X,Y\n1,2,3\n")
+    msg = refused(capsys, "info", src, "--columns", spec, "--frame-base", 1, "--unit", "nm")
+    assert words in msg
+
+
+def test_text_damage_that_would_shift_columns_is_refused_with_the_line(capsys, tmp_path):
+    cases = {
+        "cr.csv": (b'"id","frame","x [nm]","y [nm]"\n1,5,50\r0,600\n', "line 2 holds a carriage return"),
+        "mixed.csv": (b'frame,x [nm]\ty [nm]\n1,2\t3\n', "mixes comma and tab"),
+        "quoted.csv": (b'"id","frame","x [nm]","y [nm]"\n"1","5","500","600"\n"2","7","700"\n', "line 3 has 3 fields"),
+        "fewer.csv": (b',frame,x [nm],y [nm],Photon #,Sigma [nm]\n1,1,10,20,100,130\n2,2,30,40\n', "line 3 has 4"),
+    }
+    for name, (data, words) in cases.items():
+        src = tmp_path / name
+        src.write_bytes(data)
+        assert words in refused(capsys, "info", src, path=src), name
+
+
+def test_quoted_fields_and_a_header_with_a_trailing_delimiter_are_read(capsys, tmp_path):
+    src = tmp_path / "q.csv"
+    src.write_text('"id","frame","x [nm]","y [nm]",\n"1","5","500.5","600",\n"2","7","700","800",\n')
+    code, _, _ = run(capsys, "convert", src, "-o", tmp_path / "o.csv")
+    assert code == 0 and deepstorm_rows(tmp_path / "o.csv") == [(5, 500.5, 600.0), (7, 700.0, 800.0)]
+
+
+def test_real_picasso_file_as_hdf2csv_and_filter_export(capsys, tmp_path, shared_data):
+    """Picasso's testdata_locs.hdf5 written as `picasso hdf2csv` and Filter's Export as CSV write it
+    (pandas to_csv of the /locs table, with and without the index): read as the hdf5 is."""
+    import shutil
+
+    import pandas as pd
+
+    h5 = shared_data / "picasso" / "testdata_locs.hdf5"
+    want, _ = read_locs(h5)
+    with h5py.File(h5, "r") as f:
+        table = pd.DataFrame(f["locs"][...])
+    for name, index in (("hdf2csv_locs", True), ("filter_locs", False)):
+        src = tmp_path / f"{name}.csv"
+        table.to_csv(src, index=index)
+        shutil.copy(shared_data / "picasso" / "testdata_locs.yaml", tmp_path / f"{name}.yaml")
+        code, out, _ = run(capsys, "convert", src, "-o", tmp_path / f"{name}_ds.csv")
+        assert code == 0 and "picasso-plain-csv" in out and "pixel size 130 nm" in out
+        rows = deepstorm_rows(tmp_path / f"{name}_ds.csv")
+        got = pd.DataFrame(rows, columns=["frame", "x", "y"])
+        np.testing.assert_array_equal(np.sort(got["frame"]), np.sort(want["frame"]))
+        np.testing.assert_allclose(np.sort(got["x"]), np.sort(want["x"]), rtol=1e-6)

@@ -993,3 +993,22 @@ def test_extra_columns_are_carried_with_their_dtypes(bright):
     np.testing.assert_array_equal(back["photons"].to_numpy(), res.locs["photons"].to_numpy())
     assert list(back["group"]) == list(res.locs["group"]) and list(back["kind"]) == list(res.locs["kind"])
     assert isinstance(res.locs.index, pd.RangeIndex)
+
+
+def test_index_row_table_and_binary_search_agree(monkeypatch):
+    import imagesumming.sampling as sampling
+
+    tables = [random_locs(6, 40, 48, per_frame=25, seed=s) for s in (7, 8)]
+    with_table = index_locs(tables, [6, 6], PS, heights=[40, 40])
+    monkeypatch.setattr(sampling, "_ROW_TABLE_MAX", 0)
+    without = index_locs(tables, [6, 6], PS, heights=[40, 40])
+    assert with_table.row_start is not None and without.row_start is None
+    rng = np.random.default_rng(2)
+    mov, fr = rng.integers(0, 2, 300), rng.integers(0, 6, 300)
+    row, col = rng.integers(0, 40 - 9, 300), rng.integers(0, 48 - 9, 300)
+    for margin in (0, 2):
+        a = window_members(with_table, mov, fr, row, col, 9, margin=margin, heights=[40, 40])
+        b = window_members(without, mov, fr, row, col, 9, margin=margin, heights=[40, 40])
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    assert len(a[0]) > 100

@@ -124,6 +124,7 @@ def test_cli_sum_match_auto_writes_the_comparison(files, tmp_path, capsys):
 @pytest.mark.parametrize("extra, message", [
     (("--min-emitters", "auto"), "needs --match"),
     (("--match", "dense.tif", "--target-density", "2"), "drop --target-density"),
+    (("--match", "dense.tif", "--bin-size", "10"), "drop --bin-size"),  # even at the default value
     (("--min-emitters", "many"), "whole number or 'auto'"),
 ])
 def test_cli_sum_match_bad_options(files, tmp_path, capsys, extra, message):

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from . import options as o
+from .locs_options import add_locs_options, locs_files
 
 
 def register(sub) -> None:
@@ -22,6 +23,7 @@ def register(sub) -> None:
                    help="a low-density movie of the same sample and camera settings and its localizations "
                         "(Picasso hdf5/csv, ThunderSTORM or Deep-STORM csv); repeat for several")
     o.add_pixel_size(p)
+    add_locs_options(p, what="the calibration localizations")
     p.add_argument("--camera-offset", type=float, metavar="ADU",
                    help="camera offset (baseline): also report the background above it (the density does not "
                         "need it; default: not reported)")
@@ -48,7 +50,7 @@ def cmd_density(args: argparse.Namespace) -> int:
     png = Path(args.output) / f"{Path(args.movie).stem}_density.png"
     if args.plots:
         check_outputs([png], force=args.force)
-    result = measure_density(args.movie, [m for m, _ in args.calibrate], [loc for _, loc in args.calibrate],
+    result = measure_density(args.movie, [m for m, _ in args.calibrate], locs_files([loc for _, loc in args.calibrate], args),
                              pixel_size=args.pixel_size, border=args.border, camera_offset=args.camera_offset,
                              on_invalid=o.on_invalid(args), progress=o.progress(args))
     if args.plots:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 from pathlib import Path
@@ -101,7 +102,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from .. import __version__
-    from .._files import atomic_path, check_input_file, check_outputs, json_ready
+    from .._files import atomic_path, check_input_file, json_ready, output_set
     from ..evaluation import views
     from ..evaluation.matching import frame_overlap, match_radii
     from ..evaluation.metrics import metrics
@@ -128,7 +129,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise InputError("output must be a folder", out)
 
-    with load_prediction_folder(folder, locs=pred_path, name=name, movie=args.movie, gt=locs_file(args.gt, args, "gt-"),
+    with contextlib.ExitStack() as outputs, load_prediction_folder(folder, locs=pred_path, name=name, movie=args.movie,
+                                                                   gt=locs_file(args.gt, args, "gt-"),
                                 gt_format=args.gt_format, pixel_size=args.pixel_size,
                                 pixel_size_hr=args.pixel_size_hr) as pf:
         pred_all = pf.locs
@@ -149,8 +151,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         figures.update({f"frame_{f}.png": True for f in frames_wanted})
         files = ["metrics.json"] + (["metrics.csv"] if gt is not None else []) + \
                 (["sweep.csv"] if gt is not None and has_conf else []) + [k for k, v in figures.items() if v]
-        check_outputs([out / f for f in files], force=args.force)  # nothing is written before this passes
-        out.mkdir(parents=True, exist_ok=True)
+        # one set: locked, checked before anything is written, moved in together (metrics.json last)
+        outputs.enter_context(output_set([out / f for f in files], inputs=pf.paths.values(), force=args.force,
+                                         command="evaluate", manifest=out / "metrics.json"))
 
         summary = {"imagesumming_version": __version__, "command": "evaluate",
                    "inputs": {k: str(v) for k, v in pf.paths.items()}, "matcher": args.matcher,

@@ -31,8 +31,8 @@ def register(sub) -> None:
     o.add_pixel_size(p)
     p.add_argument("--movie", metavar="TIF", help="the movie of a localization file (gives image size and frames)")
     p.add_argument("--format", default="auto", metavar="FMT",
-                   help="localization format (default: detect): picasso-hdf5, picasso-csv, thunderstorm, "
-                        "deepstorm, deepstorm-prediction")
+                   help="localization format (default: detect): picasso-hdf5, picasso-csv, picasso-plain-csv, "
+                        "thunderstorm, deepstorm, deepstorm-prediction (other csv: --columns)")
     o.add_frame_base(p)
     add_locs_options(p)
     p.set_defaults(func=cmd_info)
@@ -69,6 +69,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"frames: {m.n_frames}")
             print(f"image size: {m.width} x {m.height} px (width x height), dtype {m.dtype}")
             print(f"pixel size: {ps}")
+        _print_output_set(args.file)
         return 0
     locs, rep = read_locs(locs_file(args.file, args, format=args.format), pixel_size=args.pixel_size)
     print(f"file: {args.file}")
@@ -105,6 +106,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         ext_x, ext_y = locs["x"].max() / 1000, locs["y"].max() / 1000
         print(f"image size: unknown (localizations reach {ext_x:.2f} x {ext_y:.2f} µm; "
               "give --movie for densities)")
+    _print_output_set(args.file)
     return _report_checks(locs, problems, ps=ps, width=width, height=height, n_frames=n_frames,
                           size_source=size_source, source=args.file)
 
@@ -152,7 +154,17 @@ def _report_checks(locs, problems, *, ps, width, height, n_frames, size_source, 
     return 0
 
 
+def _print_output_set(path) -> None:
+    """For files imagesumming wrote: whether they are one complete output set (see _files.output_set)."""
+    from .._files import set_report
+
+    report = set_report(path)
+    if report:
+        print(f"output set: {report}")
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
+    from .._files import output_set
     from ..errors import InputError
     from ..io import read_locs, write_locs
     from ..validate import check_locs
@@ -173,7 +185,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
         for key, name in (("Width", "width"), ("Height", "height"), ("Frames", "frames")):
             if key in rep.metadata:
                 kwargs[name] = int(rep.metadata[key])
-    write_locs(args.output, locs, args.to, force=args.force, **kwargs)
+    out = Path(args.output)
+    picasso = "pixel_size" in kwargs
+    # one set (a Picasso hdf5 with its yaml lands whole); never over the input (or its yaml)
+    with output_set([out] + ([out.with_suffix(".yaml")] if picasso else []), force=args.force, command="convert",
+                    inputs=[args.input, Path(args.input).with_suffix(".yaml")]) as stage:
+        write_locs(stage(out), locs, args.to, **kwargs)
     o.say(args, f"read {rep.rows_read} rows as {rep.format} ({rep.frame_base}-based frames, {rep.units}"
           + (f", pixel size {rep.pixel_size:g} nm" if rep.pixel_size else "") + ")")
     o.detail(args, rep.summary())

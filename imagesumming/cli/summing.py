@@ -32,8 +32,8 @@ def register(sub) -> None:
     p.add_argument("--summed", type=int, default=DEFAULTS["n_summed"], metavar="N",
                    help="summed frames to write (default: %(default)s)")
     k = p.add_mutually_exclusive_group()
-    k.add_argument("--bin-size", type=int, default=DEFAULTS["bin_size"], metavar="K",
-                   help="patches summed per frame (default: %(default)s)")
+    k.add_argument("--bin-size", type=int, metavar="K",  # None: not given (DEFAULTS, or --match chooses)
+                   help=f"patches summed per frame (default: {DEFAULTS['bin_size']})")
     k.add_argument("--target-density", type=float, metavar="D",
                    help="emitters/µm² wanted per summed frame: chooses K from the patches' mean density")
     p.add_argument("--min-emitters", type=_min_emitters, default=DEFAULTS["min_emitters"], metavar="N|auto",
@@ -63,40 +63,43 @@ def _min_emitters(text: str):
 
 
 def cmd_sum(args: argparse.Namespace) -> int:
-    from .._files import check_outputs
+    from .._files import output_set
     from ..errors import InputError
     from ..summing import output_paths, sum_patches
 
-    check_outputs(output_paths(args.output, args.name, plots=args.plots, match=bool(args.match)).values(),
-                  force=args.force)
-    if args.match:
-        return _cmd_sum_match(args)
-    if args.min_emitters == "auto":
-        raise InputError("--min-emitters auto needs --match DENSE.tif (the movie whose density to reach)")
-    result = sum_patches(
-        args.movie, locs_files(args.locs, args), pixel_size=args.pixel_size, camera_offset=o.camera_offset(args),
-        patch_size=args.patch_size, n_patches=args.patches, n_summed=args.summed, bin_size=args.bin_size,
-        target_density=args.target_density, min_emitters=args.min_emitters, unique=args.unique,
-        augment=args.augment, seed=args.seed, on_invalid=o.on_invalid(args), progress=o.progress(args))
-    written = result.save(args.output, name=args.name, force=args.force, plots=args.plots)
+    paths = output_paths(args.output, args.name, plots=args.plots, match=bool(args.match))
+    inputs = [*args.movie, *(args.locs or []), *(args.match or [])]
+    # the folder is locked and the outputs checked before the work; save() writes into this set
+    with output_set(paths.values(), inputs=inputs, force=args.force, command="sum", manifest=paths["params"]):
+        if args.match:
+            result = _sum_match(args)
+        else:
+            if args.min_emitters == "auto":
+                raise InputError("--min-emitters auto needs --match DENSE.tif (the movie whose density to reach)")
+            result = sum_patches(
+                args.movie, locs_files(args.locs, args), pixel_size=args.pixel_size,
+                camera_offset=o.camera_offset(args), patch_size=args.patch_size, n_patches=args.patches,
+                n_summed=args.summed, target_density=args.target_density,
+                bin_size=DEFAULTS["bin_size"] if args.bin_size is None and args.target_density is None
+                else args.bin_size,
+                min_emitters=args.min_emitters, unique=args.unique, augment=args.augment, seed=args.seed,
+                on_invalid=o.on_invalid(args), progress=o.progress(args))
+        written = result.save(args.output, name=args.name, force=args.force, plots=args.plots)
     o.say(args, result.summary())
     o.detail(args, *(f"wrote {path}" for path in written.values()))
     return 0
 
 
-def _cmd_sum_match(args: argparse.Namespace) -> int:
-    """``sum --match``: the target density from the movies to analyze, then the comparison."""
+def _sum_match(args: argparse.Namespace):
+    """``sum --match``: the target density from the movies to analyze, then the comparison (the result)."""
     from ..errors import InputError
     from ..target import sum_matching
 
-    if args.target_density is not None:
-        raise InputError("--match sets the target density from the movie to analyze: drop --target-density")
-    result = sum_matching(
+    if args.target_density is not None or args.bin_size is not None:
+        given = "--target-density" if args.target_density is not None else "--bin-size"
+        raise InputError(f"--match chooses k from the movie to analyze's density: drop {given}")
+    return sum_matching(
         args.movie, args.locs, args.match, min_emitters=args.min_emitters, pixel_size=args.pixel_size,
         camera_offset=o.camera_offset(args), patch_size=args.patch_size, n_patches=args.patches,
         n_summed=args.summed, unique=args.unique, augment=args.augment, seed=args.seed,
         on_invalid=o.on_invalid(args), progress=o.progress(args))
-    written = result.save(args.output, name=args.name, force=args.force, plots=args.plots)
-    o.say(args, result.summary())
-    o.detail(args, *(f"wrote {path}" for path in written.values()))
-    return 0

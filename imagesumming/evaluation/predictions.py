@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._files import atomic_path, check_input_file, check_outputs
+from .._files import atomic_path, check_input_file, check_not_inputs, check_outputs
 from ..errors import InputError
 from ..io.locs import read_locs, split_label
 from ..io.movies import Movie, open_movie
@@ -455,8 +455,7 @@ def filter_prediction_file(path, threshold: float, output, *, force: bool = Fals
     """
     path = check_input_file(path)
     threshold = _check_threshold(threshold)
-    if Path(output).resolve() == path.resolve():
-        raise InputError("output would overwrite the input; choose another file name", output)
+    check_not_inputs([output], [path])  # also through a symlink or a hard link
     check_outputs([output], force=force)
     fmt = read_locs(path)[1].format  # validates the file (and raises on unknown formats)
     if path.suffix.lower() in (".hdf5", ".h5") or fmt.startswith("picasso-hdf5"):
@@ -478,7 +477,7 @@ def filter_prediction_file(path, threshold: float, output, *, force: bool = Fals
         kept[first] = [str(i) for i in range(1, len(kept) + 1)]
     with open(path, encoding="utf-8-sig", newline="") as fh:
         header = fh.readline().rstrip("\r\n")  # verbatim (ThunderSTORM quotes its labels)
-    with atomic_path(output, force=force) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
+    with atomic_path(output, force=force, inputs=[path]) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
         out.write(header + "\n")
         kept.to_csv(out, index=False, header=False, lineterminator="\n")
     return {"kept": int(keep.sum()), "total": len(raw), "no_confidence": int(np.isnan(conf).sum()),

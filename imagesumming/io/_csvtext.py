@@ -30,6 +30,7 @@ DELIMITERS = (",", "\t", ";")
 _NAMES = {",": "comma", "\t": "tab", ";": "semicolon"}
 _MAX_HEADER = 1 << 20  # a header line longer than 1 MiB is not a localization table
 _CHUNK = 1 << 20
+_MAX_LINE = 64 << 20
 _NUL = re.compile(rb"\x00")
 _LONE_CR = re.compile(rb"\r(?!\n)")
 
@@ -98,12 +99,9 @@ def read_layout(path: Path) -> CsvLayout:
                              "remove the quotes around the lines (a spreadsheet export?)", path)
         raise InputError(f"header {clip(text, 60)} is not split by a comma, tab or semicolon: not a "
                          "localization csv", path)
-    if len(splits) > 1:
-        if "," in splits and not any(d in f for f in splits[","] for d in splits if d != ","):
-            splits = {",": splits[","]}  # another delimiter only inside quoted labels
-        else:
-            names = " and ".join(_NAMES[d] for d in splits)
-            raise InputError(f"header {clip(text, 50)} mixes {names} delimiters: save it with one delimiter", path)
+    if len(splits) > 1:  # a delimiter inside a quoted label does not split it: this header really mixes them
+        names = " and ".join(_NAMES[d] for d in splits)
+        raise InputError(f"header {clip(text, 50)} mixes {names} delimiters: save it with one delimiter", path)
     delim, fields = next(iter(splits.items()))
     labels = [f.strip() for f in fields]
     trailing = len(labels) > 2 and labels[-1] == ""
@@ -134,6 +132,9 @@ def check_rows(path: Path, layout: CsvLayout) -> bool:
             if chunk:
                 cut = buf.rfind(b"\n") + 1
                 if cut == 0:
+                    if len(buf) > _MAX_LINE:
+                        raise InputError(f"line {line} is longer than 64 MiB: not a localization csv (binary file?)",
+                                         path)
                     carry = buf
                     continue
                 body, carry = buf[:cut], buf[cut:]
@@ -185,6 +186,9 @@ def _check_rows_quoted(path: Path, layout: CsvLayout) -> bool:
         for row in rows:
             if not row:
                 continue
+            if any("\n" in f or "\r" in f for f in row):
+                raise InputError(f"line {rows.line_num + 1}: a quoted field holds a line break: damaged csv file",
+                                 path)
             if len(row) == n + 1 and row[-1] == "":
                 trailing = True
             elif len(row) != n:

@@ -139,7 +139,7 @@ class ReadReport:
         return "\n".join(lines)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)  # eq=False: hashed as an object (its mapping is a dict)
 class LocsFile(os.PathLike):
     """A localization file together with how to read it; usable wherever a path is.
 
@@ -496,6 +496,9 @@ def read_locs(path, pixel_size=None, format="auto", *, frame_base=None, columns=
     with warnings.catch_warnings():
         # numbers beyond any frame or int64 are refused below; numpy must not print about them first
         warnings.simplefilter("ignore", RuntimeWarning)
+        if fmt == "mapped-csv" and _is_hdf5(path):
+            raise InputError("a column mapping describes a csv file; this is an HDF5 file (Picasso hdf5 is read "
+                             "without one)", path)
         if fmt == "auto" and _is_hdf5(path):
             fmt = "picasso-hdf5"
         if fmt == "picasso-hdf5":
@@ -828,7 +831,9 @@ def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
     elif pixel_size is not None and report.pixel_size is None:
         report.pixel_size, report.pixel_size_source = pixel_size, "given by the caller"
     if fmt == "mapped-csv":
-        report.notes.append("coordinates taken from the image corner (pixel k spans [k, k+1) pixels)")
+        spec = ",".join(f"{k}={v}" for k, v in columns.items())
+        report.notes.append(f"columns mapped: {spec}; frames {report.frame_base}-based; coordinates taken from "
+                            "the image corner (pixel k spans [k, k+1) pixels)")
     report.renamed, report.extra_columns = renamed, extras
     return _finish(pd.DataFrame(data, copy=False), report), report  # make_locs copies
 
