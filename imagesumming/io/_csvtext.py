@@ -10,6 +10,9 @@ Conventions):
   delimiter, which some tools write); blank lines are skipped. Anything else (a row with fewer or
   more fields: a damaged or truncated file) is refused with its line number, because pandas would
   fill or shift the columns without a word.
+* Zeiss Elyra (ZEN) text exports end the table with a NUL byte at the start of a line, followed
+  by the acquisition's metadata (``VoxelSizeX : 0.097 \xb5m`` ..., cp1252): the table is read up to
+  that NUL and the trailer is ignored (with a note). Any other NUL byte is refused.
 
 Everything here raises :class:`~imagesumming.errors.InputError` with one short line.
 """
@@ -49,6 +52,8 @@ class CsvLayout:
     delimiter: str
     data_start: int  # byte offset of line 2
     header_trailing: bool = False
+    data_end: int | None = None  # byte offset where the table ends before a metadata trailer (Elyra)
+    trailer_line: int | None = None  # line number of that trailer
 
     @property
     def delimiter_name(self) -> str:
@@ -142,8 +147,17 @@ def check_rows(path: Path, layout: CsvLayout) -> bool:
                 body, carry = buf + b"\n", b""
             a = np.frombuffer(body, np.uint8)
             if (a == 0).any():
-                bad = line + int(np.count_nonzero(a[: int(np.argmax(a == 0))] == 10))
-                raise InputError(f"contains NUL bytes (line {bad}): not a text csv file (binary or damaged)", path)
+                i = int(np.argmax(a == 0))
+                bad = line + int(np.count_nonzero(a[:i] == 10))
+                if (i == 0 or a[i - 1] == 10) and _elyra_trailer(path, layout, i, buf, fh):
+                    layout.trailer_line = bad
+                    body, carry, chunk = body[:i], b"", b""
+                    a = a[:i]
+                    if not a.size:
+                        break
+                else:
+                    raise InputError(f"contains NUL bytes (line {bad}): not a text csv file (binary or damaged)",
+                                     path)
             ends = np.flatnonzero(a == 10)
             crs = np.flatnonzero(a == 13)
             if crs.size and not np.isin(crs + 1, ends).all():
@@ -167,14 +181,37 @@ def check_rows(path: Path, layout: CsvLayout) -> bool:
                                  "damaged or truncated csv file", path)
             trailing = trailing or bool(extra.any())
             line += len(ends)
+            if layout.data_end is not None:
+                break
     return trailing
+
+
+_TRAILER_MAX = 1 << 20
+_TRAILER_LINE = re.compile(rb"^[A-Za-z][^\t,;:]* : ")
+
+
+def _elyra_trailer(path, layout: CsvLayout, i: int, buf: bytes, fh) -> bool:
+    """True (and ``layout.data_end`` set) when the NUL at ``buf[i]`` starts a Zeiss Elyra metadata
+    trailer: a NUL at the start of a line, then at most 1 MiB of ``Key : value`` lines holding
+    ``VoxelSizeX`` and no other NUL (a row after it would be a damaged table, not a trailer)."""
+    pos = fh.tell() - len(buf) + i  # file offset of the NUL (buf ends where the file was read to)
+    with open(path, "rb") as g:
+        g.seek(pos)
+        rest = g.read(_TRAILER_MAX + 1)
+    if len(rest) > _TRAILER_MAX or rest.count(b"\x00") != 1 or b"VoxelSizeX" not in rest:
+        return False
+    lines = [ln for ln in rest[1:].replace(b"\r", b"\n").split(b"\n") if ln.strip()]
+    if not all(_TRAILER_LINE.match(ln) for ln in lines):  # rows after it: not a trailer
+        return False
+    layout.data_end = pos
+    return True
 
 
 def _check_rows_quoted(path: Path, layout: CsvLayout) -> bool:
     n = len(layout.labels)
     trailing = False
     with open(path, "rb") as fh:
-        raw = fh.read()
+        raw = fh.read(layout.data_end) if layout.data_end is not None else fh.read()
     for pattern, what in ((_NUL, "NUL bytes"), (_LONE_CR, "a carriage return inside the line")):
         m = pattern.search(raw)
         if m:

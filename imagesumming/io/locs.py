@@ -46,6 +46,7 @@ whole numbers, from 0 to :data:`MAX_FRAME` in the file (hdf5 and csv alike).
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
 import os
@@ -693,7 +694,11 @@ def _read_table(path: Path, layout, nrows=None) -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            raw = pd.read_csv(path, sep=layout.delimiter, header=None, skiprows=1, names=names, index_col=False,
+            source = path
+            if layout.data_end is not None:  # the table ends before a metadata trailer (Zeiss Elyra)
+                with open(path, "rb") as fh:
+                    source = io.BytesIO(fh.read(layout.data_end))
+            raw = pd.read_csv(source, sep=layout.delimiter, header=None, skiprows=1, names=names, index_col=False,
                               keep_default_na=False, na_values=_NA, encoding="utf-8-sig", nrows=nrows,
                               skip_blank_lines=True)
     except pd.errors.EmptyDataError:
@@ -740,6 +745,8 @@ def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
         notes.append(f"{layout.delimiter_name}-separated")
     if trailing or layout.header_trailing:
         notes.append("rows end with a delimiter (an empty last field): ignored")
+    if layout.trailer_line is not None:
+        notes.append(f"Zeiss Elyra metadata from line {layout.trailer_line} (after a NUL byte): ignored")
     if fmt == "mapped-csv" and frame_base is None:
         raise InputError("a csv described by a column mapping needs its frame base", path,
                          hint="give {frame_base} 0 or 1 (the number the file gives the movie's first frame)")

@@ -1,0 +1,65 @@
+"""Localization files as other tools really write them, tried through the command line.
+
+Each test writes a file exactly as the tool does (format read from the tool's source or its own
+sample files) and checks the numbers that come out against an independent reading, or a one-line
+refusal. Complements test_read_or_refuse.py (the issue's reproducers).
+"""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from test_read_or_refuse import deepstorm_rows, refused, run
+
+# Zeiss ZEN (Elyra) text export, laid out as Locan's sample file: tab-separated, CRLF, the table
+# ends with a NUL byte at a line start, then the acquisition's metadata in cp1252 with lone CRs.
+_ELYRA_HEADER = ("Index\tFirst Frame\tNumber Frames\tFrames Missing\tPosition X [nm]\tPosition Y [nm]\t"
+                 "Precision [nm]\tNumber Photons\tBackground variance\tChi square\tPSF half width [nm]\t"
+                 "Channel\tZ Slice")
+_ELYRA_TRAILER = (b"\x00\r\r\nVoxelSizeX : 0.0970873786 \xb5m\r\r\nVoxelSizeY : 0.0970873786 \xb5m\r\r\n"
+                  b"ResolutionX : 0.1000000000\r\r\nSizeX : 3200\r\r\nSizeY : 3200\r\r\n\r\nROI List : \r\r\n")
+_ELYRA_COLUMNS = "frame=First Frame,x=Position X [nm],y=Position Y [nm]"
+
+
+def _elyra(path, rows):
+    lines = [_ELYRA_HEADER] + [f"{i + 1}\t{f}\t1\t0\t{x}\t{y}\t8.6\t472\t5.33\t0.28\t110.0\t1\t1"
+                               for i, (f, x, y) in enumerate(rows)]
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode() + _ELYRA_TRAILER)
+    return path
+
+
+def test_elyra_export_is_read_up_to_its_metadata_trailer(capsys, tmp_path):
+    rows = [(1, 15850.6, 23502.1), (1, 25617.3, 24310.2), (3, 20155.8, 24039.1)]
+    src = _elyra(tmp_path / "elyra.txt", rows)
+    before = src.read_bytes()
+    code, out, err = run(capsys, "convert", src, "--columns", _ELYRA_COLUMNS, "--frame-base", "1",
+                         "-o", tmp_path / "out.csv")
+    assert code == 0, err
+    assert "Elyra metadata" in out + err
+    assert deepstorm_rows(tmp_path / "out.csv") == rows
+    assert src.read_bytes() == before
+    code, out, _ = run(capsys, "info", src, "--columns", _ELYRA_COLUMNS, "--frame-base", "1")
+    assert code == 0 and "rows: 3" in out and "Elyra metadata from line 5" in out
+
+
+def test_elyra_trailer_found_beyond_the_first_mebibyte(capsys, tmp_path):
+    rows = [(1 + i // 100, 100.0 + i, 200.0 + i) for i in range(20000)]  # ~1.6 MB of table
+    src = _elyra(tmp_path / "big.txt", rows)
+    code, out, err = run(capsys, "convert", src, "--columns", _ELYRA_COLUMNS, "--frame-base", "1",
+                         "-o", tmp_path / "out.csv")
+    assert code == 0, err
+    assert deepstorm_rows(tmp_path / "out.csv") == rows
+
+
+def test_nul_bytes_that_are_not_an_elyra_trailer_are_still_refused(capsys, tmp_path):
+    header = '"id","frame","x [nm]","y [nm]"\n'
+    src = tmp_path / "ts.csv"
+    src.write_bytes(header.encode() + b"1,1,100,200\n\x00\x00\x00\x00\n")  # a crash left zeros
+    assert "NUL" in refused(capsys, "info", src, path=src)
+    # an Elyra-like trailer in the middle of the table is not a trailer
+    src.write_bytes(header.encode() + b"1,1,100,200\n\x00VoxelSizeX : 1\n2,2,300,400\n\x00\n")
+    assert "NUL" in refused(capsys, "info", src, path=src)
+    src.write_bytes(header.encode() + b"1,1,100,200\n\x00\nVoxelSizeX : 1\n2,2,300,400\n")
+    assert "NUL" in refused(capsys, "info", src, path=src)
