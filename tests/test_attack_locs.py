@@ -63,3 +63,24 @@ def test_nul_bytes_that_are_not_an_elyra_trailer_are_still_refused(capsys, tmp_p
     assert "NUL" in refused(capsys, "info", src, path=src)
     src.write_bytes(header.encode() + b"1,1,100,200\n\x00\nVoxelSizeX : 1\n2,2,300,400\n")
     assert "NUL" in refused(capsys, "info", src, path=src)
+
+
+def test_a_csv_without_header_row_is_refused_not_short_of_its_first_row(capsys, tmp_path):
+    # e.g. an SMLM-challenge style submission: numbers from line 1 on. Read with --columns naming
+    # the first row's numbers, the first localization silently became the header.
+    src = tmp_path / "noheader.csv"
+    src.write_text("1,2,3456.2,1234.5\n2,1,3.2,4.5\n")
+    msg = refused(capsys, "convert", src, "--columns", "frame=1,x=3456.2,y=1234.5", "--frame-base", "1",
+                  "--unit", "nm", "-o", tmp_path / "out.csv", path=src)
+    assert "no header row" in msg
+    assert not (tmp_path / "out.csv").exists()
+    assert "no header row" in refused(capsys, "info", src, path=src)
+
+
+def test_decode_csv_comment_lines_are_named(capsys, tmp_path):
+    # DECODE's emitter csv (decode.utils.emitter_io.save_csv): three '# ' lines, then the header
+    src = tmp_path / "emitter.csv"
+    src.write_text('# DECODE EmitterSet\n# {"version": "0.10.0"}\n# {"xy_unit": "px", "px_size": [100.0, 100.0]}\n'
+                   "x,y,z,phot,frame_ix,id\n1.5,2.5,0.0,1000.0,0,0\n")
+    msg = refused(capsys, "info", src, path=src)
+    assert "comment" in msg and "not split" not in msg

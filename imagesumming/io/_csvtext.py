@@ -69,6 +69,14 @@ def _decode(raw: bytes, path, where: str) -> str:
                          "save it as UTF-8", path) from None
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def read_layout(path: Path) -> CsvLayout:
     """Header labels and delimiter of ``path``, or a one-line InputError saying what is wrong."""
     with open(path, "rb") as fh:
@@ -86,6 +94,9 @@ def read_layout(path: Path) -> CsvLayout:
     if text.lstrip().startswith("# <localizations"):
         raise InputError("rapidSTORM file (XML header line): not supported; export the localizations as a "
                          "ThunderSTORM csv, or as a csv with a header row and use --columns", path)
+    if text.lstrip().startswith("#"):  # DECODE writes 3 such lines; ThunderSTORM and Picasso none
+        raise InputError(f"line 1 is a comment ({clip(text.strip(), 40)}), not the header row: remove the "
+                         "comment lines above the column names", path)
     splits = {}
     for d in DELIMITERS:
         try:
@@ -109,6 +120,10 @@ def read_layout(path: Path) -> CsvLayout:
         raise InputError(f"header {clip(text, 50)} mixes {names} delimiters: save it with one delimiter", path)
     delim, fields = next(iter(splits.items()))
     labels = [f.strip() for f in fields]
+    if all(_is_number(f) for f in labels if f) and sum(1 for f in labels if f) > 1:
+        # a file without a header: its first localization would be taken for the column names
+        raise InputError(f"line 1 holds numbers ({clip(text, 40)}), not column names: the file has no header "
+                         "row; add one (e.g. frame,x [nm],y [nm])", path)
     trailing = len(labels) > 2 and labels[-1] == ""
     if trailing:
         labels = labels[:-1]
