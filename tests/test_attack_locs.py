@@ -84,3 +84,26 @@ def test_decode_csv_comment_lines_are_named(capsys, tmp_path):
                    "x,y,z,phot,frame_ix,id\n1.5,2.5,0.0,1000.0,0,0\n")
     msg = refused(capsys, "info", src, path=src)
     assert "comment" in msg and "not split" not in msg
+
+
+def test_thunderstorm_java_nan_and_infinity_are_missing_values(capsys, tmp_path):
+    # ThunderSTORM formats numbers with java.text.DecimalFormat: infinity is written as '∞' and,
+    # on Java 8 (Fiji's), NaN as U+FFFD. They are missing values, reported as 'NaN' ones are.
+    src = tmp_path / "ts.csv"
+    src.write_text('"id","frame","x [nm]","y [nm]","uncertainty_xy [nm]"\n'
+                   "1,1,100.5,200.25,\ufffd\n2,1,\u221e,300,12.5\n3,2,500,600,-\u221e\n", encoding="utf-8")
+    code, out, err = run(capsys, "info", src)
+    assert code == 0, err
+    assert "1 of 3 localizations: NaN or infinite x/y" in out
+    code, out, err = run(capsys, "convert", src, "--drop-invalid", "-o", tmp_path / "out.csv")
+    assert code == 0, err
+    assert deepstorm_rows(tmp_path / "out.csv") == [(1, 100.5, 200.25), (2, 500.0, 600.0)]
+
+
+@pytest.mark.parametrize("value, hint", [("1500,5", "decimal comma"), ('"1,500.5"', "thousands separator")])
+def test_spreadsheet_number_formats_are_named(capsys, tmp_path, value, hint):
+    src = tmp_path / "ts.csv"
+    delim = ";" if hint == "decimal comma" else ","
+    src.write_text(delim.join(['"id"', '"frame"', '"x [nm]"', '"y [nm]"']) + "\n"
+                   + delim.join(["1", "1", value, "2500"]) + "\n")
+    assert hint in refused(capsys, "info", src, path=src)

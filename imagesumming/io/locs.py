@@ -104,7 +104,9 @@ _FORMAT_NAMES = {"picasso-hdf5": "Picasso hdf5", "picasso-csv": "Picasso csv exp
 MAX_FRAME = 2**31 - 1
 #: length units a column label (``x [nm]``) or ``unit=`` may state, as nm per unit (None: camera pixels)
 UNITS = {"nm": 1.0, "um": 1000.0, "µm": 1000.0, "μm": 1000.0, "micron": 1000.0, "px": None, "pixel": None}
-_NA = ["", "NaN", "nan", "-nan", "NA", "Infinity", "-Infinity", "inf", "-inf"]
+#: missing values in csv text. ThunderSTORM formats numbers with Java's DecimalFormat, which writes
+#: infinity as "∞" and, on Java 8 (Fiji's), NaN as U+FFFD ("\ufffd"); they are missing values too.
+_NA = ["", "NaN", "nan", "-nan", "NA", "Infinity", "-Infinity", "inf", "-inf", "\u221e", "-\u221e", "\ufffd"]
 
 
 @dataclasses.dataclass
@@ -721,8 +723,13 @@ def _column_numbers(column: pd.Series, label, path) -> np.ndarray:
     bad_text = column.notna() & numbers.isna()
     if bad_text.any():
         example = column[bad_text].iloc[0]
+        hint = ""
+        if re.fullmatch(r"\s*[-+]?\d+,\d+\s*", str(example)):
+            hint = ": decimal commas? save the file with '.' as the decimal point"
+        elif re.fullmatch(r"\s*[-+]?\d{1,3}([,'\u00a0 ]\d{3})+(\.\d*)?\s*", str(example)):
+            hint = ": thousands separators? save the numbers without them"
         raise InputError(f"column {clip(label, 30)} has {int(bad_text.sum())} value(s) that are not numbers "
-                         f"(e.g. {clip(example, 20)})", path)
+                         f"(e.g. {clip(example, 20)}){hint}", path)
     out = numbers.to_numpy()
     if out.dtype.kind in "iu":
         return out
