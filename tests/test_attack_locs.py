@@ -107,3 +107,23 @@ def test_spreadsheet_number_formats_are_named(capsys, tmp_path, value, hint):
     src.write_text(delim.join(['"id"', '"frame"', '"x [nm]"', '"y [nm]"']) + "\n"
                    + delim.join(["1", "1", value, "2500"]) + "\n")
     assert hint in refused(capsys, "info", src, path=src)
+
+
+def test_info_with_movie_takes_its_pixel_size_as_sum_does(capsys, tmp_path):
+    # Picasso's "Export for ThunderSTORM" (picasso.io.export_thunderstorm: pandas, unquoted header,
+    # id and frame from 0, x [nm] = x_px * pixel size, bkgstd 0). sum reads it with the movie's
+    # pixel size; info --movie refused it ("give --pixel-size").
+    import numpy as np
+
+    from imagesumming.io import write_tif
+
+    write_tif(tmp_path / "m.tif", np.full((8, 16, 16), 100, np.uint16), pixel_size=130)
+    src = tmp_path / "export.csv"
+    src.write_text("id,frame,x [nm],y [nm],sigma [nm],intensity [photon],offset [photon],bkgstd [photon],"
+                   "uncertainty_xy [nm]\n0,0,650.0,1300.0,130.0,1000,10,0,13.0\n1,3,13.0,26.0,130.0,900,10,0,13.0\n")
+    code, out, err = run(capsys, "info", src, "--movie", tmp_path / "m.tif")
+    assert code == 0, err
+    assert "pixel size: 130 nm (movie" in out and "picasso-csv" in out
+    code, out, err = run(capsys, "convert", src, "--pixel-size", "130", "-o", tmp_path / "out.csv")
+    assert code == 0, err
+    assert deepstorm_rows(tmp_path / "out.csv") == [(1, 715.0, 1365.0), (4, 78.0, 91.0)]
