@@ -274,8 +274,8 @@ def _out_format(to, inputs) -> str | None:
         return _writable(to)
     fmts = {("deepstorm" if i.report is None else i.report.format) for i in inputs}
     if len(fmts) > 1:
-        raise InputError(f"the localization files have different formats ({', '.join(sorted(fmts))}): "
-                         "choose the output format (--to / to=)")
+        raise InputError(f"the localization files have different formats ({', '.join(sorted(fmts))})",
+                         hint="choose the output format with {to}")
     fmt = fmts.pop()
     return "thunderstorm" if fmt in _WRITTEN_AS_THUNDERSTORM else fmt
 

@@ -21,6 +21,7 @@ __all__ = ["ImageSummingError", "InputError", "OutputExistsError", "API_WORDS"]
 API_WORDS = {
     "force": "pass force=True",
     "on_invalid": "drop them with on_invalid='drop'",
+    "unique": "pass unique=False",
 }
 
 

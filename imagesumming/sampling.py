@@ -255,7 +255,7 @@ def choose_bins(rng, n_patches: int, n_summed: int, k: int, *, unique: bool = Fa
     if unique:
         if n_patches < n_summed * k:
             raise InputError(f"unique patches need at least summed x bin size = {n_summed} x {k} = "
-                             f"{n_summed * k} source patches, got {n_patches}: raise --patches or drop --unique")
+                             f"{n_summed * k} source patches, got {n_patches}", hint="raise {n_patches} or {unique}")
         return rng.permutation(n_patches)[: n_summed * k].reshape(n_summed, k)
     if 2 * k > n_patches:
         # k close to n: a partial shuffle per row

@@ -138,10 +138,10 @@ def _check_k(k, n_patches, n_summed, unique, target=""):
     what = f"target density {target} emitters/µm² needs k = {k}" if target else f"bin size {k}"
     if k > n_patches:
         raise InputError(f"{what} is larger than the number of patches {n_patches}: each summed frame needs "
-                         "k distinct patches; raise --patches" + (" or lower --target-density" if target else ""))
+                         "k distinct patches", hint="raise {n_patches}" + (" or lower {target_density}" if target else ""))
     if unique and n_patches < n_summed * k:
-        raise InputError(f"--unique needs at least summed x bin size = {n_summed} x {k} = {n_summed * k} patches "
-                         f"({what}), got {n_patches}: raise --patches or drop --unique")
+        raise InputError(f"unique patches need at least summed x bin size = {n_summed} x {k} = {n_summed * k} "
+                         f"patches ({what}), got {n_patches}", hint="raise {n_patches} or {unique}")
     return k
 
 
@@ -256,7 +256,7 @@ def _exact_sums(pool: np.ndarray, bins: np.ndarray, camera_offset: float, progre
         bound = k * max(abs(int(pool.min())), abs(int(pool.max()))) + (k - 1) * int(camera_offset)
         if bound >= 2**63:
             raise InputError(f"sums of k = {k} patches may exceed 64-bit integers (pixel values "
-                             f"{int(pool.min())}..{int(pool.max())}): lower --bin-size")
+                             f"{int(pool.min())}..{int(pool.max())})", hint="lower {bin_size}")
         if bound < 2**31:
             acc_dtype = np.int32
         if pool.dtype == np.uint64:  # numpy mixes uint64 with signed integers as float64
@@ -479,7 +479,7 @@ def _k_for_target(patch_density: np.ndarray, s: SumSettings) -> int:
     mean = float(patch_density.mean())
     if mean == 0:
         raise InputError(f"target density {s.target_density:g} emitters/µm² cannot be reached: the source "
-                         "patches hold no localizations; raise --min-emitters or give --bin-size")
+                         "patches hold no localizations", hint="raise {min_emitters} or give {bin_size}")
     return _check_k(max(1, int(round(s.target_density / mean))), s.n_patches, s.n_summed, s.unique,
                     target=f"{s.target_density:g} (patches average {mean:.3g})")
 

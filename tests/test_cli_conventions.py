@@ -90,6 +90,8 @@ def argv_for(command: str, data, out: Path, output_flag: str = "-o") -> tuple[li
         "notebooks": ([o_, out], out / "ImageSumming.ipynb"),
         "evaluate": ([data.pred, "--gt", data.csv, "--movie", data.tif, o_, out], out / "metrics.json"),
         "filter": ([data.pred, "--threshold", 0.5, o_, out / "f.csv"], out / "f.csv"),
+        # the `density` command (issue 13), calibrated on the same low-density movie
+        "density": ([data.tif, "--calibrate", data.tif, data.csv, "--plots", o_, out], out / "m_density.png"),
     }
     assert command in lines, f"add a working command line for the new command {command!r} to this test"
     args, written = lines[command]
@@ -147,6 +149,12 @@ def test_v_adds_detail(data, tmp_path, capsys):
     _, detailed, _ = run(capsys, "convert", data.csv, "-o", tmp_path / "b.csv", "-v")
     assert len(detailed.splitlines()) > len(normal.splitlines())
     assert "units in file" in detailed and "units in file" not in normal
+    argv, _ = argv_for("sum", data, tmp_path / "s1")
+    _, normal, _ = run(capsys, *argv)
+    argv, _ = argv_for("sum", data, tmp_path / "s2")
+    _, detailed, _ = run(capsys, *argv, "-v")
+    assert "versions: imagesumming" in detailed and "1-based frames" in detailed
+    assert "versions:" not in normal
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,3 +361,19 @@ def test_every_hint_in_the_package_names_options_that_exist():
     for hint in hints:
         for key in ImageSummingError("x", hint=hint).hint_keys:
             assert key in o.CLI_WORDS or o.option_name(key) in names, f"hint {hint!r}: no option for {key!r}"
+
+
+def test_the_api_default_follows_the_same_rule(small_movie, capsys, monkeypatch):
+    from imagesumming.summing import sum_patches
+
+    monkeypatch.setattr(_progress, "DELAY", 0.0)
+    movie, truth = small_movie
+    sum_patches(movie, truth, pixel_size=100.0, patch_size=10, n_patches=6, n_summed=3, bin_size=2,
+                min_emitters=1, seed=1)  # progress=True by default
+    out, err = capsys.readouterr()
+    assert "patches" not in err and "\r" not in out + err  # captured output is not a terminal
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    sum_patches(movie, truth, pixel_size=100.0, patch_size=10, n_patches=6, n_summed=3, bin_size=2,
+                min_emitters=1, seed=1)
+    assert "finding patches" in terminal.getvalue()  # on a terminal the same call draws its bars

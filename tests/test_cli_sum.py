@@ -96,9 +96,9 @@ def test_several_movies(data, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra,pattern", [
-    (["--patch-size", "80"], "patch size 80 px is larger than the 64x64 px frames"),
+    (["--patch-size", "80"], "patch size 80 px is larger than the 64x64 px frames.*; use a smaller --patch-size"),
     (["--bin-size", "50", "--patches", "20"], "bin size 50 is larger than the number of patches 20"),
-    (["--unique", "--patches", "20", "--summed", "10"], "--unique needs at least"),
+    (["--unique", "--patches", "20", "--summed", "10"], "unique patches need at least .*; raise --patches or leave out --unique"),
     (["--summed", "0"], "number of summed frames must be a whole number >= 1"),
     (["--patches", "-1"], "number of patches must be a whole number >= 1"),
     (["--min-emitters", "500"], "found only 0 of 200 patches"),

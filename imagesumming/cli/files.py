@@ -225,5 +225,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     demo = run_demo(args.output, seed=args.seed, force=args.force, verbose=o.progress(args))
     o.say(args, f"wrote synthetic movie {demo['movie']} and ground truth {demo['locs']}")
     o.say(args, demo["result"].summary())
-    o.detail(args, *(f"wrote {path}" for path in demo["outputs"].values()))
+    from .summing import input_lines
+
+    o.detail(args, *input_lines(demo["result"].params))
     return 0

@@ -38,6 +38,7 @@ CAMERA_OFFSET = DEFAULTS["camera_offset"]
 CLI_WORDS = {
     "force": "use --force",
     "on_invalid": "drop them with --drop-invalid",
+    "unique": "leave out --unique",
 }
 #: API parameters whose option is not simply their name with dashes
 _OPTIONS = {"n_patches": "--patches", "n_summed": "--summed"}

@@ -86,7 +86,7 @@ def cmd_sum(args: argparse.Namespace) -> int:
                 on_invalid=o.on_invalid(args), progress=o.progress(args))
         written = result.save(args.output, name=args.name, force=args.force, plots=args.plots)
     o.say(args, result.summary())
-    o.detail(args, *(f"wrote {path}" for path in written.values()))
+    o.detail(args, *input_lines(result.params))
     return 0
 
 
@@ -103,3 +103,19 @@ def _sum_match(args: argparse.Namespace):
         camera_offset=o.camera_offset(args), patch_size=args.patch_size, n_patches=args.patches,
         n_summed=args.summed, unique=args.unique, augment=args.augment, seed=args.seed,
         on_invalid=o.on_invalid(args), progress=o.progress(args))
+
+
+def input_lines(params: dict) -> list[str]:
+    """``-v``: what was read from each input and how (the params json's ``inputs``), and the versions."""
+    lines = []
+    for i in params.get("inputs", []):
+        shape = "x".join(map(str, i.get("shape", [])))
+        lines.append(f"input {i.get('index')}: {i.get('movie')} ({shape} {i.get('dtype', '')}, pixel size "
+                     f"{i.get('movie_pixel_size')} nm from {i.get('movie_pixel_size_source')})")
+        lines.append(f"  {i.get('locs')}: {i.get('locs_format')}, {i.get('locs_frame_base')}-based frames, "
+                     f"{i.get('localizations')} localizations ({i.get('localizations_used')} used)"
+                     + "".join(f"; {n}" for n in i.get("locs_notes", [])))
+    versions = params.get("versions") or {}
+    if versions:
+        lines.append("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    return lines

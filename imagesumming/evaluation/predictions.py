@@ -153,7 +153,7 @@ def find_prediction_files(folder, name: str | None = None, method: str | None = 
         raise InputError(f"no {what} in the prediction folder", folder)
     names = sorted({nm[0] for nm, _ in found})
     if len(names) > 1:
-        raise InputError(f"predictions of several movies ({', '.join(names)}): choose one with name=/--name", folder)
+        raise InputError(f"predictions of several movies ({', '.join(names)})", folder, hint="choose one with {name}")
     if len(found) > 1:
         raise InputError(f"both _avg and _max localizations of {names[0]!r}: choose one with method=", folder)
     (nm, method), locs = found[0]
@@ -186,8 +186,8 @@ def _images_for(folder, locs, name: str | None) -> tuple[str, dict]:
         names = sorted({nm[0] for nm in map(prediction_name, folder.glob("Localizations_*.csv")) if nm})
         if len(names) != 1:
             listing = f"predictions of several movies ({', '.join(names)})" if names else "no Localizations_<name>_*.csv"
-            raise InputError(f"{listing} in the prediction folder and {Path(locs).name} does not say which: "
-                             "choose one with name=/--name", folder)
+            raise InputError(f"{listing} in the prediction folder and {Path(locs).name} does not say which", folder,
+                             hint="choose one with {name}")
         name = names[0]
     return name, _image_paths(folder, name)
 

@@ -92,8 +92,9 @@ def read_layout(path: Path) -> CsvLayout:
     if not text.strip():
         raise InputError("csv file has no header line (line 1 is empty)", path)
     if text.lstrip().startswith("# <localizations"):
-        raise InputError("rapidSTORM file (XML header line): not supported; export the localizations as a "
-                         "ThunderSTORM csv, or as a csv with a header row and use --columns", path)
+        raise InputError("rapidSTORM file (XML header line): not supported", path,
+                         hint="export the localizations as a ThunderSTORM csv, or as a csv with a header row "
+                              "and read it with {columns}")
     if text.lstrip().startswith("#"):  # DECODE writes 3 such lines; ThunderSTORM and Picasso none
         raise InputError(f"line 1 is a comment ({clip(text.strip(), 40)}), not the header row: remove the "
                          "comment lines above the column names", path)

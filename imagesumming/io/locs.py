@@ -487,7 +487,7 @@ def read_locs(path, pixel_size=None, format="auto", *, frame_base=None, columns=
             raise InputError(f"--columns describes the file itself: it cannot be combined with format {fmt}", path)
         fmt = "mapped-csv"
     elif fmt == "mapped-csv":
-        raise InputError("format mapped-csv needs the column mapping (--columns / columns=)", path)
+        raise InputError("format mapped-csv needs the column mapping", path, hint="give it with {columns}")
     if unit is not None:
         unit = _check_unit(unit)
     if frame_base is not None:

@@ -107,6 +107,8 @@ FORM_WORDS = {
     "patch_size": "patch size",
     "n_patches": "source patches",
     "min_emitters": "min. emitters per patch",
+    "n_summed": "summed frames",
+    "unique": "untick 'use each source patch once'",
 }
 
 
