@@ -127,3 +127,16 @@ def test_info_with_movie_takes_its_pixel_size_as_sum_does(capsys, tmp_path):
     code, out, err = run(capsys, "convert", src, "--pixel-size", "130", "-o", tmp_path / "out.csv")
     assert code == 0, err
     assert deepstorm_rows(tmp_path / "out.csv") == [(1, 715.0, 1365.0), (4, 78.0, 91.0)]
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b'sep=,\r\n"id","frame","x [nm]","y [nm]"\r\n1,1,2,3\r\n', "delimiter line"),  # Excel's hint line
+    ("frame\tx [nm]\ty [nm]\n1\t2\t3\n".encode("utf-16"), "UTF-16"),  # Excel's "Unicode Text"
+])
+def test_spreadsheet_saves_are_named(capsys, tmp_path, content, expected):
+    # both were refused with a message about something else ("line 2 has 4 fields where the
+    # header has 2", "NUL bytes: binary")
+    src = tmp_path / "saved.csv"
+    src.write_bytes(content)
+    msg = refused(capsys, "info", src, path=src)
+    assert expected in msg and "fields" not in msg and "NUL" not in msg

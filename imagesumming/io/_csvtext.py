@@ -83,6 +83,8 @@ def read_layout(path: Path) -> CsvLayout:
         first = fh.readline(_MAX_HEADER)
     if len(first) >= _MAX_HEADER and not first.endswith(b"\n"):
         raise InputError("first line is longer than 1 MiB: not a localization csv (binary file?)", path)
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode Text", Windows tools
+        raise InputError("UTF-16 text (e.g. Excel's 'Unicode Text'): save it as UTF-8 csv", path)
     if b"\x00" in first:
         raise InputError("contains NUL bytes in line 1: not a text csv file (binary or damaged)", path)
     text = _decode(first, path, "line 1").rstrip("\r\n")
@@ -95,6 +97,9 @@ def read_layout(path: Path) -> CsvLayout:
         raise InputError("rapidSTORM file (XML header line): not supported", path,
                          hint="export the localizations as a ThunderSTORM csv, or as a csv with a header row "
                               "and read it with {columns}")
+    if re.fullmatch(r"\s*sep=.?\s*", text, flags=re.IGNORECASE):
+        raise InputError(f"line 1 {clip(text.strip(), 10)} is Excel's delimiter line, not the header row: remove it",
+                         path)
     if text.lstrip().startswith("#"):  # DECODE writes 3 such lines; ThunderSTORM and Picasso none
         raise InputError(f"line 1 is a comment ({clip(text.strip(), 40)}), not the header row: remove the "
                          "comment lines above the column names", path)
