@@ -140,3 +140,31 @@ def test_spreadsheet_saves_are_named(capsys, tmp_path, content, expected):
     src.write_bytes(content)
     msg = refused(capsys, "info", src, path=src)
     assert expected in msg and "fields" not in msg and "NUL" not in msg
+
+
+def test_filtered_picasso_export_is_not_taken_for_thunderstorm(capsys, tmp_path):
+    # Picasso's export with its first rows filtered out (pandas, index=False): ids no longer start at
+    # 0. It was read as ThunderSTORM (frames 1-based, corner origin): one frame and half a pixel off.
+    src = tmp_path / "export_filtered.csv"
+    src.write_text("id,frame,x [nm],y [nm],sigma [nm],intensity [photon],offset [photon],bkgstd [photon],"
+                   "uncertainty_xy [nm]\n3,11,650.0,1300.0,130.0,1000,10,0,13.0\n4,12,13.0,26.0,130.0,900,10,0,13.0\n")
+    msg = refused(capsys, "convert", src, "-o", tmp_path / "out.csv", path=src)
+    assert "bkgstd" in msg and "--from" in msg
+    assert not (tmp_path / "out.csv").exists()
+    code, _, err = run(capsys, "convert", src, "--from", "picasso-csv", "--pixel-size", "130", "-o", tmp_path / "p.csv")
+    assert code == 0, err
+    assert deepstorm_rows(tmp_path / "p.csv") == [(12, 715.0, 1365.0), (13, 78.0, 91.0)]
+    code, _, err = run(capsys, "convert", src, "--from", "thunderstorm", "-o", tmp_path / "t.csv")
+    assert code == 0, err
+    assert deepstorm_rows(tmp_path / "t.csv") == [(11, 650.0, 1300.0), (12, 13.0, 26.0)]
+    # a Picasso export converted to ThunderSTORM csv reads back as ThunderSTORM (no all-zero bkgstd kept)
+    code, _, err = run(capsys, "convert", tmp_path / "p.csv", "--to", "thunderstorm", "-o", tmp_path / "ts.csv")
+    assert code == 0, err
+    full = tmp_path / "export.csv"
+    full.write_text(src.read_text().replace("\n3,11,", "\n0,11,").replace("\n4,12,", "\n1,12,"))
+    code, _, err = run(capsys, "convert", full, "--pixel-size", "130", "--to", "thunderstorm", "-o", tmp_path / "ts2.csv")
+    assert code == 0, err
+    assert "bkgstd" not in (tmp_path / "ts2.csv").read_text()
+    code, _, err = run(capsys, "convert", tmp_path / "ts2.csv", "-o", tmp_path / "back.csv")
+    assert code == 0, err
+    assert deepstorm_rows(tmp_path / "back.csv") == [(12, 715.0, 1365.0), (13, 78.0, 91.0)]

@@ -419,6 +419,13 @@ def _detect_csv(path: Path, labels: list[str], raw: pd.DataFrame) -> str:
         zero_bkgstd = bk is not None and bool((pd.to_numeric(raw[bk], errors="coerce") == 0).all())
         if len(ids) and ids.min() == 0 and zero_bkgstd:
             return "picasso-csv"
+        if len(ids) and zero_bkgstd:
+            # ThunderSTORM's fits never give a zero background std in every row; Picasso writes 0.
+            # Its ids run from 0 unless rows were filtered out or ThunderSTORM re-saved the file:
+            # 0-based frames and pixel-centre positions, or ThunderSTORM's? Not a guess to make.
+            raise InputError(f"'bkgstd [photon]' is 0 in every row as in Picasso's csv export, but the ids start at "
+                             f"{ids.min():.10g}, not 0 (filtered or re-saved?): state the format (convert --from "
+                             "picasso-csv --pixel-size NM, or --from thunderstorm)", path)
         return "thunderstorm"
     if {"frame", "x", "y"} <= set(names):
         return "thunderstorm"
@@ -762,6 +769,12 @@ def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
                         origin="pixel centre" if fmt in ("picasso-csv", "picasso-plain-csv") else "corner")
     if fmt == "picasso-plain-csv":
         return _read_picasso_plain(path, raw, report, pixel_size, frame_base, unit)
+    if fmt == "picasso-csv":  # Picasso writes 0 as bkgstd: no data (written back, it would pass for Picasso's)
+        zero = [c for c in raw.columns if split_label(c)[0].lower() == "bkgstd"
+                and bool((pd.to_numeric(raw[c], errors="coerce") == 0).all())]
+        if zero:
+            raw = raw.drop(columns=zero)
+            notes.append(f"{zero[0]!r} left out: Picasso's export writes 0 there (no data)")
 
     data, renamed, extras, units = {}, {}, [], set()
     frame_label = "frame"
