@@ -7,7 +7,7 @@ from pathlib import Path
 from .io import write_deepstorm_csv, write_tif
 from .synthetic import SimulationParams, simulate_movie
 
-__all__ = ["DEMO_PARAMS", "make_demo_data", "run_demo"]
+__all__ = ["DEMO_PARAMS", "make_demo_data", "make_demo_prediction", "prediction_paths", "run_demo"]
 
 #: a small low-density acquisition: 107 nm pixels, offset 100 ADU, as the original notebook
 DEMO_PARAMS = SimulationParams(n_frames=60, height=96, width=96, pixel_size=107.0, emitters_per_frame=8,
@@ -41,24 +41,48 @@ def run_demo(out="imagesumming-demo", *, seed: int = 0, force: bool = False, ver
     truth), then sums patches with the original notebook's defaults (200 patches of 30 px, 100
     summed frames, k = 10, at least 2 emitters) and saves ``summed.tif``, ``summed.csv``,
     ``summed_provenance.csv``, ``summed_params.json`` and, with ``plots``, the PNG figures.
-    Every output is checked before anything is written. ``verbose`` shows progress bars (the
-    caller prints ``result.summary()``).
+    Finally it writes ``prediction/``, a Deep-STORM-like prediction of the demo movie
+    (:func:`make_demo_prediction`: ``Localizations_demo_movie_avg.csv`` with confidences,
+    ``Predicted_demo_movie.tif``, ``Widefield_demo_movie.tif``, named as the Deep-STORM notebook
+    names them) to try the prediction viewer and ``imagesumming evaluate`` with ``demo_locs.csv``
+    as ground truth. Every output is checked before anything is written. ``verbose`` shows
+    progress bars (the caller prints ``result.summary()``).
 
     Returns
     -------
     dict
-        ``movie``, ``locs`` (input paths), ``result`` (:class:`~imagesumming.summing.SummingResult`)
-        and ``outputs`` (paths written by :meth:`~imagesumming.summing.SummingResult.save`).
+        ``movie``, ``locs`` (input paths), ``result`` (:class:`~imagesumming.summing.SummingResult`),
+        ``outputs`` (paths written by :meth:`~imagesumming.summing.SummingResult.save`) and
+        ``prediction`` (what :func:`make_demo_prediction` returns: ``folder``, ``locs``,
+        ``predicted``, ``widefield`` and the counts).
     """
+    import numpy as np
+
     from ._files import check_outputs
+    from .io import open_movie, read_locs
     from .summing import output_paths, sum_patches
 
     outputs = output_paths(out, "summed", plots=plots)
-    check_outputs([Path(out) / "demo_movie.tif", Path(out) / "demo_locs.csv", *outputs.values()], force=force)
+    pred_paths = prediction_paths(Path(out) / "prediction", "demo_movie")
+    check_outputs([Path(out) / "demo_movie.tif", Path(out) / "demo_locs.csv", *outputs.values(),
+                   *pred_paths.values()], force=force)
     movie_path, locs_path = make_demo_data(out, seed=seed, force=force)
     result = sum_patches(movie_path, locs_path, seed=seed, progress=verbose)
     written = result.save(out, name="summed", force=force, plots=plots)
-    return {"movie": movie_path, "locs": locs_path, "result": result, "outputs": written}
+    truth, _ = read_locs(locs_path)
+    with open_movie(movie_path) as movie:
+        prediction = make_demo_prediction(Path(out) / "prediction", truth, pixel_size=movie.pixel_size,
+                                          height=movie.height, width=movie.width, movie=np.asarray(movie),
+                                          name="demo_movie", seed=seed, force=force)
+    return {"movie": movie_path, "locs": locs_path, "result": result, "outputs": written,
+            "prediction": prediction}
+
+
+def prediction_paths(folder, name: str) -> dict:
+    """The files of a Deep-STORM prediction of ``name`` (the movie's stem) in ``folder``, as the notebook names them."""
+    folder = Path(folder)
+    return {"locs": folder / f"Localizations_{name}_avg.csv", "predicted": folder / f"Predicted_{name}.tif",
+            "widefield": folder / f"Widefield_{name}.tif"}
 
 
 def make_demo_prediction(out, truth, *, pixel_size: float, height: int, width: int, movie=None,
@@ -125,8 +149,7 @@ def make_demo_prediction(out, truth, *, pixel_size: float, height: int, width: i
         wide = render_emitters(truth["x"], truth["y"], np.full(len(truth), 1000.0), height=height, width=width,
                                pixel_size=pixel_size, psf_sigma=130.0)
     wide = np.kron(wide, np.ones((upsampling, upsampling))).astype(np.float32) / upsampling**2
-    paths = {"locs": out / f"Localizations_{name}_avg.csv", "predicted": out / f"Predicted_{name}.tif",
-             "widefield": out / f"Widefield_{name}.tif"}
+    paths = prediction_paths(out, name)
     check_outputs(paths.values(), force=force)
     write_prediction_csv(paths["locs"], pred, force=force)
     write_tif(paths["predicted"], predicted, hr, force=force)

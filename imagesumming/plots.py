@@ -24,7 +24,7 @@ def new_figure(ncols: int = 1, nrows: int = 1, *, size=(4.0, 4.0), **kwargs):
 
 def plot_frame(ax, image, locs: pd.DataFrame | None = None, *, pixel_size: float, frame: int | None = None,
                origin_nm=(0.0, 0.0), color="red", marker="+", markersize=8, title=None, cmap="gray",
-               colorbar_values=None):
+               colorbar_values=None, colorbar: str | None = None):
     """Draw an image with localizations as crosses at their true positions.
 
     The image is shown with pixel ``k`` spanning ``[k, k+1) * pixel_size`` nm (corner
@@ -42,12 +42,16 @@ def plot_frame(ax, image, locs: pd.DataFrame | None = None, *, pixel_size: float
         Position of the image's corner in the table's coordinates (for a patch cut out of a frame).
     colorbar_values : str, optional
         Column used to colour the markers (e.g. ``"confidence"``); returns the scatter artist.
+    colorbar : str, optional
+        Label of an intensity colorbar beside the image (e.g. ``"ADU"``); none by default.
     """
     image = np.asarray(image)
     h, w = image.shape
     x0, y0 = origin_nm
-    ax.imshow(image, cmap=cmap, interpolation="nearest",
-              extent=(x0 / 1000, (x0 + w * pixel_size) / 1000, (y0 + h * pixel_size) / 1000, y0 / 1000))
+    im = ax.imshow(image, cmap=cmap, interpolation="nearest",
+                   extent=(x0 / 1000, (x0 + w * pixel_size) / 1000, (y0 + h * pixel_size) / 1000, y0 / 1000))
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, label=colorbar, shrink=0.85)
     artist = None
     if locs is not None and len(locs):
         sel = locs if frame is None else locs[locs["frame"] == frame]

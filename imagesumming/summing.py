@@ -981,11 +981,16 @@ class SummingResult:
         fig, ax = new_figure(1, 1, size=(5.0, 5.0))
         n = int((self.locs["frame"] == i).sum())
         plot_frame(ax, self.frames[i - 1], self.locs, pixel_size=self.pixel_size, frame=i,
-                   title=f"summed frame {i}: {n} emitters")
+                   title=f"summed frame {i}: {n} emitters", colorbar="ADU")
         return fig
 
-    def plot_single(self, i: int = 1):
-        """Summed frame ``i`` (1-based): its k source windows on their original frames, the patches, the sum."""
+    def plot_single(self, i: int = 1, *, columns: int = 3):
+        """Summed frame ``i`` (1-based): its k source windows on their original frames, the patches, the sum.
+
+        A grid of ``columns`` sources per row (each: the source frame with the window marked, then
+        the patch with its localizations), the summed frame in the last cell, so the figure stays
+        legible at notebook width whatever k. The patches share one intensity scale (ADU).
+        """
         from contextlib import ExitStack
 
         from matplotlib.patches import Rectangle
@@ -996,24 +1001,55 @@ class SummingResult:
         prov = self.provenance[self.provenance["summed_frame"] == i]
         k = len(prov)
         ps, P = self.pixel_size, self.frames.shape[1]
-        fig, axes = new_figure(k + 1, 2, size=(2.6, 2.6))
-        axes = np.asarray(axes).reshape(2, k + 1)
+        columns = max(1, min(int(columns), k + 1))
+        rows = -(-(k + 1) // columns)  # the k sources and the sum
+        fig, axes = new_figure(2 * columns, rows, size=(2.0, 2.0))
+        axes = np.asarray(axes).reshape(rows, 2 * columns)
+        cells = [(axes[r, 2 * c], axes[r, 2 * c + 1]) for r in range(rows) for c in range(columns)]
         with ExitStack() as stack:  # movies given as paths: opened once each, closed at the end
             needed = set(prov["movie"])
             movies = {m: stack.enter_context(as_movie(src, pixel_size=ps)) if isinstance(src, (str, os.PathLike))
                       else src for m, src in enumerate(self.movie_sources) if m in needed}
             images = [movies[rec.movie][rec.frame - 1] for rec in prov.itertuples(index=False)]
-        for j, (rec, image) in enumerate(zip(prov.itertuples(index=False), images)):
-            ax = axes[0, j]
-            plot_frame(ax, image, None, pixel_size=ps, title=f"{rec.movie_name} frame {rec.frame}")
-            ax.add_patch(Rectangle((rec.col * ps / 1000, rec.row * ps / 1000), P * ps / 1000, P * ps / 1000,
-                                   fill=False, edgecolor="yellow", linewidth=1.5))
-            pl = self._patch_locs(rec.patch)
-            plot_frame(axes[1, j], self.patches[rec.patch], pl, pixel_size=ps,
-                       title=f"patch {rec.patch} ({rec.transform})")
-        plot_frame(axes[1, k], self.frames[i - 1], self.locs, pixel_size=ps, frame=i, title=f"summed frame {i}")
-        axes[0, k].axis("off")
-        axes[0, k].text(0.0, 0.5, f"k = {k}\n{int((self.locs['frame'] == i).sum())} emitters", fontsize=10)
+        patches = [self.patches[rec.patch] for rec in prov.itertuples(index=False)]
+        lo = min((float(np.min(p)) for p in patches), default=0.0)
+        hi = max((float(np.max(p)) for p in patches), default=1.0)
+        shown = []
+        for (ax_frame, ax_patch), rec, image in zip(cells, prov.itertuples(index=False), images):
+            plot_frame(ax_frame, image, None, pixel_size=ps, title=f"{rec.movie_name}\nframe {rec.frame}")
+            ax_frame.add_patch(Rectangle((rec.col * ps / 1000, rec.row * ps / 1000), P * ps / 1000, P * ps / 1000,
+                                         fill=False, edgecolor="yellow", linewidth=1.5))
+            plot_frame(ax_patch, self.patches[rec.patch], self._patch_locs(rec.patch), pixel_size=ps, markersize=6,
+                       title=f"patch {rec.patch} ({rec.transform})\n{rec.n_emitters} emitters")
+            ax_patch.images[-1].set_clim(lo, hi if hi > lo else lo + 1)
+            shown.append(ax_patch)
+            for ax in (ax_frame, ax_patch):
+                ax.title.set_fontsize(8)
+                ax.tick_params(labelsize=7)
+                ax.set_xlabel("")
+                ax.set_ylabel("")
+        if shown:
+            fig.colorbar(shown[0].images[-1], ax=shown, label="patches [ADU]", shrink=0.6)
+        ax_sum, ax_text = cells[k]
+        n = int((self.locs["frame"] == i).sum())
+        plot_frame(ax_sum, self.frames[i - 1], self.locs, pixel_size=ps, frame=i, markersize=6,
+                   title=f"summed frame {i}\nk = {k}, {n} emitters")
+        # its colorbar as an inset into the empty cell beside it: the grid's columns stay aligned
+        cax = ax_sum.inset_axes([1.06, 0.0, 0.07, 1.0])
+        fig.colorbar(ax_sum.images[-1], cax=cax, label="ADU")
+        cax.tick_params(labelsize=7)
+        cax.set_in_layout(False)
+        ax_sum.title.set_fontsize(8)
+        ax_sum.tick_params(labelsize=7)
+        ax_sum.set_xlabel("")
+        ax_sum.set_ylabel("")  # labels would widen this column of the grid
+        ax_text.axis("off")
+        ax_text.text(0.45, 0.5, "positions in µm\nyellow: the patch's\nwindow on its frame", fontsize=8,
+                     va="center")
+        for ax_frame, ax_patch in cells[k + 1:]:
+            ax_frame.axis("off")
+            ax_patch.axis("off")
+        fig.suptitle(f"summed frame {i}: its {k} source patches", fontsize=10)
         return fig
 
     def _patch_locs(self, patch: int) -> pd.DataFrame:

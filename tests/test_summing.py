@@ -592,7 +592,9 @@ def test_summary_and_figures(tmp_path, bright):
     for fig in (res.plot_density(), res.plot_frame(2), res.plot_single(3), res.plot_background()):
         assert isinstance(fig, Figure)
     assert len(res.plot_background().axes) == 4
-    assert len(res.plot_single(1).axes) == 2 * (3 + 1)
+    # k = 3 sources (frame with its window + patch) and the sum, each image drawn once
+    single = res.plot_single(1)
+    assert sum(len(ax.images) for ax in single.axes) == 2 * 3 + 1
     with pytest.raises(IndexError):
         res.plot_frame(0)
     paths = res.save(tmp_path, plots=True)

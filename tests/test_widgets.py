@@ -22,6 +22,7 @@ from imagesumming.demo import make_demo_data, make_demo_prediction
 from imagesumming.io import open_movie, read_locs
 from imagesumming.widgets import AddOnsUI, PredictionViewerUI, SummingUI
 from imagesumming.widgets import _common as c
+from imagesumming.widgets._viewer import threshold_text
 
 IPYW7 = ipywidgets.__version__.startswith("7.")
 
@@ -57,9 +58,9 @@ def test_summing_ui_from_folder_load_run_show_save(demo, tmp_path):
     ui = SummingUI.from_folder(demo["folder"], out_dir=str(tmp_path / "out"))
     assert ui.name.value == "summed" and ui.out_dir.value == str(tmp_path / "out")
     assert [(r.movie.value, r.locs.value) for r in ui.rows] == [(str(demo["movie"]), str(demo["locs"]))]
-    # the original notebook's defaults
+    # the original notebook's defaults; the pixel size from the files (0)
     assert (ui.pixel_size.value, ui.camera_offset.value, ui.patch_size.value, ui.n_patches.value,
-            ui.n_summed.value, ui.bin_size.value, ui.min_emitters.value) == (107, 100, 30, 200, 100, 10, 2)
+            ui.n_summed.value, ui.bin_size.value, ui.min_emitters.value) == (0, 100, 30, 200, 100, 10, 2)
 
     ui.load_button.click()
     assert "loaded 1 input pair" in c.message_text(ui.inputs_status)
@@ -330,8 +331,16 @@ def test_viewer_loads_folder_and_threshold_updates_metrics(demo, tmp_path):
 
     assert ui.recommended is not None
     ui.recommend_button.click()
-    assert ui.threshold.value == pytest.approx(float(ui.recommended["threshold"]))
-    assert "recommended threshold" in c.message_text(ui.recommend_text)
+    best = float(ui.recommended["threshold"])
+    conf = ui.folder.locs["confidence"].to_numpy()
+    # the slider moves to the shortest decimal keeping the same rows, and every part shows it alike
+    t = ui.threshold.value
+    assert t <= best and np.array_equal(conf >= t, conf >= best)
+    shown = threshold_text(t)
+    assert len(shown) <= len(threshold_text(best))
+    assert f"recommended threshold {shown} " in c.message_text(ui.recommend_text)
+    assert f"<b>threshold {shown}</b>" in ui.metrics.value
+    assert ui.threshold.readout_format == f".{len(shown.split('.')[1])}f"
 
     ui.out_csv.value = str(tmp_path / "filtered.csv")
     ui.save_button.click()
@@ -391,7 +400,10 @@ def test_summing_ui_says_when_a_typed_pixel_size_overrides_the_files(demo, tmp_p
     ui = SummingUI([demo["movie"]], [demo["locs"]], out_dir=str(tmp_path / "out"))
     ui.pixel_size.value = 110  # the demo movie's tags say 107 nm
     assert ui.load()
-    assert "demo_movie.tif says 107 nm per pixel; the 110 nm given above are used" in c.message_text(ui.inputs_status)
+    # a visible warning (its own line, marked), not a grey note
+    assert ("Warning: demo_movie.tif says 107 nm per pixel; the 110 nm typed above are used"
+            in c.message_text(ui.inputs_status))
+    assert f"color:{c._COLORS['warning']}" in ui.inputs_status.value
     _small_run(ui)
     assert ui.run()
     text = c.message_text(ui.run_status)
@@ -418,3 +430,155 @@ def test_summing_ui_unreadable_frame_on_the_slider_is_a_message(demo):
     ui._inputs[0] = dataclasses.replace(ui._inputs[0], movie=Unreadable())
     ui.input_frame.value = 3  # the observer must not raise (a traceback in the kernel's log)
     assert c.message_text(ui.inputs_status) == "Error: OSError: frame unreadable (truncated file?)"
+
+
+# --- issue 12: forms that show results where people look ---------------------------------------
+def test_find_pairs_never_offers_files_imagesumming_wrote(tmp_path):
+    """A data folder holding a summing run (NAME_params.json names its files) offers only the raw pair."""
+    from imagesumming.demo import run_demo
+
+    run_demo(tmp_path, seed=1, plots=False)
+    assert (tmp_path / "summed.tif").exists() and (tmp_path / "summed.csv").exists()
+    assert c.find_pairs(tmp_path) == [(tmp_path / "demo_movie.tif", tmp_path / "demo_locs.csv")]
+    ui = SummingUI.from_folder(tmp_path)
+    assert [(r.movie.value, r.locs.value) for r in ui.rows] == [(str(tmp_path / "demo_movie.tif"),
+                                                                 str(tmp_path / "demo_locs.csv"))]
+    addons = AddOnsUI.from_folder(tmp_path)
+    assert addons.merge_movies.value == str(tmp_path / "demo_movie.tif")
+    # the outputs of sum-frames (OUT_groups.json) are results too
+    addons.sum_movie.value, addons.sum_locs.value = str(tmp_path / "demo_movie.tif"), str(tmp_path / "demo_locs.csv")
+    addons.sum_output.value = str(tmp_path / "dense.tif")
+    assert addons.sum_frames() is not None
+    assert c.find_pairs(tmp_path) == [(tmp_path / "demo_movie.tif", tmp_path / "demo_locs.csv")]
+    # an unrelated json with that name is not trusted to name anything
+    (tmp_path / "other_params.json").write_text("[1, 2]")
+    assert "demo_movie.tif" not in c.written_by_imagesumming(tmp_path)
+
+
+def test_demo_writes_a_prediction_folder_the_viewer_and_evaluate_read(tmp_path):
+    from imagesumming.demo import run_demo
+    from imagesumming.evaluation import evaluate, load_prediction_folder
+
+    demo = run_demo(tmp_path, seed=4, plots=False)
+    pred = demo["prediction"]
+    assert sorted(p.name for p in (tmp_path / "prediction").iterdir()) == [
+        "Localizations_demo_movie_avg.csv", "Predicted_demo_movie.tif", "Widefield_demo_movie.tif"]
+    with load_prediction_folder(tmp_path / "prediction", movie=demo["movie"], gt=demo["locs"]) as pf:
+        assert len(pf.locs) == pred["detected"] + pred["false"] and pf.locs["confidence"].notna().all()
+        table = evaluate(pf.gt, pf.locs, radii=(100,))
+        assert 0.6 < float(table["recall"].iloc[0]) < 0.95  # 15 % missed, 25 nm jitter
+    ui = PredictionViewerUI.from_folder(tmp_path)
+    assert ui.pred_dir.value == str(tmp_path / "prediction") and ui.gt_path.value == str(demo["locs"])
+    assert ui.load() and ui.recommended is not None
+    with pytest.raises(Exception, match="exists already"):
+        run_demo(tmp_path, seed=4, plots=False)
+
+
+def test_forms_turn_the_api_bars_off_and_leave_no_widget_in_their_outputs(demo, tmp_path, monkeypatch):
+    """The API's tqdm notebook bars close their widgets, which an Output shows as "model not found"."""
+    import imagesumming.addons
+    import imagesumming.summing
+
+    calls = []
+    for module, name in ((imagesumming.addons, "merge_movies"), (imagesumming.addons, "split_frames"),
+                         (imagesumming.summing, "sum_patches")):
+        real = getattr(module, name)
+
+        def spy(*args, _real=real, _name=name, **kwargs):
+            calls.append((_name, kwargs.get("progress")))
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+    ui = AddOnsUI(demo["movie"], demo["locs"], out_dir=tmp_path)
+    assert ui.merge() is not None and ui.frames() is not None
+    assert ui.merge_form.progress.bar_style == "success" and ui.merge_form.log.outputs == ()
+    s = SummingUI([demo["movie"]], [demo["locs"]])
+    _small_run(s)
+    assert s.run() and s.run_log.outputs == ()
+    assert calls == [("merge_movies", False), ("split_frames", False), ("sum_patches", False)]
+    ui.split_movie.value = str(tmp_path / "nope.tif")  # a failing job marks its bar
+    assert ui.split() is None and ui.split_form.progress.bar_style == "danger"
+
+
+def test_summing_ui_results_under_their_controls_and_legible(demo, tmp_path):
+    ui = SummingUI([demo["movie"]], [demo["locs"]])
+    view = list(ui.result_view.children)
+    controls = next(i for i, ch in enumerate(view) if ui.single_button in getattr(ch, "children", ()))
+    # Show single's figure right under its button, the frame next, the long summary last
+    assert view[controls + 2] is ui.single_out
+    assert view.index(ui.summary) > view.index(next(ch for ch in view if ui.result_out in getattr(ch, "children", ())))
+    assert ui.load()
+    _small_run(ui)
+    assert ui.run()
+    # the page is asked to scroll to the summed frame (a JavaScript record aimed at its own class)
+    js = ui._scroll.outputs[0]["data"]["application/javascript"]
+    assert ui._result_hook in js and ui._result_hook in ui.result_out._dom_classes
+    assert "white-space:pre-wrap;word-break:normal" in ui.summary.value
+    assert ui.show_single()
+    assert ui._single_hook in ui._scroll.outputs[0]["data"]["application/javascript"]
+    single1 = _png(ui.single_out)
+    ui.result_frame.value = 2  # the shown sources follow the slider
+    assert c.shown_images(ui.single_out) == 1 and _png(ui.single_out) != single1
+    from PIL import Image  # noqa: PLC0415 - matplotlib depends on pillow
+    import io
+
+    width, height = Image.open(io.BytesIO(_png(ui.single_out))).size
+    assert width <= 1000 and height <= 900  # k = 4 sources: legible at notebook width, not a 2,288 px strip
+    # frame images carry an intensity colorbar in ADU
+    fig = ui.result.plot_frame(1)
+    assert any(ax.get_ylabel() == "ADU" for ax in fig.axes)
+
+
+def test_summing_ui_removed_pair_leaves_the_table_at_once(demo, tmp_path):
+    other = tmp_path / "b"
+    other.mkdir()
+    movie2, locs2 = make_demo_data(other, seed=7)
+    ui = SummingUI([demo["movie"], movie2], [demo["locs"], locs2])
+    assert ui.load() and len(ui._inputs) == 2
+    info = c.message_text(ui.input_info)
+    assert info.count("demo_movie.tif") == 2 and "localization file" in info
+    header = ui.input_info.value.split("</tr>")[0]  # each column named once
+    assert header.count(">localizations<") == 1
+    ui.rows[1].remove.click()
+    assert len(ui._inputs) == 1 and ui._inputs[0].movie_path == demo["movie"]
+    assert c.message_text(ui.input_info).count("demo_movie.tif") == 1
+    assert [tuple(o) for o in ui.input_choice.options] == [("1: demo_movie.tif", 0)]
+    assert "1 input pair(s) loaded" in c.message_text(ui.inputs_status)
+
+
+def test_viewer_views_say_what_they_show(demo, tmp_path):
+    from imagesumming.evaluation import sweep_view
+    from imagesumming.evaluation.views import confidence_cmap
+
+    ui = PredictionViewerUI(demo["pred"]["folder"], demo["locs"])  # no movie
+    assert ui.load()
+    from imagesumming.evaluation import folder_frame_view
+
+    fig = folder_frame_view(ui.folder, 1, threshold=ui.threshold_value())
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0] == "frame 1: ground truth (no movie given)" and "no movie" in titles[1]
+    # the lowest confidence stays bright on a black image
+    r, g, b, _ = confidence_cmap()(0.0)
+    assert 0.299 * r + 0.587 * g + 0.114 * b > 0.3
+    ui.threshold.value = 0.5
+    s = sweep_view(ui.sweep, threshold=ui.threshold_value(), confidence=ui.folder.locs["confidence"])
+    ax = s.axes[0]
+    assert ax.get_ylabel() and any(t.get_text() == "current: 0.5" for t in ax.get_legend().get_texts())
+    # the readout follows the value: one threshold, one way of writing it
+    assert ui.threshold.readout_format == ".1f" and "<b>threshold 0.5</b>" in ui.metrics.value
+    ui.out_csv.value = str(tmp_path / "f.csv")
+    assert ui.save() and "confidence >= 0.5;" in c.message_text(ui.save_status)
+
+
+def test_addons_ui_warns_when_a_typed_pixel_size_overrides_the_movie(demo, tmp_path):
+    ui = AddOnsUI(demo["movie"], demo["locs"], out_dir=tmp_path)
+    assert ui.split_form.pixel_size.value == 0  # from the files
+    ui.split_form.pixel_size.value = 110  # the demo movie's tags say 107 nm
+    assert ui.split() is not None
+    msg = c.message_text(ui.split_form.status)
+    assert "split: wrote" in msg and "Warning: demo_movie.tif says 107 nm per pixel; the 110 nm typed" in msg
+    ui.merge_movies.value = f"{demo['movie']}\n{demo['movie']}"
+    ui.merge_locs.value = f"{demo['locs']}\n{demo['locs']}"
+    ui.merge_form.pixel_size.value = 107  # agrees: nothing to say
+    assert ui.merge() is not None, c.message_text(ui.merge_form.status)
+    assert "Warning" not in c.message_text(ui.merge_form.status)

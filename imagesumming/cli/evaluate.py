@@ -217,7 +217,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                     summary["notes"].append(note)
                 summary["best_thresholds"] = best
                 summary["sweep"] = mode
-                _save(views.sweep_view(sweep), out / "sweep.png", args.force)
+                _save(views.sweep_view(sweep, confidence=pred_all["confidence"]), out / "sweep.png", args.force)
             else:
                 o.say(args, "note: the predictions have no confidence column: no threshold sweep")
         else:

@@ -225,7 +225,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     demo = run_demo(args.output, seed=args.seed, force=args.force, verbose=o.progress(args))
     o.say(args, f"wrote synthetic movie {demo['movie']} and ground truth {demo['locs']}")
     o.say(args, demo["result"].summary())
+    pred = demo["prediction"]
+    o.say(args, f"wrote a Deep-STORM-like prediction of the movie in {pred['folder']} (try the prediction "
+                f"viewer, or: imagesumming evaluate {pred['locs']} --gt {demo['locs']} --movie {demo['movie']} "
+                f"-o {Path(args.output) / 'eval'})")
     from .summing import input_lines
 
     o.detail(args, *input_lines(demo["result"].params))
+    o.detail(args, *(f"wrote {path}" for path in demo["outputs"].values()),
+             *(f"wrote {pred[k]}" for k in ("locs", "predicted", "widefield")))
     return 0

@@ -27,6 +27,14 @@ def _prediction_origin(pixel_size_hr: float) -> tuple[float, float]:
 __all__ = ["frame_view", "folder_frame_view", "merged_view", "confidence_histogram", "density_view", "sweep_view"]
 
 
+def confidence_cmap():
+    """Colours for confidences that stay bright on a dark image (plasma without its dark third)."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    return ListedColormap(colormaps["plasma"](np.linspace(0.35, 1.0, 256)), name="confidence")
+
+
 def _frame_rows(locs, frame, threshold=None, column="confidence"):
     if locs is None:
         return None
@@ -76,7 +84,11 @@ def frame_view(frame: int, *, movie_frame=None, prediction_frame=None, gt: pd.Da
         ax.set_ylim(h / 1000, 0)
 
     left, right = axes
-    background(left, movie_frame, pixel_size, f"frame {frame}: widefield + ground truth")
+    has_movie = movie_frame is not None and bool(pixel_size)
+    left_title = (f"frame {frame}: widefield" + (" + ground truth" if g is not None else "") if has_movie
+                  else f"frame {frame}: " + ("ground truth (no movie given)" if g is not None
+                                             else "no movie and no ground truth given"))
+    background(left, movie_frame, pixel_size, left_title)
     if g is not None and len(g):
         left.plot(g["x"] / 1000, g["y"] / 1000, "+", color="red", markersize=9, label=f"ground truth ({len(g)})")
         left.legend(loc="upper right", fontsize=8)
@@ -84,15 +96,15 @@ def frame_view(frame: int, *, movie_frame=None, prediction_frame=None, gt: pd.Da
         background(right, prediction_frame, pixel_size_hr, f"frame {frame}: prediction",
                    _prediction_origin(pixel_size_hr))
     else:
-        background(right, movie_frame, pixel_size, f"frame {frame}: predictions on widefield (no stack)")
+        background(right, movie_frame, pixel_size, f"frame {frame}: predictions on widefield (no stack)"
+                   if has_movie else f"frame {frame}: predictions (no movie, no stack)")
     if p is not None and len(p):
         if "confidence" in p.columns:
-            from matplotlib import colormaps
             from matplotlib.cm import ScalarMappable
             from matplotlib.colors import Normalize
 
             conf = p["confidence"].to_numpy(dtype=np.float64)
-            sm = ScalarMappable(Normalize(np.nanmin(conf), np.nanmax(conf)), colormaps["viridis"])
+            sm = ScalarMappable(Normalize(np.nanmin(conf), np.nanmax(conf)), confidence_cmap())
             # hollow circles keep the prediction image visible under them
             right.scatter(p["x"] / 1000, p["y"] / 1000, s=36, marker="o", facecolors="none",
                           edgecolors=sm.to_rgba(conf), linewidths=1.2)
@@ -221,7 +233,7 @@ _CURVES = (("jaccard", "Jaccard"), ("recall", "recall"), ("precision", "precisio
            ("efficiency", "efficiency (α=1)"))
 
 
-def sweep_view(sweep: pd.DataFrame):
+def sweep_view(sweep: pd.DataFrame, *, threshold: float | None = None, confidence=None):
     """Metrics against the confidence threshold, one panel per radius, best thresholds marked.
 
     Parameters
@@ -230,7 +242,14 @@ def sweep_view(sweep: pd.DataFrame):
         From :func:`~imagesumming.evaluation.sweep.threshold_sweep`. The value at threshold
         ``t_i`` holds for every threshold in ``(t_{i-1}, t_i]`` (same predictions kept), hence
         the steps.
+    threshold : float, optional
+        The current threshold, drawn as a solid line.
+    confidence : array, optional
+        The predictions' confidences: the best thresholds are then labelled as the shortest
+        decimal that keeps the same predictions (:func:`~imagesumming.evaluation.sweep.round_threshold`).
     """
+    from .sweep import round_threshold
+
     radii = list(pd.unique(sweep["radius_nm"])) if len(sweep) else []
     fig, axes = new_figure(max(len(radii), 1), 1, size=(4.6, 3.8))
     axes = np.atleast_1d(axes)
@@ -243,9 +262,14 @@ def sweep_view(sweep: pd.DataFrame):
             vals = s[metric].to_numpy(dtype=np.float64)
             if np.isfinite(vals).any():
                 b = best_threshold(s, metric)
+                shown = (round_threshold(confidence, b["threshold"]) if confidence is not None
+                         else float(f"{b['threshold']:.4g}"))
                 ax.axvline(b["threshold"], color="k", linestyle=style, linewidth=1,
-                           label=f"best {metric}: {b['threshold']:.4g} ({b[metric]:.3f})")
+                           label=f"best {metric}: {shown:g} ({b[metric]:.3f})")
+        if threshold is not None:
+            ax.axvline(threshold, color="0.45", linewidth=3, alpha=0.6, label=f"current: {threshold:g}")
         ax.set_xlabel("confidence threshold [a.u.]")
+        ax.set_ylabel("metric (Jaccard, recall, ...)")
         ax.set_ylim(min(0.0, np.nanmin(s["efficiency"].to_numpy(dtype=np.float64), initial=0.0)), 1.02)
         ax.set_title(f"radius {r:g} nm, {s['matcher'].iloc[0]} matching", fontsize=9)
         ax.legend(fontsize=7, loc="lower left")

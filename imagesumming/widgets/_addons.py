@@ -24,7 +24,7 @@ def _half(movie: str) -> int:
 
 
 class _Form:
-    """Options every add-on form has, a button, a status line and an Output for progress bars."""
+    """Options every add-on form has, a button, its progress bar, a status line and an Output for prints."""
 
     def __init__(self, title: str, fields: list, button_text: str, action, *, pixel_size=True, invalid=True):
         self.pixel_size = c.number("pixel size [nm] (0: from the files)", 0.0, minimum=0)
@@ -36,13 +36,35 @@ class _Form:
         self.button.on_click(lambda _: action())
         self.status = c.message()
         self.log = w.Output()
+        # a bar of our own: the API's tqdm bars are notebook widgets that close themselves, and a
+        # closed widget in an Output reads "Error displaying widget: model not found" in Voila
+        self.progress = w.IntProgress(value=0, min=0, max=2, description="", bar_style="")
         options = ([self.pixel_size] if pixel_size else []) + ([self.on_invalid] if invalid else [])
-        self.panel = w.VBox([c.heading(title), *fields, *options, self.force, w.HBox([self.button]),
-                             self.status, self.log])
+        self.panel = w.VBox([c.heading(title), *fields, *options, self.force,
+                             w.HBox([self.button, self.progress]), self.status, self.log])
 
     def options(self) -> dict:
+        """The API's keyword arguments common to the forms (the API's own progress bars off)."""
         return {"pixel_size": float(self.pixel_size.value) or None, "on_invalid": self.on_invalid.value,
-                "force": bool(self.force.value)}
+                "force": bool(self.force.value), "progress": False}
+
+
+def _pixel_size_warnings(form: _Form, movies) -> list[str]:
+    """Warnings for movies whose tags give another pixel size than the one typed in ``form``."""
+    from ..io import open_movie
+
+    typed = float(form.pixel_size.value) or None
+    out = []
+    for path in movies if typed else ():
+        try:
+            with open_movie(path) as m:
+                own = m.pixel_size
+        except Exception:  # noqa: BLE001 - an unreadable movie is the job's error to report
+            continue
+        if own and abs(own - typed) > 1e-6 * typed:
+            out.append(f"{Path(path).name} says {own:g} nm per pixel; the {typed:g} nm typed above are used "
+                       "(type 0 to take the files' size)")
+    return out
 
 
 class AddOnsUI(c.UI):
@@ -145,14 +167,20 @@ class AddOnsUI(c.UI):
         return cls(movie, locs, **kwargs)
 
     @staticmethod
-    def _run(form: _Form, busy: str, job):
-        """Run ``job()`` (returns the result and its message) with errors shown in the form."""
+    def _run(form: _Form, busy: str, job, movies=()):
+        """Run ``job()`` (returns the result and its message) with errors shown in the form.
+
+        ``movies()`` gives the form's movies: a typed pixel size that disagrees with their tags is
+        used (the user asked for it) and said in a warning line.
+        """
         result = None
-        c.clear(form.log)
-        with c.reporting(form.status, busy=busy):
-            with c.capture(form.log):  # in a kernel the API's progress bars show here
+        form.progress.value, form.progress.bar_style = 1, "info"
+        with c.reporting(form.status, busy=busy) as done:
+            warnings = _pixel_size_warnings(form, movies() if callable(movies) else movies)
+            with c.capture(form.log):  # whatever the API prints lands in the form, then goes
                 result, text_ = job()
-            c.say(form.status, text_)
+            c.say(form.status, text_, warnings=warnings)
+        form.progress.value, form.progress.bar_style = (2, "success") if done.ok else (0, "danger")
         return result
 
     def convert(self):
@@ -198,7 +226,7 @@ class AddOnsUI(c.UI):
                             **self.split_form.options())
             return r, self._summary(r)
 
-        return self._run(self.split_form, "splitting ...", job)
+        return self._run(self.split_form, "splitting ...", job, lambda: [c.need_path(self.split_movie.value, "movie")])
 
     def merge(self):
         """Stack the movies in order (localization frames offset by the frames before)."""
@@ -213,7 +241,7 @@ class AddOnsUI(c.UI):
                              **self.merge_form.options())
             return r, self._summary(r)
 
-        return self._run(self.merge_form, "merging ...", job)
+        return self._run(self.merge_form, "merging ...", job, lambda: c.paths_list(self.merge_movies.value))
 
     def frames(self):
         """Write every frame as its own tif (and localization file)."""
@@ -225,7 +253,8 @@ class AddOnsUI(c.UI):
                              **self.frames_form.options())
             return r, self._summary(r)
 
-        return self._run(self.frames_form, "writing single frames ...", job)
+        return self._run(self.frames_form, "writing single frames ...", job,
+                         lambda: [c.need_path(self.frames_movie.value, "movie")])
 
     def sum_frames(self):
         """Sum every N frames (offset subtracted N-1 times), with the localizations when given."""
@@ -239,4 +268,4 @@ class AddOnsUI(c.UI):
                            **self.sum_form.options())
             return r, self._summary(r)
 
-        return self._run(self.sum_form, "summing frames ...", job)
+        return self._run(self.sum_form, "summing frames ...", job, lambda: [c.need_path(self.sum_movie.value, "movie")])

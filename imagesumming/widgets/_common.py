@@ -28,7 +28,8 @@ MOVIE_SUFFIXES = (".tif", ".tiff", ".raw")
 LOCS_SUFFIXES = (".csv", ".hdf5", ".h5")
 
 _STYLE = {"description_width": "initial"}
-_COLORS = {"ok": "#1a7f37", "error": "#cf222e", "info": "#57606a", "busy": "#9a6700"}
+_COLORS = {"ok": "#1a7f37", "error": "#cf222e", "info": "#57606a", "busy": "#9a6700", "warning": "#9a6700"}
+_PREFIX = {"error": "<b>Error:</b> ", "warning": "<b>Warning:</b> "}
 
 
 class UI:
@@ -72,11 +73,17 @@ def message() -> w.HTML:
     return w.HTML("")
 
 
-def say(widget: w.HTML, text_: str, kind: str = "ok") -> None:
-    """Show a one-line (or few-line) message: kind is ok, error, info or busy."""
+def _line(text_: str, kind: str) -> str:
     lines = "<br>".join(html.escape(line) for line in str(text_).splitlines())
-    prefix = "<b>Error:</b> " if kind == "error" else ""
-    widget.value = f"<div style='color:{_COLORS.get(kind, 'black')}'>{prefix}{lines}</div>"
+    return f"<div style='color:{_COLORS.get(kind, 'black')}'>{_PREFIX.get(kind, '')}{lines}</div>"
+
+
+def say(widget: w.HTML, text_: str, kind: str = "ok", warnings=()) -> None:
+    """Show a one-line (or few-line) message: kind is ok, error, info, busy or warning.
+
+    Each of ``warnings`` is added below it as its own line, marked "Warning:".
+    """
+    widget.value = _line(text_, kind) + "".join(_line(m, "warning") for m in warnings)
 
 
 def message_text(widget: w.HTML) -> str:
@@ -142,23 +149,30 @@ def reporting(status: w.HTML, busy: str | None = None):
     finally:
         log.removeHandler(warnings)
     if warnings.messages:
-        status.value += "".join(f"<div style='color:{_COLORS['busy']}'><b>Warning:</b> {html.escape(m)}</div>"
-                                for m in warnings.messages)
+        status.value += "".join(_line(m, "warning") for m in warnings.messages)
 
 
 @contextlib.contextmanager
 def capture(out: w.Output):
-    """Route what the block displays (e.g. the API's tqdm bars) into ``out``.
+    """Route what the block displays or prints into ``out`` while it runs; empty ``out`` afterwards.
 
+    The forms call the API with ``progress=False`` and show their own bars: a tqdm notebook bar is a
+    widget, and one that closes inside an Output (its work done before the front end drew it) shows
+    "Error displaying widget: model not found" in Voila and JupyterLab. Emptying the Output when the
+    block ends also removes any widget record that something else displayed meanwhile.
     Exceptions pass through to :func:`reporting`: an Output used as a context manager in a
     kernel would swallow them and print a traceback into itself instead.
     """
     error = None
-    with out:
-        try:
-            yield
-        except Exception as exc:  # noqa: BLE001 - re-raised below, outside the Output
-            error = exc
+    clear(out)
+    try:
+        with out:
+            try:
+                yield
+            except Exception as exc:  # noqa: BLE001 - re-raised below, outside the Output
+                error = exc
+    finally:
+        clear(out)
     if error is not None:
         raise error
 
@@ -193,7 +207,35 @@ def show(out: w.Output, *items) -> None:
 
 
 def clear(out: w.Output) -> None:
+    """Empty ``out``, also of what the front end captured into it (bars of the API)."""
     out.outputs = ()
+    out.send_state("outputs")  # the kernel's copy may already be empty: send it anyway
+
+
+_SCROLL_JS = """
+(function () {{
+  var el = document.querySelector('.{hook}');
+  if (el && el.scrollIntoView) {{ el.scrollIntoView({{behavior: 'smooth', block: 'nearest'}}); }}
+}})();
+"""
+
+
+def hook_class(widget: w.Widget, name: str) -> str:
+    """Give ``widget`` a CSS class unique to it (``imagesumming-<name>-<id>``) and return it."""
+    hook = f"imagesumming-{name}-{widget.model_id[:8]}"
+    widget.add_class(hook)
+    return hook
+
+
+def bring_into_view(anchor: w.Output, hook: str) -> None:
+    """Scroll the page so that the element with class ``hook`` is in view (front ends running JavaScript).
+
+    A result drawn below the fold is otherwise easy to miss. JupyterLab, Notebook, Voila and Colab run
+    such JavaScript outputs (the browser test checks it); where they do not (e.g. VS Code), nothing
+    happens. ``anchor`` is a small, empty-looking Output kept for this.
+    """
+    js = _SCROLL_JS.format(hook=hook)
+    anchor.outputs = (_record({"application/javascript": js, "text/plain": ""}),)
 
 
 def shown_images(out: w.Output) -> int:
@@ -268,16 +310,41 @@ def reset_upload(upload: w.FileUpload) -> None:
         upload.value = ()
 
 
+def written_by_imagesumming(folder: Path) -> set[str]:
+    """Names of the files in ``folder`` that imagesumming wrote, as its records there name them.
+
+    ``NAME_params.json`` (summing) lists its outputs; ``OUT_groups.json`` (sum-frames) belongs to
+    ``OUT.tif`` and ``OUT.csv``. Such files are results, never raw measurements to sum again.
+    """
+    import json
+
+    names: set[str] = set()
+    for rec in Path(folder).glob("*_params.json"):
+        try:
+            outputs = json.loads(rec.read_text(encoding="utf-8")).get("outputs") or {}
+        except (OSError, ValueError, AttributeError):
+            continue  # not one of ours (or unreadable): it names nothing
+        if isinstance(outputs, dict):
+            names.update(Path(str(v)).name for v in outputs.values())
+            names.add(rec.name)
+    for rec in Path(folder).glob("*_groups.json"):
+        stem = rec.name[: -len("_groups.json")]
+        names.update({f"{stem}.tif", f"{stem}.csv", f"{stem}_locs.hdf5", f"{stem}_locs.yaml", rec.name})
+    return names
+
+
 def find_pairs(folder: Path) -> list[tuple[Path, Path]]:
     """Movies in ``folder`` with their localization file (same stem, or ``<stem>_locs``).
 
     When the folder holds exactly one movie and one localization file they are paired whatever
-    their names.
+    their names. Files imagesumming wrote (:func:`written_by_imagesumming`) and Deep-STORM's
+    ``Localizations_*`` predictions are never offered as inputs.
     """
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    files = sorted(p for p in folder.iterdir() if p.is_file())
+    ours = written_by_imagesumming(folder)
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.name not in ours)
     movies = [p for p in files if p.suffix.lower() in MOVIE_SUFFIXES]
     locs = [p for p in files if p.suffix.lower() in LOCS_SUFFIXES and not p.name.startswith("Localizations_")]
     if len(movies) == 1 and len(locs) == 1:

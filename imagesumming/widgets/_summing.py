@@ -54,7 +54,8 @@ class SummingUI(c.UI):
     upload_dir : path
         Where uploaded files are stored (default ``uploads`` in the current folder).
     **params
-        Initial parameter values: ``pixel_size`` (107 nm), ``camera_offset`` (100 ADU),
+        Initial parameter values: ``pixel_size`` (0: from the files; a typed size that
+        disagrees with the files is shown as a warning), ``camera_offset`` (100 ADU),
         ``patch_size`` (30 px), ``n_patches`` (200), ``n_summed`` (100), ``bin_size`` (10),
         ``target_density`` (None: use the bin size), ``min_emitters`` (2), ``seed`` (None: random).
 
@@ -65,7 +66,7 @@ class SummingUI(c.UI):
     """
 
     def __init__(self, movies=(), locs=(), *, out_dir="", name: str = "summed", upload_dir="uploads",
-                 pixel_size: float = 107.0, camera_offset: float = 100.0, patch_size: int = 30,
+                 pixel_size: float = 0.0, camera_offset: float = 100.0, patch_size: int = 30,
                  n_patches: int = 200, n_summed: int = 100, bin_size: int = 10, target_density=None,
                  min_emitters: int = 2, seed=None):
         self.result = None
@@ -131,7 +132,7 @@ class SummingUI(c.UI):
         self.run_button.on_click(lambda _: self.run())
         self.progress = w.IntProgress(value=0, min=0, max=3, description="", bar_style="")
         self.run_status = c.message()
-        self.run_log = w.Output()  # the API's own progress bars (tqdm) land here
+        self.run_log = w.Output()  # what the API prints while it runs (emptied afterwards)
         self._toggle_mode()
         self.run_panel = w.VBox([
             c.heading("Parameters"),
@@ -151,12 +152,17 @@ class SummingUI(c.UI):
         self.result_out = w.Output()
         self.density_out = w.Output()
         self.single_out = w.Output()
+        self._scroll = w.Output(layout=w.Layout(height="0px", overflow="hidden"))
         for out, hook in ((self.result_out, "result-frame"), (self.density_out, "density"),
                           (self.single_out, "single"), (self.input_out, "input-frame")):
             out.add_class(f"imagesumming-{hook}")  # stable hooks for browser tests and styling
-        self.result_view = w.VBox([c.heading("Result"), self.summary,
-                                   w.HBox([self.result_frame, self.single_button]), self.result_status,
-                                   w.HBox([self.result_out, self.density_out]), self.single_out])
+        self._result_hook = c.hook_class(self.result_out, "result")
+        self._single_hook = c.hook_class(self.single_out, "single")
+        # results right under the controls that make them: the frame first (Run), the source
+        # patches under Show single, the long summary last
+        self.result_view = w.VBox([c.heading("Result"), w.HBox([self.result_frame, self.single_button]),
+                                   self.result_status, self.single_out,
+                                   w.HBox([self.result_out, self.density_out]), self.summary, self._scroll])
 
         # --- save --------------------------------------------------------------------------------
         self.out_dir = c.text("folder", out_dir, "output folder")
@@ -193,11 +199,22 @@ class SummingUI(c.UI):
         self.rows_box.children = tuple(r.box for r in self.rows)
 
     def _remove_row(self, row: _PairRow) -> None:
+        pair = (c.path_or_none(row.movie.value), c.path_or_none(row.locs.value))
         if len(self.rows) > 1:
             self.rows.remove(row)
         else:  # keep one (empty) row
             row.movie.value = row.locs.value = ""
         self.rows_box.children = tuple(r.box for r in self.rows)
+        # a loaded pair whose row is gone leaves the table and the views at once (not at the next Load)
+        kept = [inp for inp in self._inputs if (inp.movie_path, inp.locs_path) != pair]
+        if len(kept) < len(self._inputs):
+            for inp in self._inputs:
+                if inp not in kept:
+                    inp.movie.close()
+            self._inputs = kept
+            self._show_inputs()
+            c.say(self.inputs_status, f"removed {pair[0].name if pair[0] else 'a pair'}; "
+                  f"{len(kept)} input pair(s) loaded", "info")
 
     def _on_upload(self, change) -> None:
         if not c.uploaded_files(self.upload):
@@ -255,7 +272,7 @@ class SummingUI(c.UI):
 
         typed = self._pixel_size()
         with c.reporting(self.inputs_status, busy="loading the inputs ...") as done:
-            loaded, notes = [], []
+            loaded, warnings = [], []
             for movie_path, locs_path in self._pairs():
                 movie = open_movie(movie_path)
                 locs, report = read_locs(locs_path, pixel_size=typed or movie.pixel_size)
@@ -263,21 +280,20 @@ class SummingUI(c.UI):
                 if ps is None:
                     raise InputError("pixel size unknown: give it in nm", movie_path)
                 if typed and movie.pixel_size and abs(movie.pixel_size - typed) > 1e-6 * typed:
-                    notes.append(f"{movie_path.name} says {movie.pixel_size:g} nm per pixel; the {typed:g} nm "
-                                 "given above are used (0: from the files)")
+                    warnings.append(f"{movie_path.name} says {movie.pixel_size:g} nm per pixel; the {typed:g} nm "
+                                    "typed above are used (type 0 to take the files' size)")
                 _, invalid = check_locs(locs, pixel_size=ps, width=movie.width, height=movie.height,
                                         n_frames=movie.n_frames, on_invalid="keep", source=locs_path)
                 if invalid:
-                    notes.append(f"{locs_path.name}: invalid localizations: "
-                                 + ", ".join(f"{n} {k}" for k, n in invalid.items()))
+                    warnings.append(f"{locs_path.name}: invalid localizations: "
+                                    + ", ".join(f"{n} {k}" for k, n in invalid.items()))
                 dens = density_per_frame(locs, movie.n_frames, width=movie.width, height=movie.height,
                                          pixel_size=ps)
                 loaded.append(_Input(movie_path, locs_path, movie, locs, ps, dens, invalid))
             self._close_inputs()
             self._inputs = loaded
             self._show_inputs()
-            c.say(self.inputs_status, "\n".join([f"loaded {len(loaded)} input pair(s)"] + notes),
-                  "info" if notes else "ok")
+            c.say(self.inputs_status, f"loaded {len(loaded)} input pair(s)", warnings=warnings)
         return done.ok
 
     def _close_inputs(self) -> None:
@@ -288,10 +304,16 @@ class SummingUI(c.UI):
     def _show_inputs(self) -> None:
         from ..plots import new_figure, plot_density_boxes
 
+        if not self._inputs:
+            self.input_info.value = ""
+            self.input_choice.options = []
+            c.clear(self.input_out)
+            c.clear(self.input_density_out)
+            return
         rows = [(i, inp.movie_path.name, inp.locs_path.name, inp.movie.n_frames,
                  f"{inp.movie.width}×{inp.movie.height}", f"{inp.pixel_size:g}", len(inp.locs),
                  f"{inp.density.mean():.3f}") for i, inp in enumerate(self._inputs, start=1)]
-        self.input_info.value = c.html_table(rows, ["#", "movie", "localizations", "frames", "size [px]",
+        self.input_info.value = c.html_table(rows, ["#", "movie", "localization file", "frames", "size [px]",
                                                     "pixel [nm]", "localizations", "mean density [/µm²]"])
         self.input_choice.options = [(f"{i}: {inp.movie_path.name}", i - 1)
                                      for i, inp in enumerate(self._inputs, start=1)]
@@ -318,7 +340,7 @@ class SummingUI(c.UI):
         f = self.input_frame.value
         fig, ax = new_figure(1, 1, size=(4.2, 4.0))
         plot_frame(ax, inp.movie[f - 1], inp.locs, pixel_size=inp.pixel_size, frame=f,
-                   title=f"{inp.movie_path.name}, frame {f}")
+                   title=f"{inp.movie_path.name}, frame {f}", colorbar="ADU")
         c.show(self.input_out, fig)
 
     def parameters(self) -> dict:
@@ -343,27 +365,33 @@ class SummingUI(c.UI):
             pairs = self._pairs()
             params = self.parameters()
             self.progress.value = 1
-            c.clear(self.run_log)
-            with c.capture(self.run_log):  # in a kernel the API's tqdm bars show here
-                result = self._sum([str(m) for m, _ in pairs], [str(loc) for _, loc in pairs], params)
+            # the form's own bar (self.progress), not the API's: a tqdm notebook bar closes its widget
+            # when done, which an Output then shows as "Error displaying widget: model not found"
+            with c.capture(self.run_log):
+                result = self._sum([str(m) for m, _ in pairs], [str(loc) for _, loc in pairs],
+                                   dict(params, progress=False))
             self.result, self.saved = result, None
             self.progress.value = 2
             self._show_result()
             self.progress.value, self.progress.bar_style = 3, "success"
-            c.say(self.run_status, f"done: {len(result.frames)} summed frames, {len(result.locs)} localizations")
+            c.say(self.run_status, f"done: {len(result.frames)} summed frames, {len(result.locs)} localizations "
+                  "(shown under Result)")
+            c.bring_into_view(self._scroll, self._result_hook)
         if not done.ok:
             self.progress.bar_style = "danger"
         return done.ok
 
     def _show_result(self) -> None:
         r = self.result
-        self.summary.value = f"<pre style='line-height:1.25'>{html.escape(r.summary())}</pre>"
+        c.clear(self.single_out)  # the sources of the last run's frame
+        # whole words: pre-wrap breaks lines between words only; a long path scrolls sideways
+        self.summary.value = ("<pre style='line-height:1.25;white-space:pre-wrap;word-break:normal;"
+                              f"overflow-wrap:normal;overflow-x:auto'>{html.escape(r.summary())}</pre>")
         self.result_frame.max = len(r.frames)
         self.result_frame.value = 1
         self._draw_result()
         c.show(self.density_out, r.plot_density(), r.plot_background(),
                *([r.plot_match()] if "match" in r.params else []))
-        c.clear(self.single_out)
         self.settings.value = self._settings_html()
 
     def _draw_result(self) -> None:
@@ -371,6 +399,8 @@ class SummingUI(c.UI):
             return
         with c.reporting(self.result_status):
             c.show(self.result_out, self.result.plot_frame(self.result_frame.value))
+            if c.shown_images(self.single_out):  # Show single follows the slider once shown
+                c.show(self.single_out, self.result.plot_single(self.result_frame.value))
             self.result_status.value = ""
 
     def show_single(self) -> bool:
@@ -380,6 +410,7 @@ class SummingUI(c.UI):
                 raise InputError("press Run first")
             c.show(self.single_out, self.result.plot_single(self.result_frame.value))
             self.result_status.value = ""
+            c.bring_into_view(self._scroll, self._single_hook)
         return done.ok
 
     def _sum(self, movies, locs, params):

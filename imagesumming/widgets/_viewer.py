@@ -18,6 +18,15 @@ _SHOWN = (("tp", "TP", "d"), ("fp", "FP", "d"), ("fn", "FN", "d"), ("jaccard", "
           ("rmse_lateral_nm", "RMSE [nm]", ".1f"), ("efficiency", "efficiency", ".3f"))
 
 
+def threshold_text(t: float) -> str:
+    """A threshold as every part of the viewer shows it: shortest positional decimal (6 digits at most)."""
+    return np.format_float_positional(float(f"{float(t):.6g}"), trim="-")
+
+
+def _decimals(text_: str) -> int:
+    return len(text_.split(".")[1]) if "." in text_ else 0
+
+
 def _fmt(value, spec: str) -> str:
     try:
         v = float(value)
@@ -51,6 +60,7 @@ class PredictionViewerUI(c.UI):
         self.folder = None
         self.sweep = None
         self.recommended = None
+        self.recommended_value = None
         self.saved = None
         self._matches = None
         self._quiet = False
@@ -72,7 +82,10 @@ class PredictionViewerUI(c.UI):
         self.frame = w.IntSlider(value=1, min=1, max=1, description="frame", continuous_update=False)
         self.frame.observe(lambda _: self._draw_frame(), names="value")
         self.frame_out = w.Output()
-        self.frame_view = w.VBox([c.heading("Frame by frame"), self.frame, self.frame_out])
+        self._scroll = w.Output(layout=w.Layout(height="0px", overflow="hidden"))
+        self.frame_out.add_class("imagesumming-frame")  # a stable hook for browser tests
+        self._frame_hook = c.hook_class(self.frame_out, "frame")
+        self.frame_view = w.VBox([c.heading("Frame by frame"), self.frame, self.frame_out, self._scroll])
 
         self.merged_out = w.Output()
         self.hist_out = w.Output()
@@ -141,7 +154,6 @@ class PredictionViewerUI(c.UI):
             self.frame.value = 1
             self._draw_frame()
             self._draw_overview()
-            c.show(self.sweep_out, sweep_view(sweep) if sweep is not None else None)
             self._update_metrics()
             if folder.locs_path is not None:
                 p = folder.locs_path
@@ -153,6 +165,7 @@ class PredictionViewerUI(c.UI):
             if not has_conf:
                 lines.append("no confidence column: the threshold is not available")
             c.say(self.status, "\n".join(lines))
+            c.bring_into_view(self._scroll, self._frame_hook)
         return done.ok
 
     def _setup_threshold(self, has_conf: bool) -> None:
@@ -171,8 +184,8 @@ class PredictionViewerUI(c.UI):
             t.min = lo
             t.max = hi
             t.step = step
-            t.readout_format = f".{self._decimals(step)}f"
             t.value = lo
+            self._fit_readout()
         finally:
             self._quiet = False
         self.threshold.disabled = not has_conf
@@ -181,16 +194,23 @@ class PredictionViewerUI(c.UI):
             from ..evaluation.sweep import round_threshold
 
             r = self.recommended
-            # the shortest decimal that keeps the same rows: '.4g' could round up and drop the best one
-            shown = round_threshold(self.folder.locs["confidence"], r["threshold"])
-            self.recommend_text.value = (f"recommended threshold <b>{shown:g}</b> (highest Jaccard "
-                                         f"{r['jaccard']:.3f} at {float(self.radius.value):g} nm)")
+            # the shortest decimal that keeps the same rows: '.4g' could round up and drop the best one;
+            # Use recommended moves the slider to this very value, so it reads the same everywhere
+            self.recommended_value = round_threshold(self.folder.locs["confidence"], r["threshold"])
+            self.recommend_text.value = (f"recommended threshold <b>{threshold_text(self.recommended_value)}</b> "
+                                         f"(highest Jaccard {r['jaccard']:.3f} at {float(self.radius.value):g} nm)")
         else:
             self.recommend_text.value = ("give a ground truth for a recommended threshold" if has_conf else "")
 
-    @staticmethod
-    def _decimals(step: float) -> int:
-        return max(0, -math.floor(math.log10(step))) if step > 0 else 3
+    def threshold_value(self) -> float:
+        """The threshold in use: the slider's value as it is shown (:func:`threshold_text`)."""
+        return float(threshold_text(self.threshold.value))
+
+    def _fit_readout(self) -> None:
+        """The slider reads out its value as the rest of the viewer writes it (:func:`threshold_text`)."""
+        fmt = f".{_decimals(threshold_text(self.threshold.value))}f"
+        if self.threshold.readout_format != fmt:
+            self.threshold.readout_format = fmt
 
     def _kept(self):
         from ..evaluation import filter_confidence
@@ -198,11 +218,12 @@ class PredictionViewerUI(c.UI):
         locs = self.folder.locs
         if self.threshold.disabled:
             return locs
-        return filter_confidence(locs, float(self.threshold.value))
+        return filter_confidence(locs, self.threshold_value())
 
     def _on_threshold(self) -> None:
         if self.folder is None or self._quiet:
             return
+        self._fit_readout()
         with c.reporting(self.status):
             self._update_metrics()
             self._draw_frame()
@@ -217,8 +238,8 @@ class PredictionViewerUI(c.UI):
     def _update_metrics(self) -> None:
         folder = self.folder
         n_all, kept = len(folder.locs), len(self._kept())
-        t = float(self.threshold.value)
-        shown = f"{t:.{self._decimals(float(self.threshold.step))}f}"  # as the slider reads it out
+        t = self.threshold_value()
+        shown = threshold_text(t)  # as the slider reads it out
         head = (f"<b>threshold {shown}</b>: {kept} of {n_all} predicted localizations kept"
                 if not self.threshold.disabled else f"{n_all} predicted localizations (no confidence column)")
         body = ""
@@ -243,7 +264,7 @@ class PredictionViewerUI(c.UI):
         with c.reporting(self.status):
             c.show(self.frame_out, folder_frame_view(self.folder, int(self.frame.value),
                                                       threshold=None if self.threshold.disabled
-                                                      else float(self.threshold.value)))
+                                                      else self.threshold_value()))
 
     def _draw_overview(self) -> None:
         from ..evaluation import merged_view
@@ -258,12 +279,18 @@ class PredictionViewerUI(c.UI):
     def _draw_threshold_views(self) -> None:
         from ..evaluation import confidence_histogram, density_view
 
+        from ..evaluation import sweep_view
+
         f = self.folder
-        t = None if self.threshold.disabled else float(self.threshold.value)
+        t = None if self.threshold.disabled else self.threshold_value()
         if t is not None:
             c.show(self.hist_out, confidence_histogram(f.locs, threshold=t, matches=self._matches))
         else:
             c.clear(self.hist_out)
+        if self.sweep is not None:
+            c.show(self.sweep_out, sweep_view(self.sweep, threshold=t, confidence=f.locs["confidence"]))
+        else:
+            c.clear(self.sweep_out)
         size = self._field()
         if size is None:
             c.show(self.density_out, "<i>densities need the image size: give the movie</i>")
@@ -287,7 +314,7 @@ class PredictionViewerUI(c.UI):
         with c.reporting(self.status) as done:
             if self.recommended is None:
                 raise InputError("no recommended threshold: load a prediction with a ground truth first")
-            t = float(self.recommended["threshold"])
+            t = float(self.recommended_value)
             self.threshold.value = min(max(t, self.threshold.min), self.threshold.max)
         return done.ok
 
@@ -301,10 +328,11 @@ class PredictionViewerUI(c.UI):
             if self.threshold.disabled:
                 raise InputError("the predictions have no confidence column to filter by", self.folder.locs_path)
             out = c.need_path(self.out_csv.value, "file name of the filtered csv")
-            t = float(self.threshold.value)
+            t = self.threshold_value()
             res = filter_prediction_file(self.folder.locs_path, t, out, force=bool(self.force.value))
             self.saved = out
-            c.say(self.save_status, f"kept {res['kept']} of {res['total']} localizations with confidence >= {t:.4g}; "
+            c.say(self.save_status, f"kept {res['kept']} of {res['total']} localizations with confidence >= "
+                  f"{threshold_text(t)}; "
                   f"wrote {out}" + (f" ({res['no_confidence']} rows without confidence left out)"
                                     if res.get("no_confidence") else ""))
         return done.ok
