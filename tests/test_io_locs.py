@@ -541,7 +541,7 @@ def test_detection_of_every_csv_flavour(tmp_path):
     cases = {
         "deepstorm": ",frame,x [nm],y [nm],Photon #,Sigma [nm]\n1,1,10,20,100,120\n",
         "deepstorm-prediction": "frame,x [nm],y [nm],confidence [a.u]\n1,10,20,0.5\n",
-        "thunderstorm": '"id","frame","x [nm]","y [nm]","bkgstd [photon]"\n1,1,10,20,0\n',
+        "thunderstorm": '"id","frame","x [nm]","y [nm]","bkgstd [photon]"\n1,1,10,20,2.5\n',
         "picasso-csv": "id,frame,x [nm],y [nm],bkgstd [photon]\n0,0,10,20,0\n",
     }
     for fmt, text in cases.items():
