@@ -168,3 +168,26 @@ def test_filtered_picasso_export_is_not_taken_for_thunderstorm(capsys, tmp_path)
     code, _, err = run(capsys, "convert", tmp_path / "ts2.csv", "-o", tmp_path / "back.csv")
     assert code == 0, err
     assert deepstorm_rows(tmp_path / "back.csv") == [(12, 715.0, 1365.0), (13, 78.0, 91.0)]
+
+
+def test_a_file_cut_off_in_its_last_row_is_said(tmp_path, capsys, caplog):
+    """A copy that stopped mid-number still has the right number of fields: the missing line break
+    is the only sign, so the read says so (warning + report note) instead of staying silent."""
+    from imagesumming.cli import main
+    from imagesumming.io import read_locs
+
+    cut = tmp_path / "cut.csv"
+    cut.write_text(",frame,x [nm],y [nm]\n1,1,500.25,600\n2,2,512.5,61")  # "...,612.75\n" cut off
+    whole = tmp_path / "whole.csv"
+    whole.write_text(",frame,x [nm],y [nm]\n1,1,500.25,600\n2,2,512.5,612.75\n")
+    _, rep = read_locs(cut)
+    assert any("no line break" in n for n in rep.notes)
+    _, rep = read_locs(whole)
+    assert not any("no line break" in n for n in rep.notes)
+    caplog.clear()
+    assert main(["info", str(cut)]) == 0
+    assert "no line break" in caplog.text + capsys.readouterr().out
+    quoted = tmp_path / "quoted.csv"  # the csv-module path (quoted fields) says it too
+    quoted.write_text('"id","frame","x [nm]","y [nm]"\n1,1,"500",600\n2,2,5,6')
+    _, rep = read_locs(quoted)
+    assert any("no line break" in n for n in rep.notes)

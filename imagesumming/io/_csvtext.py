@@ -54,6 +54,7 @@ class CsvLayout:
     header_trailing: bool = False
     data_end: int | None = None  # byte offset where the table ends before a metadata trailer (Elyra)
     trailer_line: int | None = None  # line number of that trailer
+    unterminated: bool = False  # the last line has no line break (a file cut off mid-number looks like this)
 
     @property
     def delimiter_name(self) -> str:
@@ -165,6 +166,7 @@ def check_rows(path: Path, layout: CsvLayout) -> bool:
                     continue
                 body, carry = buf[:cut], buf[cut:]
             else:
+                layout.unterminated = bool(buf.strip())
                 body, carry = buf + b"\n", b""
             a = np.frombuffer(body, np.uint8)
             if (a == 0).any():
@@ -238,6 +240,7 @@ def _check_rows_quoted(path: Path, layout: CsvLayout) -> bool:
         if m:
             line = raw.count(b"\n", 0, m.start()) + 1
             raise InputError(f"line {line} holds {what}: damaged csv file", path)
+    layout.unterminated = bool(raw.strip()) and not raw.endswith(b"\n") and layout.data_end is None
     text = _decode(raw, path, "the file")
     rows = csv.reader(_lines_after_header(text), delimiter=layout.delimiter, strict=True)
     try:

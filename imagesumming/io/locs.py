@@ -761,6 +761,10 @@ def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
         notes.append("rows end with a delimiter (an empty last field): ignored")
     if layout.trailer_line is not None:
         notes.append(f"Zeiss Elyra metadata from line {layout.trailer_line} (after a NUL byte): ignored")
+    if layout.unterminated:  # every tool we read ends its files with a line break; a cut-off copy does not
+        note = "the last line has no line break: if the file was cut off (a copy or download that stopped), its last row may hold a cut number"
+        notes.append(note)
+        log.warning("%s: %s", path, note)
     if fmt == "mapped-csv" and frame_base is None:
         raise InputError("a csv described by a column mapping needs its frame base", path,
                          hint="give {frame_base} 0 or 1 (the number the file gives the movie's first frame)")
