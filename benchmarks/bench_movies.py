@@ -7,12 +7,15 @@ over the movie and prints the time and the peak anonymous memory (RssAnon, sampl
 peak RssAnon far below the file size (the whole movie is never loaded).
 
 Two layouts are measured: a contiguous tif (memory-mapped) and a tif whose pages are written one at a
-time with their IFDs in between (as camera software does; read page by page).
+time with their IFDs in between (as camera software does; read page by page). Then a long movie of
+small frames (default 20 000 frames of 64x64 px, both layouts): opening reads every page's header
+(a movie is a stack of equal pages) and must stay fast; its open time is printed.
 
 Usage::
 
     python benchmarks/bench_movies.py               # 1 GB per layout
     python benchmarks/bench_movies.py --size-gb 0.2 # quicker
+    python benchmarks/bench_movies.py --size-gb 0 --long 100000  # only the long movie, 100 000 frames
 """
 
 from __future__ import annotations
@@ -70,16 +73,23 @@ def child(path: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size-gb", type=float, default=1.0, help="file size per layout (default 1)")
+    ap.add_argument("--long", type=int, default=20000, metavar="N",
+                    help="frames of the long movie of 64x64 px frames (default 20000; 0: skip)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.child)
         return
-    shape = (512, 512)
-    n_frames = max(10, int(args.size_gb * 2**30 / (shape[0] * shape[1] * 2)))
+    runs = []
+    if args.size_gb > 0:
+        shape = (512, 512)
+        n_frames = max(10, int(args.size_gb * 2**30 / (shape[0] * shape[1] * 2)))
+        runs += [(shape, n_frames, True, "contiguous.tif"), (shape, n_frames, False, "pages.tif")]
+    if args.long > 0:
+        runs += [((64, 64), args.long, True, "long_contiguous.tif"), ((64, 64), args.long, False, "long_pages.tif")]
     with tempfile.TemporaryDirectory(prefix="bench_movies_") as d:
-        for contiguous in (True, False):
-            path = Path(d) / ("contiguous.tif" if contiguous else "pages.tif")
+        for shape, n_frames, contiguous, name in runs:
+            path = Path(d) / name
             t0 = time.perf_counter()
             write_movie(path, n_frames, shape, contiguous)
             t_write = time.perf_counter() - t0

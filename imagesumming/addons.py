@@ -7,8 +7,10 @@ integer type that holds the exact sums. Localizations follow their frames and ke
 format (unless ``to=`` says otherwise); ids are renumbered by the writers.
 
 Outputs are checked before anything is written (existing files are refused unless ``force``, an
-output may never be one of the inputs), written into a hidden staging folder beside them and moved
-into place only when everything succeeded: on an error nothing is written.
+output may never be one of the inputs, also through a link) and land as one set
+(:func:`imagesumming._files.output_set`): the folder is locked, every file is written into
+``DIR/.imagesumming/run-<id>/`` and moved into place only when everything succeeded, so an error
+writes nothing and a kill midway leaves a set that ``imagesumming info`` reports as incomplete.
 
 Output names (``<stem>`` is the movie's file name without ``.tif``/``.ome.tif``/``.raw``):
 
@@ -42,9 +44,6 @@ import json
 import logging
 import math
 import os
-import re
-import shutil
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -52,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from . import __version__
-from ._files import check_outputs
+from ._files import check_not_inputs, check_outputs, output_set
 from .errors import InputError
 from .io.locs import (
     ReadReport,
@@ -239,8 +238,8 @@ def _prepare(movie, locs, *, pixel_size, on_invalid) -> _Input:
             if m.pixel_size is not None and l_ps is not None and not math.isclose(m.pixel_size, l_ps, rel_tol=1e-6):
                 raise InputError(
                     f"pixel size {m.pixel_size:g} nm of the movie ({m.pixel_size_source}) differs from "
-                    f"{l_ps:g} nm of the localizations ({report.pixel_size_source}); give the right one "
-                    "(--pixel-size / pixel_size=)", m.path or source)
+                    f"{l_ps:g} nm of the localizations ({report.pixel_size_source})", m.path or source,
+                    hint="give the right one with {pixel_size}")
             ps = l_ps if l_ps is not None else m.pixel_size
         dropped = {}
         if table is not None:
@@ -275,10 +274,15 @@ def _out_format(to, inputs) -> str | None:
         return _writable(to)
     fmts = {("deepstorm" if i.report is None else i.report.format) for i in inputs}
     if len(fmts) > 1:
-        raise InputError(f"the localization files have different formats ({', '.join(sorted(fmts))}): "
-                         "choose the output format (--to / to=)")
+        raise InputError(f"the localization files have different formats ({', '.join(sorted(fmts))})",
+                         hint="choose the output format with {to}")
     fmt = fmts.pop()
-    return "thunderstorm" if fmt == "picasso-csv" else fmt
+    return "thunderstorm" if fmt in _WRITTEN_AS_THUNDERSTORM else fmt
+
+
+#: csv formats that are read but not written: their outputs are ThunderSTORM csv (nm, units in the labels)
+_WRITTEN_AS_THUNDERSTORM = {"picasso-csv": "Picasso csv export", "picasso-plain-csv": "Picasso plain csv",
+                            "mapped-csv": "csv read with --columns"}
 
 
 def _writable(to) -> str:
@@ -326,9 +330,10 @@ def _locs_names(tif: Path, fmt: str | None) -> list[Path]:
 
 def _notes_for_format(fmt, inputs, notes) -> None:
     for inp in inputs:
-        if inp.report is not None and inp.report.format == "picasso-csv" and fmt == "thunderstorm":
-            notes.append(f"{inp.locs_source}: Picasso csv export written as ThunderSTORM csv "
-                         "(frames 1-based, x/y from the pixel corner)")
+        if inp.report is not None and inp.report.format in _WRITTEN_AS_THUNDERSTORM and fmt == "thunderstorm":
+            what = _WRITTEN_AS_THUNDERSTORM[inp.report.format]
+            notes.append(f"{inp.locs_source}: {what} written as ThunderSTORM csv "
+                         "(frames 1-based, x/y in nm from the pixel corner)")
         if inp.locs is not None and fmt in _KEPT:
             lost = [c for c in inp.locs.columns if c not in _KEPT[fmt] and inp.locs[c].notna().any()]
             if lost:
@@ -344,14 +349,11 @@ def _notes_for_format(fmt, inputs, notes) -> None:
 def _check_plan(outputs, inputs, *, fmt, pixel_size, force) -> None:
     """Refuse before writing: existing outputs, outputs that are inputs, Picasso without pixel size."""
     if fmt == "picasso-hdf5" and pixel_size is None:
-        raise InputError("Picasso hdf5 stores camera pixels: give the pixel size in nm (--pixel-size / pixel_size=)")
+        raise InputError("Picasso hdf5 stores camera pixels", hint="give the pixel size in nm with {pixel_size}")
     folder = Path(outputs[0]).parent
     if folder.exists() and not folder.is_dir():
         raise InputError("is a file, expected an output folder", folder)
-    input_files = {p.resolve() for inp in inputs for p in inp.paths}
-    for out in outputs:
-        if Path(out).resolve() in input_files:
-            raise InputError("output would overwrite an input file; choose another output name", out)
+    check_not_inputs(outputs, [p for inp in inputs for p in inp.paths])
     check_outputs(outputs, force=force)
 
 
@@ -378,65 +380,16 @@ def _plan(command, inputs, tifs, *, to, pixel_size, dtype, force, extra=()):
     return res, locs_names, outputs
 
 
-class _Staging:
-    """Write all outputs into a hidden folder beside them; move them into place only on success."""
-
-    def __init__(self, outputs):
-        self.outputs = [Path(p) for p in outputs]
-        folders = {p.parent for p in self.outputs}
-        assert len(folders) == 1, folders  # every add-on writes into one folder
-        self.folder = folders.pop()
-        self.memo = {}  # texts the writers reuse across outputs
-
-    def __enter__(self):
-        missing = [p for p in [self.folder, *self.folder.parents] if not p.exists()]
-        self.created = missing[-1] if missing else None
-        try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            self.tmp = Path(tempfile.mkdtemp(prefix=".imagesumming-", dir=self.folder))
-        except OSError as exc:  # a read-only place, a file where a folder should be, ...
-            if self.created is not None:
-                shutil.rmtree(self.created, ignore_errors=True)
-            raise InputError(f"cannot write here ({exc.strerror or exc})", self.folder) from None
-        self._seen = set()
-        log.addFilter(self._filter)
-        return self
-
-    def _filter(self, record) -> bool:
-        """Writers' log messages: name the final folder, and say each thing once (not once per frame)."""
-        msg = record.getMessage()
-        if str(self.tmp) not in msg:
-            return True
-        key = re.sub(r"\S*" + re.escape(str(self.tmp)) + r"\S*", "", msg)
-        if key in self._seen:
-            return False
-        self._seen.add(key)
-        record.msg, record.args = msg.replace(str(self.tmp), str(self.folder)), ()
-        return True
-
-    def __call__(self, final) -> Path:
-        """The staging path of the output ``final``."""
-        return self.tmp / Path(final).name
-
-    def __exit__(self, exc_type, exc, tb):
-        try:
-            if exc_type is None:
-                for p in self.outputs:
-                    os.replace(self(p), p)
-            elif isinstance(exc, InputError) and str(self.tmp) in str(exc):  # name the output, not the stage
-                raise InputError(str(exc).replace(str(self.tmp), str(self.folder))) from None
-        finally:
-            log.removeFilter(self._filter)
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            if exc_type is not None and self.created is not None:
-                shutil.rmtree(self.created, ignore_errors=True)  # folders we made for this run only
-        return False
+def _staging(command, outputs, inputs, force, manifest=None):
+    """The outputs as one set (:func:`imagesumming._files.output_set`): staged, then moved in together."""
+    return output_set(outputs, inputs=[p for inp in inputs for p in inp.paths], force=force, command=command,
+                      manifest=manifest)
 
 
 def _progress(total, desc, progress):
-    from tqdm.auto import tqdm
+    from ._progress import progress_bar  # only where a person watches, only for work that lasts
 
-    return tqdm(total=total, desc=desc, unit="frame", disable=not progress, leave=False)
+    return progress_bar(show=progress, total=total, desc=desc, unit="frame")
 
 
 def _write_locs_file(res, stage, names, table, movie, *, frames, meta=None, history=()) -> None:
@@ -502,8 +455,8 @@ def split_movie(movie, locs=None, *, at: int, out_dir, to: str | None = None, pi
         Localizations outside the image or beyond the movie: raise (default) or drop and count.
     force : bool
         Overwrite existing outputs.
-    progress : bool
-        Show a progress bar.
+    progress : bool, default True
+        Show progress bars where a person watches (a terminal or a notebook) and the work lasts.
 
     Returns
     -------
@@ -528,7 +481,7 @@ def split_movie(movie, locs=None, *, at: int, out_dir, to: str | None = None, pi
         res, locs_names, outputs = _plan("split", [inp], tifs, to=to, pixel_size=inp.pixel_size,
                                          dtype=_native(m.dtype), force=force)
         ranges = [(0, at_int), (at_int, n)]
-        with _Staging(outputs) as stage, _progress(n, "split", progress) as bar:
+        with _staging("split", outputs, [inp], force) as stage, _progress(n, "split", progress) as bar:
             for k, (tif, (a, b)) in enumerate(zip(tifs, ranges, strict=True)):
                 with TifWriter(stage(tif), inp.pixel_size, n_frames=b - a) as w:
                     _copy_frames(w, m, a, b, bar)
@@ -601,7 +554,7 @@ def merge_movies(movies, locs=None, *, output, to: str | None = None, pixel_size
         if any(_native(i.movie.dtype) != dtype for i in inputs):
             res.notes.append(f"movies of dtypes {sorted({str(i.movie.dtype) for i in inputs})} widened to {dtype} "
                              "(values unchanged)")
-        with _Staging(outputs) as stage, _progress(total, "merge", progress) as bar:
+        with _staging("merge", outputs, inputs, force) as stage, _progress(total, "merge", progress) as bar:
             with TifWriter(stage(tif), ps, n_frames=total) as w:
                 for inp in inputs:
                     _copy_frames(w, inp.movie, 0, inp.movie.n_frames, bar, dtype=dtype)
@@ -655,7 +608,7 @@ def split_frames(movie, locs=None, *, out_dir, to: str | None = None, pixel_size
         if res.locs_format:
             table = sort_locs(inp.locs)
             bounds = np.searchsorted(table["frame"].to_numpy(), np.arange(1, n + 2))
-        with _Staging(outputs) as stage, _progress(n, "frames", progress) as bar:
+        with _staging("frames", outputs, [inp], force) as stage, _progress(n, "frames", progress) as bar:
             for i in range(n):
                 write_tif(stage(tifs[i]), _frame(m, i), inp.pixel_size, dtype=res.dtype)  # one dtype for all
                 res.movies[tifs[i]] = 1
@@ -753,7 +706,8 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
         if len(remainder):
             res.notes.append(f"{len(remainder)} frame(s) left out ({nf} frames are not a multiple of {n}): "
                              f"{_ranges(remainder + 1)}")
-        with _Staging(outputs) as stage, _progress(nf - len(remainder), "sum-frames", progress) as bar:
+        with _staging("sum-frames", outputs, [inp], force, manifest=groups_json) as stage, \
+                _progress(nf - len(remainder), "sum-frames", progress) as bar:
             acc = np.empty(m.shape[1:], acc_dtype)
             with TifWriter(stage(tif), inp.pixel_size, n_frames=len(groups)) as w:
                 for g, group in enumerate(groups):

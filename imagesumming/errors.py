@@ -2,22 +2,84 @@
 
 Every message is one line that names the file (when there is one) and the problem, so the CLI and
 the widgets can show it as it is, without a traceback.
+
+What the user can do about it is a separate *hint*, written once with the parameters it names as
+placeholders (``"{force} to replace it"``, ``"use a smaller {patch_size}"``). Each front end words
+them in its own terms: the API (``str(exc)``) says ``pass force=True``, the CLI ``use --force``, the
+forms ``tick 'overwrite existing files'``. See :meth:`ImageSummingError.render`.
 """
 
 from __future__ import annotations
 
 import os
+import string
+from typing import Mapping
 
-__all__ = ["ImageSummingError", "InputError", "OutputExistsError"]
+__all__ = ["ImageSummingError", "InputError", "OutputExistsError", "API_WORDS"]
+
+#: How the Python API words a hint's placeholders; a parameter not listed is its own name.
+API_WORDS = {
+    "force": "pass force=True",
+    "on_invalid": "drop them with on_invalid='drop'",
+    "unique": "pass unique=False",
+}
+
+
+class _Words(dict):
+    """Placeholder -> words, falling back to another front end's and then to a default wording."""
+
+    def __init__(self, words: Mapping[str, str], fallback):
+        super().__init__(words)
+        self.fallback = fallback
+
+    def __missing__(self, key: str) -> str:
+        return self.fallback(key)
 
 
 class ImageSummingError(ValueError):
-    """Base class: a problem with the user's input or request (shown without a traceback)."""
+    """Base class: a problem with the user's input or request (shown without a traceback).
 
-    def __init__(self, message: str, path: str | os.PathLike | None = None):
+    Parameters
+    ----------
+    message : str
+        The problem, on one line.
+    path : path-like, optional
+        The file it concerns; the message starts with it.
+    hint : str, optional
+        What to do about it, with ``{parameter}`` placeholders (API parameter names) that each
+        front end words itself (:meth:`render`); ``str(exc)`` uses the API's words.
+    """
+
+    def __init__(self, message: str, path: str | os.PathLike | None = None, *, hint: str | None = None):
         self.path = None if path is None else os.fspath(path)
-        message = " ".join(str(message).split())  # always one line
-        super().__init__(f"{self.path}: {message}" if self.path else message)
+        self.message = " ".join(str(message).split())  # always one line
+        self.hint = None if hint is None else " ".join(str(hint).split())
+        super().__init__(self.render())
+
+    @property
+    def hint_keys(self) -> tuple[str, ...]:
+        """The parameters the hint names (its placeholders)."""
+        if not self.hint:
+            return ()
+        return tuple(f for _, f, _, _ in string.Formatter().parse(self.hint) if f)
+
+    def render(self, words: Mapping[str, str] | None = None, default=None) -> str:
+        """The one-line message with its hint worded by a front end.
+
+        Parameters
+        ----------
+        words : mapping, optional
+            Placeholder -> words of this front end (e.g. ``{"force": "use --force"}``); missing
+            ones take ``default(name)``, else the API's words.
+        default : callable, optional
+            Wording of a parameter the mapping lacks (the CLI: ``--patch-size``).
+        """
+        text = f"{self.path}: {self.message}" if self.path else self.message
+        if not self.hint:
+            return text
+        api = _Words(API_WORDS, lambda k: k)
+        table = api if words is None else _Words(words, default or api.__getitem__)
+        return f"{text}; {self.hint.format_map(table)}"
 
 
 class InputError(ImageSummingError):

@@ -826,5 +826,5 @@ def check_destination(src, dst, *, in_place: bool = False, force: bool = False) 
     if dst.exists() and dst.resolve() == src.resolve():
         raise OutputExistsError("is the input notebook: use --in-place to overwrite it", dst)
     if dst.exists() and not force:
-        raise OutputExistsError("exists already (use --force / force=True to overwrite)", dst)
+        raise OutputExistsError("exists already", dst, hint="{force} to overwrite")
     return dst

@@ -39,6 +39,8 @@ TRANSFORMS = ("identity", "flip_lr", "flip_ud", "rot180", "transpose", "rot270",
 
 # loc entries examined per vectorised step of the search (bounds its temporary memory)
 _ENTRIES_PER_STEP = 500_000
+# largest frames x rows table of LocIndex.row_start (4 bytes each: 16 MB)
+_ROW_TABLE_MAX = 1 << 22
 
 
 @dataclasses.dataclass
@@ -57,6 +59,9 @@ class LocIndex:
     frame_offset: np.ndarray
     cols: np.ndarray
     source: np.ndarray
+    #: ``row_start[v]`` = first entry with ``key >= v`` for every ``v`` up to frames x row_stride
+    #: (a gather instead of a binary search), when that table is small; else None
+    row_start: np.ndarray | None = None
 
 
 def _cat(parts, dtype):
@@ -108,8 +113,14 @@ def index_locs(tables, n_frames, pixel_size: float, heights=None) -> LocIndex:
         order += row0
         sources.append(order)
         row0 += n
-    return LocIndex(key=_cat(keys, np.int64), row_stride=stride, frame_offset=frame_offset,
-                    cols=_cat(cols, np.int32), source=_cat(sources, np.int64))
+    key = _cat(keys, np.int64)
+    n_keys = int(n_frames.sum()) * stride
+    row_start = None
+    if n_keys <= _ROW_TABLE_MAX:
+        row_start = np.zeros(n_keys + 1, np.int32 if len(key) < 2**31 else np.int64)
+        np.cumsum(np.bincount(key, minlength=n_keys)[:n_keys], out=row_start[1:])
+    return LocIndex(key=key, row_stride=stride, frame_offset=frame_offset, cols=_cat(cols, np.int32),
+                    source=_cat(sources, np.int64), row_start=row_start)
 
 
 def expand_ranges(starts, counts) -> np.ndarray:
@@ -118,29 +129,42 @@ def expand_ranges(starts, counts) -> np.ndarray:
     return np.arange(int(counts.sum()), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts - starts, counts)
 
 
-def _expand(index: LocIndex, gframe, rows, cols, size):
-    """Entries of each window's frame that lie inside the window.
+def _expand(index: LocIndex, gframe, row0, row1, col0, col1):
+    """Entries of each window's frame that lie in its rows ``[row0, row1)`` and columns ``[col0, col1)``.
 
     Returns ``(window, entry)``: for every member, the window's position in the inputs and the
     entry in ``index``; grouped by window in input order.
     """
     base = gframe * index.row_stride
-    lo = np.searchsorted(index.key, base + rows, side="left")
-    n = np.searchsorted(index.key, base + rows + size, side="left") - lo  # entries in the window's rows
+    if index.row_start is not None:
+        lo = index.row_start[base + row0].astype(np.int64)
+        n = index.row_start[base + row1] - lo  # entries in the window's rows
+    else:
+        lo = np.searchsorted(index.key, base + row0, side="left")
+        n = np.searchsorted(index.key, base + row1, side="left") - lo
     window = np.repeat(np.arange(len(gframe)), n)
     entry = expand_ranges(lo, n)
-    c, c0 = index.cols[entry], cols[window]
-    inside = (c >= c0) & (c < c0 + size)
+    c = index.cols[entry]
+    inside = (c >= col0[window]) & (c < col1[window])
     return window[inside], entry[inside]
 
 
-def window_members(index: LocIndex, movie, frame, row, col, size: int):
+def window_members(index: LocIndex, movie, frame, row, col, size: int, *, margin: int = 0, heights=None):
     """Members of windows given by movie index, 0-based frame, top-left row and column (px).
+
+    With ``margin``, the localizations within ``margin`` pixels around each window count too (the
+    rows are clipped to the frame, so ``heights``, one per movie, is needed then).
 
     Returns ``(window, entry)`` as arrays (see :class:`LocIndex` for ``entry``).
     """
-    gframe = index.frame_offset[np.asarray(movie)] + np.asarray(frame, dtype=np.int64)
-    return _expand(index, gframe, np.asarray(row, np.int64), np.asarray(col, np.int64), size)
+    movie = np.asarray(movie)
+    gframe = index.frame_offset[movie] + np.asarray(frame, dtype=np.int64)
+    row, col = np.asarray(row, np.int64), np.asarray(col, np.int64)
+    if not margin:
+        return _expand(index, gframe, row, row + size, col, col + size)
+    height = np.asarray(heights, dtype=np.int64)[movie]
+    return _expand(index, gframe, np.maximum(row - margin, 0), np.minimum(row + size + margin, height),
+                   col - margin, col + size + margin)
 
 
 def find_patches(index: LocIndex, shapes, *, rng, n_patches: int, size: int, min_emitters: int,
@@ -183,10 +207,16 @@ def find_patches(index: LocIndex, shapes, *, rng, n_patches: int, size: int, min
         rate = n_found / attempts if n_found else None
         want = (n_patches - n_found) * (1.3 / rate if rate else 4.0)
         batch = int(min(cap, max_attempts - attempts, max(256, want)))
-        movie = rng.integers(0, n_movies, batch) if n_movies > 1 else np.zeros(batch, np.int64)
-        frame = rng.integers(0, shapes[movie, 0])
-        row = rng.integers(0, shapes[movie, 1] - size + 1)
-        col = rng.integers(0, shapes[movie, 2] - size + 1)
+        if n_movies > 1:
+            movie = rng.integers(0, n_movies, batch)
+            frame = rng.integers(0, shapes[movie, 0])
+            row = rng.integers(0, shapes[movie, 1] - size + 1)
+            col = rng.integers(0, shapes[movie, 2] - size + 1)
+        else:  # scalar bounds: the same draws as the array bounds above, at half the cost
+            movie = np.zeros(batch, np.int64)
+            frame = rng.integers(0, shapes[0, 0], batch)
+            row = rng.integers(0, shapes[0, 1] - size + 1, batch)
+            col = rng.integers(0, shapes[0, 2] - size + 1, batch)
         window, _ = window_members(index, movie, frame, row, col, size)
         counts = np.bincount(window, minlength=batch)
         attempts += batch
@@ -194,7 +224,7 @@ def find_patches(index: LocIndex, shapes, *, rng, n_patches: int, size: int, min
         best = max(best, int(counts.max()))
         ok = np.flatnonzero(counts >= min_emitters)
         key = ((index.frame_offset[movie] + frame) * height + row) * width + col
-        fresh = ok[~np.isin(key[ok], seen)]
+        fresh = ok[~np.isin(key[ok], seen)] if len(seen) else ok
         fresh = fresh[np.sort(np.unique(key[fresh], return_index=True)[1])]  # first draw of each
         repeats += len(ok) - len(fresh)
         ok = fresh[: n_patches - n_found]
@@ -209,9 +239,9 @@ def find_patches(index: LocIndex, shapes, *, rng, n_patches: int, size: int, min
         raise InputError(
             f"found only {n_found} of {n_patches} patches of {size}x{size} px with at least {min_emitters} "
             f"emitters in {attempts} random windows ({repeats} repeated windows skipped); the best held {best} emitters "
-            f"({best / area_um2:.3g} emitters/µm²; mean {emitters_seen / max(attempts, 1) / area_um2:.3g}): "
-            "lower --min-emitters, use a larger --patch-size, ask for fewer --patches, "
-            "or give denser localizations")
+            f"({best / area_um2:.3g} emitters/µm²; mean {emitters_seen / max(attempts, 1) / area_um2:.3g})",
+            hint="lower {min_emitters}, use a larger {patch_size}, ask for fewer {n_patches}, "
+                 "or give denser localizations")
     out = {k: np.concatenate(v) for k, v in found.items()}
     out.update(attempts=attempts, best=best, mean_candidate=emitters_seen / max(attempts, 1), repeats=repeats)
     return out
@@ -225,7 +255,7 @@ def choose_bins(rng, n_patches: int, n_summed: int, k: int, *, unique: bool = Fa
     if unique:
         if n_patches < n_summed * k:
             raise InputError(f"unique patches need at least summed x bin size = {n_summed} x {k} = "
-                             f"{n_summed * k} source patches, got {n_patches}: raise --patches or drop --unique")
+                             f"{n_summed * k} source patches, got {n_patches}", hint="raise {n_patches} or {unique}")
         return rng.permutation(n_patches)[: n_summed * k].reshape(n_summed, k)
     if 2 * k > n_patches:
         # k close to n: a partial shuffle per row

@@ -109,7 +109,7 @@ def package_wheel() -> Wheel:
                                                          (root / "pyproject.toml").read_text(encoding="utf-8")):
         return _wheel_from_source(root, imagesumming.__version__)
     raise InputError(f"cannot make a wheel of the imagesumming imported from {init.parent}: it is neither an "
-                     "installed distribution nor a source checkout; give --wheel or --install-spec")
+                     "installed distribution nor a source checkout", hint="give {wheel} or {install_spec}")
 
 
 def _installed_file(dist, relative: str) -> Path | None:
@@ -159,8 +159,8 @@ def _wheel_from_record(dist) -> Wheel:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise InputError(f"the installed imagesumming lacks a file its RECORD lists ({exc.strerror}); "
-                             "reinstall it, or give --wheel / --install-spec", path) from None
+            raise InputError(f"the installed imagesumming lacks a file its RECORD lists ({exc.strerror})", path,
+                             hint="reinstall it, or give {wheel} or {install_spec}") from None
         if f.hash is not None and f.hash.mode == "sha256":
             digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
             if digest != f.hash.value:
@@ -168,11 +168,11 @@ def _wheel_from_record(dist) -> Wheel:
         entries.append((rel, data))
     if changed:
         raise InputError(f"{len(changed)} installed file(s) differ from what was installed (first: {changed[0]}), "
-                         f"so they are not imagesumming {dist.version} as released; reinstall it, or give --wheel "
-                         "/ --install-spec", Path(dist.locate_file("")))
+                         f"so they are not imagesumming {dist.version} as released", Path(dist.locate_file("")),
+                         hint="reinstall it, or give {wheel} or {install_spec}")
     if dist_info is None or not any(rel == f"{dist_info}/WHEEL" for rel, _ in entries):
-        raise InputError("the installed imagesumming has no dist-info WHEEL file to rebuild a wheel from; "
-                         "give --wheel or --install-spec", Path(dist.locate_file("")))
+        raise InputError("the installed imagesumming has no dist-info WHEEL file to rebuild a wheel from",
+                         Path(dist.locate_file("")), hint="give {wheel} or {install_spec}")
     # package files first, then dist-info (the order wheel builders use); sorted: the same bytes each time
     entries.sort(key=lambda e: (e[0].startswith(dist_info + "/"), e[0]))
     tags = _wheel_tags(dict(entries)[f"{dist_info}/WHEEL"].decode())
@@ -208,8 +208,8 @@ def _wheel_from_source(root: Path, version: str) -> Wheel:
         wheels = sorted(out.glob("imagesumming-*.whl"))
         if proc.returncode != 0 or len(wheels) != 1:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no wheel written"]
-            raise InputError(f"could not build a wheel of the checkout ({tail[0]}); install setuptools>=77 "
-                             "or give --wheel / --install-spec", root)
+            raise InputError(f"could not build a wheel of the checkout ({tail[0]})", root,
+                             hint="install setuptools>=77 or give {wheel} or {install_spec}")
         wheel = Wheel(wheels[0].name, wheels[0].read_bytes(), f"the source checkout {root}")
     if wheel.version != version:
         raise InputError(f"the checkout builds version {wheel.version} but {version} is running", root)

@@ -27,10 +27,13 @@ class SimulationParams:
     width: int = 64
     pixel_size: float = 107.0
     emitters_per_frame: float = 6.0  # Poisson mean
+    density: float | None = None  # emitters/µm²: when given, the Poisson mean is density x frame area
     photons: float = 2000.0  # mean photons per emitter (exponentially distributed around it)
     min_photons: float = 300.0
     psf_sigma: float = 130.0  # nm
-    background: float = 20.0  # photons per pixel
+    # photons per pixel; a (height, width) array is a background that varies across the frame
+    # (an illumination profile); 0 gives frames of offset + read noise only
+    background: float | np.ndarray = 20.0
     camera_offset: float = 100.0  # ADU
     gain: float = 1.0  # ADU per photon
     read_noise: float = 1.5  # ADU (rms)
@@ -62,7 +65,7 @@ def render_emitters(x_nm, y_nm, photons, *, height, width, pixel_size, psf_sigma
 
 
 def simulate_movie(params: SimulationParams | None = None, **overrides) -> tuple[np.ndarray, pd.DataFrame]:
-    """Simulate a low-density SMLM movie and its ground truth.
+    """Simulate an SMLM movie and its ground truth (low density by default; ``density=`` for dense ones).
 
     Parameters
     ----------
@@ -84,6 +87,9 @@ def simulate_movie(params: SimulationParams | None = None, **overrides) -> tuple
     (5, 32, 32)
     """
     p = dataclasses.replace(params or SimulationParams(), **overrides)
+    per_frame = p.emitters_per_frame
+    if p.density is not None:  # dense frames: the same PSF, photon and background model as low-density ones
+        per_frame = p.density * p.width * p.height * (p.pixel_size / 1000.0) ** 2
     rng = np.random.default_rng(p.seed)
     movie = np.empty((p.n_frames, p.height, p.width), dtype=p.dtype)
     rows = []
@@ -94,7 +100,7 @@ def simulate_movie(params: SimulationParams | None = None, **overrides) -> tuple
     lo_y, hi_y = p.margin * p.pixel_size, (p.height - p.margin) * p.pixel_size
     for f in range(p.n_frames):
         keep = rng.random(len(active)) < p.blinking if p.blinking > 0 else np.zeros(len(active), bool)
-        n_new = rng.poisson(p.emitters_per_frame)
+        n_new = rng.poisson(per_frame)
         new = np.column_stack([
             rng.uniform(lo_x, hi_x, n_new),
             rng.uniform(lo_y, hi_y, n_new),

@@ -58,9 +58,7 @@ def check_locs(locs: pd.DataFrame, *, pixel_size: float | None = None, width: in
         return locs, counts
     if on_invalid == "error":
         detail = ", ".join(f"{n} {k}" for k, n in counts.items())
-        raise InputError(
-            f"{detail} (of {len(locs)} localizations); drop them explicitly "
-            "(on_invalid='drop' / --drop-invalid) or fix the file", source)
+        raise InputError(f"{detail} (of {len(locs)} localizations)", source, hint="{on_invalid} or fix the file")
     if on_invalid == "drop":
         bad = np.zeros(len(locs), bool)
         for v in reasons.values():

@@ -128,8 +128,10 @@ def test_errors_print_one_line_and_exit_2(capsys, tmp_path):
     px.write_text('"frame","x [px]","y [px]"\n1,1,2\n')
     rc, _, err = run(capsys, "convert", px, "-o", tmp_path / "o.csv")
     assert "pixel size" in assert_one_line_error(rc, err, px)
-    rc, _, err = run(capsys, "convert", px, "-o", tmp_path / "o.csv", "--pixel-size", 100, "--to", "nonsense")
-    assert rc == 2 and "unknown format" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as exc:  # --to is checked when the command line is read
+        run(capsys, "convert", px, "-o", tmp_path / "o.csv", "--pixel-size", 100, "--to", "nonsense")
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "cannot write 'nonsense'" in err and "Traceback" not in err
     assert not (tmp_path / "o.csv").exists()
 
 
@@ -173,7 +175,7 @@ def test_demo_data_and_refusal(capsys, tmp_path):
     assert locs["frame"].between(1, n_frames).all()
     assert locs["x"].between(0, width * 107.0).all() and locs["y"].between(0, height * 107.0).all()
     before = movie_path.read_bytes()
-    rc, _, err = run(capsys, "demo", "--out", out_dir, "--seed", 4)
+    rc, _, err = run(capsys, "demo", "-o", out_dir, "--seed", 4)
     assert "exists" in assert_one_line_error(rc, err, out_dir)
     assert movie_path.read_bytes() == before  # refused before anything was written
 

@@ -157,7 +157,7 @@ def test_a_given_csv_finds_its_images_whatever_the_method(folder, capsys):
     make_demo_prediction(tmp / "pred", truth, pixel_size=PX, height=16, width=20, upsampling=UP, name="other")
     with pytest.raises(InputError) as exc:
         load_prediction_folder(tmp / "pred", locs=tmp / "kept.csv")
-    one_line_error(exc, "several movies", "kept.csv", "--name")
+    one_line_error(exc, "several movies", "kept.csv", "choose one with name")  # the API's words (CLI: --name)
     with load_prediction_folder(tmp / "pred", locs=tmp / "kept.csv", name="other") as pf:
         assert pf.name == "other" and pf.stack is None
 

@@ -348,13 +348,16 @@ def test_picasso_without_pixel_size_is_refused(tmp_path):
     assert str(path) in str(exc.value) and "\n" not in str(exc.value)
 
 
-def test_picasso_float_frame_molecule_map(tmp_path):
+def test_picasso_float_frames_must_be_whole_numbers(tmp_path):
     rec = _picasso_rec(3, frame_dtype="f4")
-    rec["frame"] = [0.0, 3.0, 7.4]
-    locs, rep = read_locs(_write_h5(tmp_path / "mm_locs.hdf5", rec), pixel_size=100)
-    np.testing.assert_array_equal(locs["frame"], [1, 4, 8])
+    rec["frame"] = [0.0, 3.0, 8.0]  # float frames that are whole numbers are frames
+    locs, rep = read_locs(_write_h5(tmp_path / "f_locs.hdf5", rec), pixel_size=100)
+    np.testing.assert_array_equal(locs["frame"], [1, 4, 9])
     assert locs["frame"].dtype == np.int64
-    assert any("molecule map" in n for n in rep.notes)
+    rec["frame"] = [0.0, 3.0, 7.4]  # a molecule map's mean frames: refused, not rounded
+    with pytest.raises(InputError, match="not whole numbers") as exc:
+        read_locs(_write_h5(tmp_path / "mm_locs.hdf5", rec), pixel_size=100)
+    assert "7.4" in str(exc.value) and "\n" not in str(exc.value)
 
 
 def test_picasso_optional_fields_z_group_len(tmp_path):
@@ -519,15 +522,14 @@ def test_format_and_frame_base_overrides(tmp_path):
         read_locs(path, format="nonsense")
 
 
-def test_frame_zero_in_one_based_format_is_read_zero_based_and_reported(tmp_path):
+def test_frame_zero_in_one_based_format_is_refused_with_its_count(tmp_path):
     path = tmp_path / "zero.csv"
-    path.write_text("frame,x [nm],y [nm]\n0,10,20\n2,30,40\n")
-    locs, rep = read_locs(path)
-    assert list(locs["frame"]) == [1, 3] and rep.frame_base == 0
-    assert any("frame 0" in n for n in rep.notes)
-    with pytest.raises(InputError, match="below the first frame") as exc:
-        read_locs(path, frame_base=1)
-    assert str(path) in str(exc.value)
+    path.write_text("frame,x [nm],y [nm]\n0,10,20\n2,30,40\n5,30,40\n")
+    with pytest.raises(InputError, match="1 of 3 localization.s. are in frame 0") as exc:
+        read_locs(path)
+    assert str(path) in str(exc.value) and "frame_base 0" in str(exc.value)
+    locs, rep = read_locs(path, frame_base=0)  # the user decides
+    assert list(locs["frame"]) == [1, 3, 6] and rep.frame_base == 0
 
 
 def test_detection_of_every_csv_flavour(tmp_path):

@@ -79,7 +79,7 @@ def test_tifffile_default_resolution_is_unknown_not_1000_nm(tmp_path):
 @pytest.mark.parametrize("unit", ["micron", "um", "\\u00B5m"])
 def test_imagej_metadata_unit(tmp_path, unit):
     tifffile.imwrite(tmp_path / "ij.tif", _stack(), imagej=True, resolution=(1 / 0.107, 1 / 0.107),
-                     metadata={"unit": unit})
+                     metadata={"unit": unit, "axes": "TYX"})
     with open_movie(tmp_path / "ij.tif") as m:
         assert m.shape == (5, 12, 16)
         assert m.pixel_size == pytest.approx(107, abs=1e-6)
@@ -118,7 +118,8 @@ def test_resolution_in_inch(tmp_path):
 
 def test_imagej_unit_without_resolution_unit_tag(tmp_path):
     path = tmp_path / "ij.tif"
-    tifffile.imwrite(path, _stack(), imagej=True, resolution=(1 / 0.107, 1 / 0.107), metadata={"unit": "um"})
+    tifffile.imwrite(path, _stack(), imagej=True, resolution=(1 / 0.107, 1 / 0.107),
+                     metadata={"unit": "um", "axes": "TYX"})
     with tifffile.TiffFile(path) as t:
         entry = t.pages[0].tags["ResolutionUnit"].offset
     raw = bytearray(path.read_bytes())
@@ -266,7 +267,7 @@ def test_tif_written_one_page_at_a_time_with_separate_series(tmp_path):
         np.testing.assert_array_equal(m[5], data[5])
 
 
-@pytest.mark.parametrize("kwargs", [{}, {"compression": "zlib"}, {"imagej": True}])
+@pytest.mark.parametrize("kwargs", [{}, {"compression": "zlib"}, {"imagej": True, "metadata": {"axes": "TYX"}}])
 def test_truncated_tif_is_an_error(tmp_path, kwargs):
     full = tmp_path / "full.tif"
     tifffile.imwrite(full, _stack(8), **({"photometric": "minisblack"} | kwargs))
@@ -510,7 +511,7 @@ def test_imagej_file_beyond_4gb_layout_one_ifd(tmp_path):
 
     data = _stack(7)
     full = tmp_path / "full.tif"
-    tifffile.imwrite(full, data, imagej=True, resolution=(1 / 0.16, 1 / 0.16), metadata={"unit": "um"})
+    tifffile.imwrite(full, data, imagej=True, resolution=(1 / 0.16, 1 / 0.16), metadata={"unit": "um", "axes": "TYX"})
     with tifffile.TiffFile(full) as t:
         ifd = t.pages[0].offset
     raw = bytearray(full.read_bytes())
@@ -523,3 +524,169 @@ def test_imagej_file_beyond_4gb_layout_one_ifd(tmp_path):
     with open_movie(one) as m:
         assert m.shape == (7, 12, 16) and m.memmapped and m.pixel_size == pytest.approx(160)
         np.testing.assert_array_equal(m[6], data[6])
+
+
+# ---------------------------------------------------------------------------------------------
+# a movie is a stack of equal pages, or it is refused (issue 10, item 6), through the CLI
+# ---------------------------------------------------------------------------------------------
+
+
+def _cli(capsys, *argv):
+    from imagesumming.cli import main
+
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _refused(capsys, path, *words, command=("info",)):
+    """Run a command on ``path``: exit 2 with one line naming the file and every word."""
+    before = Path(path).read_bytes()
+    rc, out, err = _cli(capsys, *command[:1], path, *command[1:])
+    assert rc == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and "Traceback" not in err, err
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert Path(path).read_bytes() == before  # input untouched
+    return lines[0]
+
+
+def _write_pages(path, pages, *, append=False, contiguous=False):
+    """One page per array: appended as separate series, or written in one TiffWriter."""
+    if append:
+        for page in pages:
+            tifffile.imwrite(path, page, append=True)
+        return path
+    with tifffile.TiffWriter(path) as tw:
+        for page in pages:
+            tw.write(page, photometric="minisblack", contiguous=contiguous, metadata={} if contiguous else None)
+    return path
+
+
+@pytest.mark.parametrize("append", [False, True])
+def test_pages_of_three_dtypes_are_refused(tmp_path, capsys, append):
+    pages = [np.full((8, 9), 7, dt) for dt in (np.uint16, np.float32, np.uint32)]
+    path = _write_pages(tmp_path / "mix.tif", pages, append=append)
+    line = _refused(capsys, path, "page 2 is float32 9x8 px", "page 1 is uint16 9x8 px", "equal pages")
+    assert len(line) < 260
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "pages", "append"])
+def test_sixty_uint16_pages_and_one_float32_are_refused(tmp_path, capsys, layout):
+    pages = [np.full((8, 9), i, np.uint16) for i in range(60)] + [np.full((8, 9), 7.75, np.float32)]
+    path = tmp_path / "m.tif"
+    if layout == "contiguous":  # 60 frames as one tifffile series, then one more page
+        with tifffile.TiffWriter(path) as tw:
+            tw.write(np.stack(pages[:60]), photometric="minisblack")
+            tw.write(pages[60], photometric="minisblack")
+    else:
+        _write_pages(path, pages, append=layout == "append")
+    _refused(capsys, path, "page 61 is float32")
+    with pytest.raises(InputError, match="page 61"):
+        open_movie(path)
+
+
+def test_float32_page_inside_uint16_stack_is_not_cast(tmp_path, capsys):
+    pages = [np.full((8, 9), i, np.uint16) for i in range(5)]
+    pages[2] = np.full((8, 9), 7.75, np.float32)
+    for append in (False, True):
+        path = _write_pages(tmp_path / f"in{append}.tif", pages, append=append)
+        _refused(capsys, path, "page 3 is float32")
+        # split would have copied 7.75 as 7 into a uint16 part
+        _refused(capsys, path, "page 3", command=("split", "--at", "2", "-o", tmp_path / "parts"))
+        assert not (tmp_path / "parts").exists() or not list((tmp_path / "parts").iterdir())
+
+
+def test_pages_of_two_shapes_are_refused(tmp_path, capsys):
+    path = _write_pages(tmp_path / "shapes.tif", [np.zeros((8, 9), np.uint16)] * 3 + [np.zeros((8, 10), np.uint16)])
+    _refused(capsys, path, "page 4 is uint16 10x8 px")
+
+
+@pytest.mark.parametrize("planar", ["contig", "separate"])
+def test_one_frame_with_two_samples_per_pixel_is_refused(tmp_path, capsys, planar):
+    data = np.arange(2 * 8 * 9, dtype=np.uint16).reshape((8, 9, 2) if planar == "contig" else (2, 8, 9))
+    path = tmp_path / f"spp_{planar}.tif"
+    tifffile.imwrite(path, data, photometric="minisblack", planarconfig=planar)
+    with tifffile.TiffFile(path) as tif:
+        assert len(tif.pages) == 1 and tif.pages[0].samplesperpixel == 2
+    _refused(capsys, path, "2 samples per pixel")
+
+
+def test_channels_only_imagej_hyperstack_is_refused(tmp_path, capsys):
+    data = _stack(4)
+    tifffile.imwrite(tmp_path / "c4.tif", data, imagej=True, metadata={"axes": "CYX"})
+    _refused(capsys, tmp_path / "c4.tif", "4 channels", "axes CYX", "Frames 4")
+    # what the refusal asks for: the same pages said to be frames, read as 4 frames
+    tifffile.imwrite(tmp_path / "t4.tif", data, imagej=True, metadata={"axes": "TYX"})
+    rc, out, _ = _cli(capsys, "info", tmp_path / "t4.tif")
+    assert rc == 0 and "frames: 4" in out
+    with open_movie(tmp_path / "t4.tif") as m:
+        np.testing.assert_array_equal(m[:], data)
+
+
+def test_split_of_a_one_bit_tif_is_refused(tmp_path, capsys):
+    bits = np.random.default_rng(0).integers(0, 2, (4, 8, 9)).astype(bool)
+    tifffile.imwrite(tmp_path / "bits.tif", bits, photometric="minisblack")
+    with tifffile.TiffFile(tmp_path / "bits.tif") as tif:
+        assert tif.pages[0].bitspersample == 1
+    _refused(capsys, tmp_path / "bits.tif", "1-bit", command=("split", "--at", "2", "-o", tmp_path / "out"))
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    _refused(capsys, tmp_path / "bits.tif", "1-bit")
+
+
+def _set_tag(path, code, value):
+    """Overwrite a SHORT tag's value in every page (a file that says it uses another codec)."""
+    with tifffile.TiffFile(path) as tif:
+        offsets = [p.tags[code].offset for p in tif.pages]
+        order = "little" if tif.byteorder == "<" else "big"
+    raw = bytearray(Path(path).read_bytes())
+    for at in offsets:
+        raw[at + 8:at + 10] = value.to_bytes(2, order)
+    Path(path).write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("code, name", [(5, "LZW"), (7, "JPEG"), (34712, "JPEG2000")])
+def test_compression_that_needs_imagecodecs_says_so(tmp_path, capsys, monkeypatch, code, name):
+    import importlib.util
+
+    if importlib.util.find_spec("imagecodecs") is not None:  # emulate a machine without it
+        codecs = type(tifffile.TIFF.DECOMPRESSORS)
+        lookup = codecs.__getitem__
+
+        def without_imagecodecs(self, key):
+            if key not in (1, 8, 32946):
+                raise KeyError(f"<COMPRESSION.{name}: {key}> requires the 'imagecodecs' package")
+            return lookup(self, key)
+
+        monkeypatch.setattr(codecs, "__getitem__", without_imagecodecs)
+    path = tmp_path / f"{name}.tif"
+    tifffile.imwrite(path, _stack(3), photometric="minisblack")
+    _set_tag(path, 259, code)
+    line = _refused(capsys, path, f"{name} compression", "pip install imagecodecs")
+    assert "corrupt" not in line
+
+
+@pytest.mark.parametrize("kind", ["empty array", "header only", "no pages"])
+def test_zero_frame_tif_says_it_holds_no_frames(tmp_path, capsys, kind):
+    path = tmp_path / "zero.tif"
+    if kind == "empty array":
+        with pytest.warns(UserWarning):
+            tifffile.imwrite(path, np.zeros((0, 8, 9), np.uint16), photometric="minisblack")
+    elif kind == "header only":
+        path.write_bytes(b"II*\x00\x00\x00\x00\x00")
+    else:
+        path.write_bytes(b"MM\x00*\x00\x00\x00\x00")
+    _refused(capsys, path, "holds no frames")
+
+
+@pytest.mark.parametrize("contiguous", [True, False])
+def test_checking_the_pages_decodes_no_pixel_data(tmp_path, monkeypatch, contiguous):
+    data = _stack(40, 8, 9)
+    path = _write_pages(tmp_path / "m.tif", list(data), contiguous=contiguous)
+    calls = _read_pages_spy(monkeypatch)
+    with open_movie(path) as m:
+        assert m.memmapped == contiguous and m.shape == data.shape
+        # page-by-page movies decode their last page once (a truncation check), nothing else
+        assert calls == ([] if contiguous else [39])
+        np.testing.assert_array_equal(m[17], data[17])

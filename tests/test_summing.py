@@ -26,6 +26,7 @@ from imagesumming.sampling import (
     transform_xy,
     window_members,
 )
+from imagesumming.io.locs import LocsFile
 from imagesumming.schema import make_locs
 from imagesumming.summing import SummingResult, output_paths, sum_patches
 from imagesumming.synthetic import simulate_movie
@@ -334,7 +335,7 @@ def test_search_is_bounded_and_says_what_to_change():
                     min_emitters=50, seed=0, progress=False, max_attempts=5000)
     msg = str(err.value)
     assert "found only 0 of 20 patches" in msg and "5000 random windows" in msg
-    assert "best held" in msg and "emitters/µm²" in msg and "--min-emitters" in msg
+    assert "best held" in msg and "emitters/µm²" in msg and "min_emitters" in msg  # the API's words (the CLI: --min-emitters)
     assert "\n" not in msg
 
 
@@ -548,7 +549,7 @@ def test_invalid_localizations_error_with_counts_or_are_dropped():
 @pytest.mark.parametrize("shape", [(3000, 7, 7), (2500, 6, 5)])
 @pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.int32, np.float32, np.int64])
 def test_median_and_noise_per_image(dtype, shape):
-    from imagesumming.summing import _median_noise
+    from imagesumming.stats import median_noise as _median_noise
 
     rng = np.random.default_rng(0)
     stack = (rng.normal(300, 20, shape) - (100 if dtype != np.uint16 else 0)).astype(dtype)
@@ -587,7 +588,7 @@ def test_summary_and_figures(tmp_path, bright):
     assert 0 <= (bg["median"] - bg["sources_median"]).median() < bg["sources_noise"].median()
     # independent noise adds in quadrature at least (k spot sets raise the MAD of a sum further)
     assert (bg["noise_mad"] / bg["sources_noise"]).min() > 0.8
-    assert "(from the sources" in text
+    assert "expected from the sources" in text and "emitter-free" in text
     for fig in (res.plot_density(), res.plot_frame(2), res.plot_single(3), res.plot_background()):
         assert isinstance(fig, Figure)
     assert len(res.plot_background().axes) == 4
@@ -822,16 +823,190 @@ def test_positions_within_ulps_of_pixel_edges_stay_inside_the_summed_frame(augme
 
 
 def test_summary_shows_what_the_reader_decided(tmp_path):
-    """A Deep-STORM csv with 0-based frames: read as 0-based, and the summary says so."""
+    """A Deep-STORM csv with 0-based frames, read so on request (a frame 0 alone is refused): the summary says so."""
     movie, truth = simulate_movie(n_frames=8, height=40, width=40, pixel_size=100.0, emitters_per_frame=6, seed=3)
     tif = write_tif(tmp_path / "m.tif", movie, 100.0)
     zero_based = truth.assign(frame=truth["frame"] - 1)
     csv = tmp_path / "zero.csv"
     pd.DataFrame({"frame": zero_based["frame"], "x [nm]": zero_based["x"], "y [nm]": zero_based["y"]},
                  index=pd.RangeIndex(1, len(truth) + 1)).to_csv(csv)
-    result = sum_patches(tif, csv, patch_size=12, n_patches=10, n_summed=5, bin_size=2, min_emitters=1,
+    with pytest.raises(InputError, match="in frame 0"):
+        sum_patches(tif, csv, patch_size=12, n_patches=10, n_summed=5, bin_size=2, min_emitters=1, seed=0,
+                    progress=False)
+    result = sum_patches(tif, LocsFile(csv, frame_base=0), patch_size=12, n_patches=10, n_summed=5, bin_size=2, min_emitters=1,
                          seed=0, progress=False)
     text = result.summary()
     assert "note (zero.csv)" in text and "0-based" in text
     assert result.params["inputs"][0]["locs_frame_base"] == 0
     assert any("0-based" in n for n in result.params["inputs"][0]["locs_notes"])
+
+
+# ---------------------------------------------------------------------------------------------
+# background statistics: computed when shown; emitter-free pixels compared like with like
+# ---------------------------------------------------------------------------------------------
+
+
+def test_statistics_are_computed_only_when_shown(tmp_path, bright, monkeypatch):
+    import imagesumming.summing as summing
+
+    calls = []
+    real = summing._background_statistics
+    monkeypatch.setattr(summing, "_background_statistics", lambda *a: calls.append(1) or real(*a))
+    movie, truth = bright
+    res = sum_patches(movie, truth, pixel_size=PS, patch_size=16, n_patches=30, n_summed=10, bin_size=3,
+                      seed=0, progress=False)
+    res.save(tmp_path)
+    assert calls == []  # summing and saving the four outputs need no statistics
+    text = res.summary()
+    assert len(calls) == 1 and "background noise" in text
+    res.plot_background()
+    assert res.summary() == text and len(calls) == 1  # cached
+    used = res.provenance.drop_duplicates("patch").set_index("patch")
+    assert (res.patch_table.set_index("patch").loc[used.index, ["frame", "row", "col"]] == used[["frame", "row", "col"]]).all().all()
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.int32, np.float32, np.uint8])
+def test_masked_median_noise_matches_numpy(dtype):
+    from imagesumming.stats import masked_median_noise
+
+    rng = np.random.default_rng(3)
+    stack = rng.integers(90, 140, (50, 8, 9)).astype(dtype)
+    mask = rng.random(stack.shape) < rng.uniform(0, 1, (50, 1, 1))
+    med, noise, n = masked_median_noise(stack, mask, min_pixels=5, chunk=16)
+    for i in range(50):
+        v = stack[i][mask[i]].astype(float)
+        assert n[i] == len(v)
+        if len(v) < 5:
+            assert np.isnan(med[i]) and np.isnan(noise[i])
+        else:
+            assert med[i] == np.median(v)
+            assert noise[i] == pytest.approx(1.4826 * np.median(np.abs(v - np.median(v))))
+    assert np.isnan(med).any() and np.isfinite(med).any()  # both cases were exercised
+
+
+@pytest.mark.parametrize("stencil_step", [None, 1])
+def test_emitter_mask_marks_pixels_within_the_radius_also_from_outside_the_window(stencil_step, monkeypatch):
+    import imagesumming.stats
+    from imagesumming.stats import emitter_mask
+
+    if stencil_step:  # one localization per step: the chunked path gives the same mask
+        monkeypatch.setattr(imagesumming.stats, "_STENCIL_ELEMENTS", stencil_step)
+
+    # window of 6 px at row 10, col 20 (pixel size 100 nm); one localization inside, one 1.2 px left of it
+    x = np.array([2250.0, 1880.0])
+    y = np.array([1310.0, 1420.0])
+    mask = emitter_mask(x, y, np.array([0, 0]), [10], [20], 6, pixel_size=100.0, radius=180.0)
+    cy, cx = (np.arange(6)[:, None] + 10.5) * 100, (np.arange(6)[None, :] + 20.5) * 100
+    expect = np.zeros((6, 6), bool)
+    for xi, yi in zip(x, y):
+        expect |= (cx - xi) ** 2 + (cy - yi) ** 2 < 180.0 ** 2
+    np.testing.assert_array_equal(mask[0], expect)
+    assert expect[:, 0].any()  # the outside localization's light reaches into column 0
+
+
+def test_window_members_with_a_margin_match_brute_force():
+    locs = random_locs(5, 40, 48, per_frame=30, seed=4)
+    index = index_locs([locs], [5], PS, heights=[40])
+    rng = np.random.default_rng(1)
+    fr, row, col = rng.integers(0, 5, 40), rng.integers(0, 40 - 8, 40), rng.integers(0, 48 - 8, 40)
+    window, entry = window_members(index, np.zeros(40, int), fr, row, col, 8, margin=3, heights=[40])
+    px, py = np.floor(locs["x"] / PS).to_numpy(), np.floor(locs["y"] / PS).to_numpy()
+    for w in range(40):
+        sel = ((locs["frame"].to_numpy() == fr[w] + 1) & (py >= row[w] - 3) & (py < row[w] + 11)
+               & (px >= col[w] - 3) & (px < col[w] + 11))
+        assert sorted(index.source[entry[window == w]]) == sorted(np.flatnonzero(sel))
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_emitter_masks_cover_every_patch_localization_and_turn_with_the_patch(bright, augment):
+    from imagesumming.summing import _emitter_masks
+
+    movie, truth = bright
+    res = sum_patches(movie, truth, pixel_size=PS, patch_size=16, n_patches=30, n_summed=12, bin_size=3,
+                      augment=augment, seed=2, progress=False)
+    radius = res.background_mask["radius_nm"]
+    assert radius == pytest.approx(3 * 110)  # 3 x the localizations' sigma
+    near = _emitter_masks(res.stats_inputs, 16, radius)
+    centres = (np.arange(16) + 0.5) * PS
+    for patch in sorted(set(res.provenance["patch"])):
+        pl = res._patch_locs(patch)  # patch coordinates, after the patch's symmetry
+        for x, y in zip(pl["x"], pl["y"]):
+            close = (centres[None, :] - x) ** 2 + (centres[:, None] - y) ** 2 < radius ** 2
+            assert near[patch][close].all(), (patch, x, y)
+    assert res.patch_table["bg_pixels"].to_numpy().tolist() == (~near).sum(axis=(1, 2)).tolist()
+
+
+def test_background_noise_compares_like_with_like():
+    # known background: 30 photons/px, gain 1, read noise 1.5 ADU -> source noise ~ sqrt(30 + 2.25)
+    movie, truth = simulate_movie(n_frames=60, height=64, width=64, pixel_size=PS, emitters_per_frame=5,
+                                  photons=4000, min_photons=3000, background=30, psf_sigma=120, seed=5)
+    k = 9
+    res = sum_patches(movie, truth, pixel_size=PS, patch_size=24, n_patches=120, n_summed=40, bin_size=k,
+                      seed=1, progress=False)
+    pt, bg = res.patch_table, res.background
+    src_noise, summed_noise = pt["bg_noise"].mean(), bg["bg_noise"].mean()
+    assert pt["bg_level"].mean() == pytest.approx(30, abs=1.0)  # the background above the offset
+    assert bg["bg_level"].mean() == pytest.approx(k * 30, rel=0.03)  # k-fold
+    assert src_noise == pytest.approx(np.sqrt(30 + 1.5 ** 2), rel=0.1)
+    assert summed_noise == pytest.approx(np.sqrt(k) * src_noise, rel=0.1)  # noise x sqrt(k)
+    # the expectations are exactly the sources' figures added (levels) and in quadrature (noise)
+    by_frame = res.provenance.groupby("summed_frame")["patch"].apply(list)
+    ptp = pt.set_index("patch")
+    for s in (1, 20, 40):
+        src = ptp.loc[by_frame[s]]
+        assert bg.at[s - 1, "expected_level"] == pytest.approx(src["bg_level"].sum())
+        assert bg.at[s - 1, "expected_noise"] == pytest.approx(np.sqrt((src["bg_noise"] ** 2).sum()))
+    # all pixels mix emitters into the noise of the dense sums: what the old summary compared
+    assert bg["noise_mad"].mean() > 1.3 * bg["sources_noise"].mean()
+    text = res.summary()
+    assert f"sqrt(k) x {src_noise:.2f}" in text and f"k = {k} x {pt['bg_level'].mean():.2f}" in text
+    assert "emitter-free: pixel centre farther than 360 nm (3 x PSF sigma 120 nm" in text
+
+
+def test_background_without_sigma_or_emitter_free_pixels_says_so():
+    movie, truth = simulate_movie(n_frames=20, height=40, width=40, pixel_size=PS, emitters_per_frame=12,
+                                  photons=3000, background=10, seed=2)
+    res = sum_patches(movie, truth.drop(columns="sigma"), pixel_size=PS, patch_size=10, n_patches=40,
+                      n_summed=10, bin_size=8, min_emitters=2, seed=0, progress=False)
+    assert res.background_mask["psf_sigma_source"].startswith("one camera pixel")
+    assert res.background["bg_level"].isna().all()  # 8 x 2+ emitters leave no 20 emitter-free pixels
+    text = res.summary()
+    assert "summed n/a" in text and "10 summed frame(s) with fewer than 20 such pixels left out" in text
+
+
+def test_extra_columns_are_carried_with_their_dtypes(bright):
+    movie, truth = bright
+    t = truth.copy()
+    t["label"] = pd.Series([f"e{i}" for i in range(len(t))], dtype=object)
+    t["group"] = pd.array(np.arange(len(t)) % 3, dtype="Int64")
+    t["kind"] = pd.Categorical(np.where(np.arange(len(t)) % 2, "a", "b"))
+    res = sum_patches(movie, t, pixel_size=PS, patch_size=16, n_patches=30, n_summed=10, bin_size=3, seed=0,
+                      progress=False)
+    canonical = make_locs(t)
+    for c in ("label", "group", "kind", "photons", "sigma", "emitter"):
+        assert res.locs[c].dtype == canonical[c].dtype, c
+    # each output row carries the values of the input row it came from
+    src = t.set_index("label")
+    back = src.loc[res.locs["label"]]
+    np.testing.assert_array_equal(back["photons"].to_numpy(), res.locs["photons"].to_numpy())
+    assert list(back["group"]) == list(res.locs["group"]) and list(back["kind"]) == list(res.locs["kind"])
+    assert isinstance(res.locs.index, pd.RangeIndex)
+
+
+def test_index_row_table_and_binary_search_agree(monkeypatch):
+    import imagesumming.sampling as sampling
+
+    tables = [random_locs(6, 40, 48, per_frame=25, seed=s) for s in (7, 8)]
+    with_table = index_locs(tables, [6, 6], PS, heights=[40, 40])
+    monkeypatch.setattr(sampling, "_ROW_TABLE_MAX", 0)
+    without = index_locs(tables, [6, 6], PS, heights=[40, 40])
+    assert with_table.row_start is not None and without.row_start is None
+    rng = np.random.default_rng(2)
+    mov, fr = rng.integers(0, 2, 300), rng.integers(0, 6, 300)
+    row, col = rng.integers(0, 40 - 9, 300), rng.integers(0, 48 - 9, 300)
+    for margin in (0, 2):
+        a = window_members(with_table, mov, fr, row, col, 9, margin=margin, heights=[40, 40])
+        b = window_members(without, mov, fr, row, col, 9, margin=margin, heights=[40, 40])
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+    assert len(a[0]) > 100

@@ -1,28 +1,35 @@
 """Command line: ``imagesumming <command> ...``; a thin layer over the Python API.
 
-One module per command group in this package.
+One module per command group in this package; the options several commands share live in
+:mod:`imagesumming.cli.options`.
 
 Each command module exposes ``register(subparsers)`` which adds its parser and sets
-``func=handler``; handlers return an exit code. Errors from user input
-(:class:`~imagesumming.errors.ImageSummingError`) are printed on one line, without a traceback,
-and the exit code is 2.
+``func=handler``; handlers return an exit code. A command module imports only argparse and
+:mod:`.options` at its top; the handler imports what it uses, so ``--help`` and ``--version`` load
+nothing heavy. Errors from user input (:class:`~imagesumming.errors.ImageSummingError`) are
+printed on one line in the CLI's words (``use --force``), without a traceback, and the exit code
+is 2. A closed pipe (``imagesumming info f | head -1``) ends the command quietly, as Unix tools do.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import os
 import sys
 
 from .. import __version__
 from ..errors import ImageSummingError
-
-
+from . import options
 
 # Command groups in workflow order (``--help`` lists their commands in this order): look at the
-# files, sum, the add-ons, train (notebooks), evaluate.
-COMMAND_MODULES = ("files", "summing", "addons", "notebook", "notebooks", "evaluate")
+# files, sum, the density of the movie to analyze (sum --match), the add-ons, train (notebooks), evaluate.
+COMMAND_MODULES = ("files", "summing", "density", "addons", "notebook", "notebooks", "evaluate")
+
+#: exit status after a closed pipe: 128 + SIGPIPE, what a shell reports for a Unix tool ended by it
+EXIT_BROKEN_PIPE = 141
 
 
 def command_modules() -> list[str]:
@@ -34,38 +41,73 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imagesumming",
         description="High-density Deep-STORM training data from real low-density SMLM movies.",
-    )
+        epilog="Run `imagesumming COMMAND --help` for a command's options. Errors: one line on stderr, "
+               "exit code 2.")
     parser.add_argument("--version", action="version", version=f"imagesumming {__version__}")
-    parser.add_argument("-q", "--quiet", action="store_true", help="only print errors")
+    options.add_verbosity(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in command_modules():
         importlib.import_module(name).register(sub)
     for command in sub.choices.values():  # `imagesumming sum ... -q` works as well as `imagesumming -q sum`
-        command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                             help="only print errors")
+        options.add_verbosity(command)
     return parser
 
 
+def _silence_stdout() -> None:
+    """After a closed pipe: send what is still buffered nowhere, so exiting does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout is not a real file (a test's capture)
+        pass
+
+
 def main(argv=None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # the reader went away (`| head`): not an error, nothing to print
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _main(argv) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.ERROR if args.quiet else logging.WARNING,
-                        format="imagesumming: %(levelname)s: %(message)s")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    for text in options.deprecation_notes(args):
+        options.deprecated(args, text)
+    level = logging.ERROR if options.quiet(args) else logging.INFO if options.verbose(args) else logging.WARNING
+    logging.basicConfig(format="imagesumming: %(levelname)s: %(message)s")
+    logger = logging.getLogger("imagesumming")
+    saved = logger.level
+    logger.setLevel(level)  # for this command only (main may run several times in one process)
     try:
-        return int(args.func(args) or 0)
+        if options.quiet(args):
+            # -q prints only errors, whatever a command forgets; output asked for by name
+            # (options.product) still reaches the real stdout
+            args.stdout = sys.stdout
+            with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
+                code = int(args.func(args) or 0)
+        else:
+            code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+        return code
+    except BrokenPipeError:
+        raise
     except ImageSummingError as exc:
-        print(f"imagesumming {args.command}: error: {exc}", file=sys.stderr)
+        options.stderr(f"imagesumming {args.command}: error: {options.error_text(exc)}")
         return 2
     except OSError as exc:  # disk full, no permission, ...: the system's reason, on one line
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(f"imagesumming {args.command}: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        options.stderr(f"imagesumming {args.command}: error: {where}{exc.strerror or exc}")
         return 1
     except KeyboardInterrupt:
-        print("imagesumming: interrupted", file=sys.stderr)
+        options.stderr("imagesumming: interrupted")
         return 130
+    finally:
+        logger.setLevel(saved)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-_FORMATS_HELP = ("localization format to write: deepstorm, thunderstorm, picasso or prediction "
+from . import options as o
+from .locs_options import add_locs_options, locs_file, locs_files
+
+_FORMATS_HELP = (f"localization format to write: {', '.join(o.WRITE_FORMATS)} "
                  "(default: the input's; a Picasso csv export is written as ThunderSTORM csv)")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--to", metavar="FMT", help=_FORMATS_HELP)
-    p.add_argument("--pixel-size", type=float, metavar="NM", help="camera pixel size in nm (overrides the files)")
-    p.add_argument("--drop-invalid", action="store_true",
-                   help="drop (and count) localizations outside the image or beyond the movie instead of stopping")
-    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    o.add_to(p, help=_FORMATS_HELP)
+    o.add_pixel_size(p)
+    o.add_drop_invalid(p)
+    o.add_force(p)
+    add_locs_options(p)
 
 
 def register(sub) -> None:
@@ -24,7 +27,7 @@ def register(sub) -> None:
     p.add_argument("movie", help="movie (.tif, .raw)")
     p.add_argument("locs", nargs="?", help="its localizations (Picasso, ThunderSTORM, Deep-STORM)")
     p.add_argument("--at", type=int, required=True, metavar="F", help="last frame (1-based) of the first part")
-    p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
+    o.add_output(p, "folder", "<stem>_part1.tif, <stem>_part2.tif and their localizations")
     _common(p)
     p.set_defaults(func=cmd_split)
 
@@ -33,8 +36,7 @@ def register(sub) -> None:
                                    "frame counts of the movies before. Image and pixel sizes must agree.")
     p.add_argument("--movie", action="append", required=True, metavar="TIF", help="a movie (repeat, in order)")
     p.add_argument("--locs", action="append", metavar="FILE", help="its localizations (repeat, one per movie)")
-    p.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="merged tif (OUT.tif; localizations in OUT.csv or OUT_locs.hdf5)")
+    o.add_output(p, "file", "the merged movie OUT.tif (localizations in OUT.csv or OUT_locs.hdf5)", old=())
     _common(p)
     p.set_defaults(func=cmd_merge)
 
@@ -44,7 +46,7 @@ def register(sub) -> None:
                                    "every frame is frame 1 of its file; empty frames get a csv with the header.")
     p.add_argument("movie", help="movie (.tif, .raw)")
     p.add_argument("locs", nargs="?", help="its localizations")
-    p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
+    o.add_output(p, "folder", "<stem>_01.tif, <stem>_01.csv, ... (one pair per frame)")
     _common(p)
     p.set_defaults(func=cmd_frames)
 
@@ -57,49 +59,51 @@ def register(sub) -> None:
     p.add_argument("movie", help="movie (.tif, .raw)")
     p.add_argument("--locs", metavar="FILE", help="its localizations (ground truth of the summed movie)")
     p.add_argument("-n", type=int, required=True, metavar="N", help="frames per sum")
-    p.add_argument("--camera-offset", type=float, required=True, metavar="ADU", help="camera offset in ADU")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="summed tif (OUT.tif)")
+    o.add_camera_offset(p, "subtracted N-1 times from each sum of N frames")
+    o.add_output(p, "file", "the summed movie OUT.tif (with OUT.csv or OUT_locs.hdf5 and OUT_groups.json)", old=())
     p.add_argument("--shuffle", action="store_true", help="draw the N frames at random instead of consecutively")
-    p.add_argument("--seed", type=int, default=0, help="seed of --shuffle (default: %(default)s; recorded)")
+    o.add_seed(p, default=0, used="only --shuffle draws at random", recorded="OUT_groups.json")
     _common(p)
     p.set_defaults(func=cmd_sum_frames)
 
 
 def _options(args) -> dict:
-    return {"to": args.to, "pixel_size": args.pixel_size, "on_invalid": "drop" if args.drop_invalid else "error",
-            "force": args.force, "progress": not getattr(args, "quiet", False)}
+    return {"to": args.to, "pixel_size": args.pixel_size, "on_invalid": o.on_invalid(args),
+            "force": args.force, "progress": o.progress(args)}
 
 
 def _report(args, result) -> int:
-    if not getattr(args, "quiet", False):  # -q: only errors
-        for note in result.notes:
-            print(f"note: {note}")
-        print(result.summary())
+    for text in result.notes:
+        o.note(args, text)
+    o.say(args, result.summary())
+    o.detail(args, *(f"wrote {path}: {n} frames" for path, n in result.movies.items()),
+             *(f"wrote {path}: {n} localizations" for path, n in result.locs.items()),
+             *(f"wrote {path}" for path in result.sidecars))
     return 0
 
 
 def cmd_split(args: argparse.Namespace) -> int:
     from ..addons import split_movie
 
-    return _report(args, split_movie(args.movie, args.locs, at=args.at, out_dir=args.out, **_options(args)))
+    return _report(args, split_movie(args.movie, locs_file(args.locs, args), at=args.at, out_dir=args.output, **_options(args)))
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
     from ..addons import merge_movies
 
-    return _report(args, merge_movies(args.movie, args.locs, output=args.output, **_options(args)))
+    return _report(args, merge_movies(args.movie, locs_files(args.locs, args), output=args.output, **_options(args)))
 
 
 def cmd_frames(args: argparse.Namespace) -> int:
     from ..addons import split_frames
 
-    return _report(args, split_frames(args.movie, args.locs, out_dir=args.out, **_options(args)))
+    return _report(args, split_frames(args.movie, locs_file(args.locs, args), out_dir=args.output, **_options(args)))
 
 
 def cmd_sum_frames(args: argparse.Namespace) -> int:
     from ..addons import sum_frames
 
-    if args.seed != 0 and not args.shuffle and not getattr(args, "quiet", False):
-        print("note: --seed has no effect without --shuffle")
-    return _report(args, sum_frames(args.movie, args.locs, n=args.n, camera_offset=args.camera_offset,
+    if args.seed != 0 and not args.shuffle:
+        o.note(args, "--seed has no effect without --shuffle")
+    return _report(args, sum_frames(args.movie, locs_file(args.locs, args), n=args.n, camera_offset=o.camera_offset(args),
                                     output=args.output, shuffle=args.shuffle, seed=args.seed, **_options(args)))

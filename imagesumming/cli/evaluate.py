@@ -1,27 +1,19 @@
-"""CLI commands of the evaluation: filter, evaluate."""
+"""CLI commands of the evaluation: evaluate (match to ground truth, sweep the threshold), filter."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 from pathlib import Path
 
-import numpy as np
-
 from ..errors import InputError
+from . import options as o
+from .locs_options import add_locs_options, locs_file
 
 
 def register(sub) -> None:
-    p = sub.add_parser("filter", help="keep the predictions with confidence >= a threshold",
-                       description="Write the rows of a Deep-STORM prediction csv whose confidence is >= the "
-                                   "threshold, in the same format (rows unchanged), and report how many were kept.")
-    p.add_argument("input", metavar="PRED.csv", help="prediction csv (frame,x [nm],y [nm],confidence [a.u])")
-    p.add_argument("--threshold", "-t", type=float, required=True, metavar="T", help="keep rows with confidence >= T")
-    p.add_argument("-o", "--output", required=True, metavar="OUT.csv")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output")
-    p.set_defaults(func=cmd_filter)
-
     p = sub.add_parser("evaluate", help="measure Deep-STORM predictions against ground truth",
                        description="Match predictions to ground truth frame by frame (KD-tree candidates, optimal "
                                    "or greedy one-to-one assignment) at several radii; print recall, precision, "
@@ -30,6 +22,7 @@ def register(sub) -> None:
     p.add_argument("input", metavar="PRED.csv", help="prediction csv (Localizations_<name>_avg.csv or _max.csv)")
     p.add_argument("--gt", metavar="GT", help="ground truth (Picasso hdf5/csv, ThunderSTORM or Deep-STORM csv)")
     p.add_argument("--gt-format", default="auto", metavar="FMT", help="ground-truth format (default: detect)")
+    add_locs_options(p, "gt-", "the ground truth")
     p.add_argument("--movie", metavar="M.tif", help="the input movie (for the frame views and densities)")
     p.add_argument("--prediction-dir", metavar="DIR",
                    help="the notebook's result folder (Predicted_/Widefield_/PredictedStack_<name>.tif); "
@@ -47,11 +40,20 @@ def register(sub) -> None:
                         "200 when that is too much work on very dense data)")
     p.add_argument("--frames", metavar="F[,F...]", help="frames (1-based) to draw (default: the frame with the "
                                                          "most ground-truth localizations)")
-    p.add_argument("--pixel-size", type=float, metavar="NM", help="camera pixel size in nm (overrides tags)")
+    o.add_pixel_size(p)
     p.add_argument("--pixel-size-hr", type=float, metavar="NM", help="prediction pixel size in nm (overrides tags)")
-    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="output folder")
-    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    o.add_output(p, "folder", "metrics.csv, sweep.csv, metrics.json and the PNG figures", old=())
+    o.add_force(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("filter", help="keep the predictions with confidence >= a threshold",
+                       description="Write the rows of a Deep-STORM prediction csv whose confidence is >= the "
+                                   "threshold, in the same format (rows unchanged), and report how many were kept.")
+    p.add_argument("input", metavar="PRED.csv", help="prediction csv (frame,x [nm],y [nm],confidence [a.u])")
+    p.add_argument("--threshold", "-t", type=float, required=True, metavar="T", help="keep rows with confidence >= T")
+    o.add_output(p, "file", "the kept rows, in the input's format", metavar="OUT.csv", old=())
+    o.add_force(p)
+    p.set_defaults(func=cmd_filter)
 
 
 def cmd_filter(args: argparse.Namespace) -> int:
@@ -59,10 +61,10 @@ def cmd_filter(args: argparse.Namespace) -> int:
 
     r = filter_prediction_file(args.input, args.threshold, args.output, force=args.force)
     pct = 100.0 * r["kept"] / r["total"] if r["total"] else 0.0
-    print(f"kept {r['kept']} of {r['total']} localizations ({pct:.1f} %) with {r['column']} >= {args.threshold:g}")
+    o.say(args, f"kept {r['kept']} of {r['total']} localizations ({pct:.1f} %) with {r['column']} >= {args.threshold:g}")
     if r["no_confidence"]:
-        print(f"left out {r['no_confidence']} row(s) without a confidence value")
-    print(f"wrote {args.output}")
+        o.say(args, f"left out {r['no_confidence']} row(s) without a confidence value")
+    o.say(args, f"wrote {args.output}")
     return 0
 
 
@@ -76,7 +78,7 @@ def _numbers(text: str, what: str, cast=float) -> list:
     return values
 
 
-def _print_table(table) -> None:
+def _table_lines(table) -> list[str]:
     cols = [("radius_nm", "radius", "{:g}"), ("tp", "TP", "{:d}"), ("fp", "FP", "{:d}"), ("fn", "FN", "{:d}"),
             ("recall", "recall", "{:.3f}"), ("precision", "precision", "{:.3f}"), ("jaccard", "Jaccard", "{:.3f}"),
             ("f1", "F1", "{:.3f}"), ("rmse_lateral_nm", "RMSE nm", "{:.1f}"), ("mean_dx_nm", "dx nm", "{:+.1f}"),
@@ -92,15 +94,15 @@ def _print_table(table) -> None:
                 row.append(fmt.format(int(v) if fmt == "{:d}" else v))
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(cols))]
-    for r in rows:
-        print("  ".join(s.rjust(w) for s, w in zip(r, widths)))
+    return ["  ".join(s.rjust(w) for s, w in zip(r, widths)) for r in rows]
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
     import pandas as pd
 
     from .. import __version__
-    from .._files import atomic_path, check_input_file, check_outputs, json_ready
+    from .._files import atomic_path, check_input_file, json_ready, output_set
     from ..evaluation import views
     from ..evaluation.matching import frame_overlap, match_radii
     from ..evaluation.metrics import metrics
@@ -127,7 +129,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise InputError("output must be a folder", out)
 
-    with load_prediction_folder(folder, locs=pred_path, name=name, movie=args.movie, gt=args.gt,
+    with contextlib.ExitStack() as outputs, load_prediction_folder(folder, locs=pred_path, name=name, movie=args.movie,
+                                                                   gt=locs_file(args.gt, args, "gt-"),
                                 gt_format=args.gt_format, pixel_size=args.pixel_size,
                                 pixel_size_hr=args.pixel_size_hr) as pf:
         pred_all = pf.locs
@@ -148,46 +151,47 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         figures.update({f"frame_{f}.png": True for f in frames_wanted})
         files = ["metrics.json"] + (["metrics.csv"] if gt is not None else []) + \
                 (["sweep.csv"] if gt is not None and has_conf else []) + [k for k, v in figures.items() if v]
-        check_outputs([out / f for f in files], force=args.force)  # nothing is written before this passes
-        out.mkdir(parents=True, exist_ok=True)
+        # one set: locked, checked before anything is written, moved in together (metrics.json last)
+        outputs.enter_context(output_set([out / f for f in files], inputs=pf.paths.values(), force=args.force,
+                                         command="evaluate", manifest=out / "metrics.json"))
 
         summary = {"imagesumming_version": __version__, "command": "evaluate",
                    "inputs": {k: str(v) for k, v in pf.paths.items()}, "matcher": args.matcher,
                    "radii_nm": radii, "threshold": args.threshold, "n_pred_total": len(pred_all),
                    "n_pred_evaluated": len(pred), "pixel_size_nm": pf.pixel_size,
                    "pixel_size_hr_nm": pf.pixel_size_hr, "n_frames": n_frames, "notes": list(pf.notes)}
-        print(f"predictions: {len(pred_all)} localizations in {pred_all['frame'].nunique()} frames"
+        o.say(args, f"predictions: {len(pred_all)} localizations in {pred_all['frame'].nunique()} frames"
               + (f"; {len(pred)} with confidence >= {args.threshold:g}" if args.threshold is not None else ""))
         for note in pf.notes:
-            print(f"note: {note}")
+            o.say(args, f"note: {note}")
 
         matches = None
         if gt is not None:
             summary["n_gt"] = len(gt)
             summary["frames"] = frame_overlap(gt["frame"].to_numpy(), pred["frame"].to_numpy())
             ov = summary["frames"]
-            print(f"ground truth: {len(gt)} localizations; frames in both: {ov['frames_both']}, only in ground "
+            o.say(args, f"ground truth: {len(gt)} localizations; frames in both: {ov['frames_both']}, only in ground "
                   f"truth: {ov['frames_only_gt']} ({ov['gt_rows_in_frames_only_gt']} locs, all misses), only in "
                   f"predictions: {ov['frames_only_pred']} ({ov['pred_rows_in_frames_only_pred']} locs, all false)")
             all_matches = match_radii(gt, pred, radii, args.matcher)
             table = pd.DataFrame([metrics(m) for m in all_matches.values()])
             matches = all_matches[max(all_matches)]
-            print(f"\nmetrics ({args.matcher} matching; RMSE lateral; dx, dy = prediction - ground truth):")
-            _print_table(table)
+            o.say(args, f"\nmetrics ({args.matcher} matching; RMSE lateral; dx, dy = prediction - ground truth):")
+            o.say(args, *_table_lines(table))
             summary["metrics"] = table.to_dict("records")
             with atomic_path(out / "metrics.csv", force=args.force) as tmp:
                 table.to_csv(tmp, index=False)
             if has_conf:
-                sweep = threshold_sweep(gt, pred_all, radii, args.matcher, progress=True,
+                sweep = threshold_sweep(gt, pred_all, radii, args.matcher, progress=o.progress(args),
                                         thresholds="auto" if args.sweep_grid is None else args.sweep_grid)
                 with atomic_path(out / "sweep.csv", force=args.force) as tmp:
                     sweep.to_csv(tmp, index=False)
                 best = {}
                 mode = sweep.attrs.get("thresholds", "")
                 if len(sweep):
-                    print(f"\nconfidence sweep over {sweep['threshold'].nunique()} thresholds ({mode}, exact at each)")
+                    o.say(args, f"\nconfidence sweep over {sweep['threshold'].nunique()} thresholds ({mode}, exact at each)")
                 else:
-                    print("\nnote: no prediction has a confidence value: no threshold to sweep")
+                    o.say(args, "\nnote: no prediction has a confidence value: no threshold to sweep")
                 for r in radii if len(sweep) else []:
                     s = sweep[sweep["radius_nm"] == r]
                     best[r] = {}
@@ -203,21 +207,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                                            "precision": float(b["precision"]), "n_pred": int(b["n_pred"])}
                     text = ", ".join(f"best {k} {v[k]:.3f} with confidence >= {v['threshold_rounded']:g} "
                                      f"({v['n_pred']} kept)" for k, v in best[r].items())
-                    print(f"  radius {r:g} nm: {text}")
+                    o.say(args, f"  radius {r:g} nm: {text}")
                 n_conf = int(np.isfinite(pred_all["confidence"].to_numpy(np.float64)).sum())
                 if any(v["n_pred"] == n_conf for b in best.values() for v in b.values()):
                     # the csv holds only what passed the notebook's detection threshold
                     note = ("keeping every prediction scores best: a lower detection threshold in the notebook "
                             "(section 6.1, threshold) may do better")
-                    print(f"note: {note}")
+                    o.say(args, f"note: {note}")
                     summary["notes"].append(note)
                 summary["best_thresholds"] = best
                 summary["sweep"] = mode
                 _save(views.sweep_view(sweep), out / "sweep.png", args.force)
             else:
-                print("note: the predictions have no confidence column: no threshold sweep")
+                o.say(args, "note: the predictions have no confidence column: no threshold sweep")
         else:
-            print("note: no ground truth (--gt): no metrics, only views")
+            o.say(args, "note: no ground truth (--gt): no metrics, only views")
 
         if has_conf:
             if gt is not None and args.threshold is not None:
@@ -237,7 +241,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             _save(views.folder_frame_view(pf, f, threshold=args.threshold), out / f"frame_{f}.png", args.force)
         with atomic_path(out / "metrics.json", force=args.force) as tmp:
             tmp.write_text(json.dumps(json_ready(summary), indent=2, allow_nan=False) + "\n")
-    print(f"\nwrote {', '.join(files)} to {out}")
+    o.say(args, f"\nwrote {', '.join(files)} to {out}")
     return 0
 
 

@@ -1,55 +1,63 @@
-"""CLI commands of the foundation: info, convert, demo."""
+"""CLI commands of the foundation: demo (try it), info (look at a file), convert."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-import numpy as np
+from . import options as o
+from .locs_options import add_locs_options, locs_file
 
-from ..errors import InputError
 
 def is_movie_path(path) -> bool:
     return Path(path).suffix.lower() in (".tif", ".tiff", ".raw")
 
 
 def register(sub) -> None:
+    p = sub.add_parser("demo", help="run imagesumming on built-in synthetic data",
+                       description="Write a synthetic low-density movie with ground truth and run the "
+                                   "summing pipeline on it.")
+    o.add_output(p, "folder", "the synthetic movie, its ground truth and the summed training data "
+                              "(default: %(default)s)", required=False, default="imagesumming-demo")
+    o.add_seed(p, default=0, used="it makes the synthetic movie and draws the patches", recorded="summed_params.json")
+    o.add_force(p)
+    p.set_defaults(func=cmd_demo)
+
     p = sub.add_parser("info", help="describe a movie or a localization file",
                        description="Format, frames, localizations, pixel size (and where it came from), "
-                                   "image size and density per frame of a movie or localization file.")
+                                   "image size and density per frame of a movie or localization file. "
+                                   "Writes nothing.")
     p.add_argument("file", help="movie (.tif, .raw) or localization file (.hdf5, .csv)")
-    p.add_argument("--pixel-size", type=float, metavar="NM", help="camera pixel size in nm")
+    o.add_pixel_size(p)
     p.add_argument("--movie", metavar="TIF", help="the movie of a localization file (gives image size and frames)")
-    p.add_argument("--format", default="auto", help="localization format (default: detect)")
+    p.add_argument("--format", default="auto", metavar="FMT",
+                   help="localization format (default: detect): picasso-hdf5, picasso-csv, picasso-plain-csv, "
+                        "thunderstorm, deepstorm, deepstorm-prediction (other csv: --columns)")
+    o.add_frame_base(p)
+    add_locs_options(p)
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("convert", help="convert a localization file (Picasso, ThunderSTORM, Deep-STORM)",
                        description="Convert localizations between Picasso hdf5/csv, ThunderSTORM csv and "
                                    "Deep-STORM csv (the notebook's training format).")
-    p.add_argument("input")
-    p.add_argument("-o", "--output", required=True)
-    p.add_argument("--to", default="deepstorm", help="deepstorm (default), thunderstorm or picasso")
+    p.add_argument("input", metavar="IN",
+                   help="localization file to convert (Picasso hdf5 + yaml or csv export, ThunderSTORM csv, "
+                        "Deep-STORM csv)")
+    o.add_output(p, "file", "the converted localizations (Picasso: OUT.hdf5 with its yaml beside it)",
+                 old=())
+    o.add_to(p, default="deepstorm")
     p.add_argument("--from", dest="from_", default="auto", metavar="FMT", help="input format (default: detect)")
-    p.add_argument("--pixel-size", type=float, metavar="NM", help="camera pixel size in nm")
-    p.add_argument("--frame-base", type=int, choices=(0, 1), help="override the input's frame base")
-    bad = p.add_mutually_exclusive_group()
-    bad.add_argument("--drop-invalid", action="store_true",
-                     help="drop localizations with NaN/inf or negative x/y, outside the image or beyond the "
-                          "last frame (counts are printed); by default they stop the conversion")
-    bad.add_argument("--keep-invalid", action="store_true", help="keep such localizations (counts are printed)")
-    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    o.add_pixel_size(p)
+    o.add_frame_base(p)
+    add_locs_options(p, what="the input")
+    o.add_drop_invalid(p, keep=True)
+    o.add_force(p)
     p.set_defaults(func=cmd_convert)
-
-    p = sub.add_parser("demo", help="run imagesumming on built-in synthetic data",
-                       description="Write a synthetic low-density movie with ground truth and run the "
-                                   "summing pipeline on it.")
-    p.add_argument("--out", default="imagesumming-demo", help="output folder (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--force", action="store_true", help="overwrite existing outputs")
-    p.set_defaults(func=cmd_demo)
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from ..io import open_movie, read_locs
     from ..stats import density_per_frame
 
@@ -61,8 +69,9 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"frames: {m.n_frames}")
             print(f"image size: {m.width} x {m.height} px (width x height), dtype {m.dtype}")
             print(f"pixel size: {ps}")
+        _print_output_set(args.file)
         return 0
-    locs, rep = read_locs(args.file, pixel_size=args.pixel_size, format=args.format)
+    locs, rep = read_locs(locs_file(args.file, args, format=args.format), pixel_size=args.pixel_size)
     print(f"file: {args.file}")
     print(rep.summary())
     print(f"localizations: {len(locs)}")
@@ -71,9 +80,16 @@ def cmd_info(args: argparse.Namespace) -> int:
     width = height = n_frames = None
     ps = rep.pixel_size
     size_source = None
+    problems = []
     if args.movie:
         with open_movie(args.movie, pixel_size=args.pixel_size) as m:
             width, height, n_frames = m.width, m.height, m.n_frames
+            problems += _pixel_size_disagreement(m, rep, args.movie)
+            has = {"Frames": n_frames, "Width": width, "Height": height}
+            differ = [f"{k} {rep.metadata[k]} (movie: {v})" for k, v in has.items()
+                      if k in rep.metadata and str(rep.metadata[k]) != str(v)]
+            if differ:  # a Picasso yaml that describes another movie: a wrong pairing?
+                print(f"note: the localization file's metadata say {', '.join(differ)}")
             ps = ps or m.pixel_size
             size_source = f"movie {args.movie}"
     elif all(k in rep.metadata for k in ("Width", "Height")):
@@ -90,46 +106,112 @@ def cmd_info(args: argparse.Namespace) -> int:
         ext_x, ext_y = locs["x"].max() / 1000, locs["y"].max() / 1000
         print(f"image size: unknown (localizations reach {ext_x:.2f} x {ext_y:.2f} µm; "
               "give --movie for densities)")
+    _print_output_set(args.file)
+    return _report_checks(locs, problems, ps=ps, width=width, height=height, n_frames=n_frames,
+                          size_source=size_source, source=args.file)
+
+
+def _pixel_size_disagreement(movie, rep, movie_path) -> list[str]:
+    """The pixel-size conflict that stops sum and split (none when the user gave the pixel size)."""
+    import math
+
+    l_ps = rep.pixel_size
+    if movie.pixel_size is None or l_ps is None or rep.pixel_size_source == "given by the caller" \
+            or math.isclose(movie.pixel_size, l_ps, rel_tol=1e-6):
+        return []
+    return [f"pixel size {movie.pixel_size:g} nm of the movie {movie_path} ({movie.pixel_size_source}) differs "
+            f"from {l_ps:g} nm of the localizations ({rep.pixel_size_source}); give the right one with --pixel-size"]
+
+
+def _report_checks(locs, problems, *, ps, width, height, n_frames, size_source, source) -> int:
+    """Run sum's and convert's checks on the table and print every count.
+
+    ``info`` is a report: it exits 0 and says what it found as WARNING lines at the end of the
+    report, plus one warning line on stderr (seen even when the report goes to a file).
+    """
+    import sys
+
+    from ..validate import check_locs
+
+    _, counts = check_locs(locs, pixel_size=ps, width=width, height=height, n_frames=n_frames,
+                           on_invalid="keep", source=source)
+    problems = problems + [f"{n} of {len(locs)} localizations: {why}" for why, n in counts.items()]
+    checked = ["NaN or negative x/y", "frame below 1"]
+    if width and height and ps:
+        checked.append(f"outside the {width}x{height} px image")
+    if n_frames:
+        checked.append(f"beyond the {n_frames} frames")
+    scope = f" ({size_source})" if size_source else " (give --movie to check image size and frames)"
+    if not problems:
+        print(f"checks: no localization with {', '.join(checked[:-1])} or {checked[-1]}{scope}")
+        return 0
+    what = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+    print(f"checks: {what} that sum (and convert, for the rows) stop on{scope}:")
+    for problem in problems:
+        print(f"  WARNING: {problem}")
+    print("  fix the files, give --pixel-size, or drop such rows explicitly (--drop-invalid)")
+    print(f"imagesumming info: warning: {source}: {what}, listed in the report (WARNING lines)", file=sys.stderr)
     return 0
 
 
+def _print_output_set(path) -> None:
+    """For files imagesumming wrote: whether they are one complete output set (see _files.output_set)."""
+    from .._files import set_report
+
+    report = set_report(path)
+    if report:
+        print(f"output set: {report}")
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
+    from .._files import output_set
+    from ..errors import InputError
     from ..io import read_locs, write_locs
     from ..validate import check_locs
 
-    locs, rep = read_locs(args.input, pixel_size=args.pixel_size, format=args.from_, frame_base=args.frame_base)
+    locs, rep = read_locs(locs_file(args.input, args, format=args.from_), pixel_size=args.pixel_size)
     meta = {k: int(rep.metadata[k]) for k in ("Width", "Height", "Frames") if k in rep.metadata}
-    on_invalid = "drop" if args.drop_invalid else "keep" if args.keep_invalid else "error"
+    on_invalid = o.on_invalid(args)
     locs, invalid = check_locs(locs, pixel_size=args.pixel_size or rep.pixel_size, width=meta.get("Width"),
                                height=meta.get("Height"), n_frames=meta.get("Frames"), on_invalid=on_invalid,
                                source=args.input)
     kwargs = {}
-    if args.to.lower().startswith("picasso") or args.to.lower() in ("hdf5", "h5"):
+    if args.to == "picasso":
         ps = args.pixel_size or rep.pixel_size
         if ps is None:
-            raise InputError("writing Picasso hdf5 needs the pixel size in nm (--pixel-size)", args.input)
+            raise InputError("writing Picasso hdf5 needs the camera pixel size, and the input does not give it",
+                             args.input, hint="give it in nm with {pixel_size}")
         kwargs["pixel_size"] = ps
         for key, name in (("Width", "width"), ("Height", "height"), ("Frames", "frames")):
             if key in rep.metadata:
                 kwargs[name] = int(rep.metadata[key])
-    write_locs(args.output, locs, args.to, force=args.force, **kwargs)
-    print(f"read {rep.rows_read} rows as {rep.format} ({rep.frame_base}-based frames, {rep.units}"
+    out = Path(args.output)
+    picasso = "pixel_size" in kwargs
+    # one set (a Picasso hdf5 with its yaml lands whole); never over the input (or its yaml)
+    with output_set([out] + ([out.with_suffix(".yaml")] if picasso else []), force=args.force, command="convert",
+                    inputs=[args.input, Path(args.input).with_suffix(".yaml")]) as stage:
+        write_locs(stage(out), locs, args.to, **kwargs)
+    o.say(args, f"read {rep.rows_read} rows as {rep.format} ({rep.frame_base}-based frames, {rep.units}"
           + (f", pixel size {rep.pixel_size:g} nm" if rep.pixel_size else "") + ")")
-    for note in rep.notes:
-        print(f"note: {note}")
+    o.detail(args, rep.summary())
+    for text in rep.notes:
+        o.note(args, text)
     if rep.rows_dropped:
-        print(f"dropped: {rep.rows_dropped}")
+        o.say(args, f"dropped: {rep.rows_dropped}")
     if invalid:
-        print(("dropped" if on_invalid == "drop" else "kept") + " invalid localizations: "
+        o.say(args, ("dropped" if on_invalid == "drop" else "kept") + " invalid localizations: "
               + ", ".join(f"{n} {why}" for why, n in invalid.items()))
-    print(f"wrote {len(locs)} localizations to {args.output} ({args.to})")
+    o.say(args, f"wrote {len(locs)} localizations to {args.output} ({args.to})")
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ..demo import run_demo
 
-    demo = run_demo(args.out, seed=args.seed, force=args.force, verbose=True)
-    print(f"wrote synthetic movie {demo['movie']} and ground truth {demo['locs']}")
-    print(demo["result"].summary())
+    demo = run_demo(args.output, seed=args.seed, force=args.force, verbose=o.progress(args))
+    o.say(args, f"wrote synthetic movie {demo['movie']} and ground truth {demo['locs']}")
+    o.say(args, demo["result"].summary())
+    from .summing import input_lines
+
+    o.detail(args, *input_lines(demo["result"].params))
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import options as o
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -17,7 +19,8 @@ def register(sub) -> None:
                "qc-upsampling-factor. Exit codes: 0 done, 1 a patch could not be placed (nothing written), "
                "2 bad input.")
     p.add_argument("input", metavar="IN.ipynb", help="the notebook to patch (never overwritten unless --in-place)")
-    p.add_argument("-o", "--output", metavar="OUT.ipynb", help="where to write the patched notebook")
+    o.add_output(p, "file", "the patched notebook (or --in-place, --check, --diff)", required=False,
+                 metavar="OUT.ipynb", old=())
     p.add_argument("--patch-size", type=int, default=30, metavar="P",
                    help="summed patch size in camera pixels; 3.2 gets patch_size = P - 1 (default: %(default)s)")
     p.add_argument("--upsampling-factor", type=int, default=8, metavar="U",
@@ -37,7 +40,7 @@ def register(sub) -> None:
     p.add_argument("--check", action="store_true", help="print the table of patches (patch, cell, status); write nothing")
     p.add_argument("--diff", action="store_true", help="print a unified diff of the changed cells")
     p.add_argument("--in-place", action="store_true", help="overwrite the input notebook")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    o.add_force(p)
     p.set_defaults(func=cmd_patch_notebook)
 
 
@@ -60,7 +63,7 @@ def cmd_patch_notebook(args: argparse.Namespace) -> int:
                                 only=args.only, skip=args.skip, allow_missing=True)
     quiet = getattr(args, "quiet", False)
     if args.diff and report.changed:
-        print(report.diff(), end="")
+        o.product(args, report.diff(), end="")  # asked for: printed even with -q
     if not quiet or report.missing:
         print(report.table())
     blocked = bool(report.missing) and not args.allow_missing

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import options as o
+
 
 def register(sub) -> None:
     p = sub.add_parser("notebooks", help="copy the companion notebooks (summing, add-ons, prediction viewer)",
@@ -11,8 +13,9 @@ def register(sub) -> None:
                                    "VisualizeDeepSTORM2DLocs.ipynb into DIR. Open them in JupyterLab, "
                                    "Notebook 7, VS Code or Google Colab: their setup cell installs this "
                                    "imagesumming, stored in the notebook (no package index needed).")
-    p.add_argument("dir", nargs="?", default=".", metavar="DIR", help="target folder (default: the current folder)")
-    p.add_argument("--force", action="store_true", help="overwrite existing notebooks")
+    o.add_output(p, "folder", "where the notebooks land (default: the current folder)", required=False, old=())
+    p.add_argument("dir", nargs="?", metavar="DIR", help="the same as -o DIR")
+    o.add_force(p)
     p.add_argument("--install-spec", metavar="SPEC",
                    help="what the setup cell has pip install instead of the imagesumming stored in the notebook: "
                         "a release (imagesumming==0.1.0), a wheel path or a git URL")
@@ -21,9 +24,13 @@ def register(sub) -> None:
 
 
 def cmd_notebooks(args: argparse.Namespace) -> int:
+    from ..errors import InputError
     from ..widgets._templates import copy_notebooks
 
-    for path in copy_notebooks(args.dir, force=args.force, install_spec=args.install_spec, wheel=args.wheel):
-        print(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)")
-    print("open them with `jupyter lab`, in VS Code, or upload them to Google Colab")
+    if args.dir is not None and args.output is not None:
+        raise InputError(f"give the folder once: -o {args.output} or {args.dir}")
+    out = args.output or args.dir or "."
+    for path in copy_notebooks(out, force=args.force, install_spec=args.install_spec, wheel=args.wheel):
+        o.say(args, f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)")
+    o.say(args, "open them with `jupyter lab`, in VS Code, or upload them to Google Colab")
     return 0

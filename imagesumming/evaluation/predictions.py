@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .._files import atomic_path, check_input_file, check_outputs
+from .._files import atomic_path, check_input_file, check_not_inputs, check_outputs
 from ..errors import InputError
 from ..io.locs import read_locs, split_label
 from ..io.movies import Movie, open_movie
@@ -153,7 +153,7 @@ def find_prediction_files(folder, name: str | None = None, method: str | None = 
         raise InputError(f"no {what} in the prediction folder", folder)
     names = sorted({nm[0] for nm, _ in found})
     if len(names) > 1:
-        raise InputError(f"predictions of several movies ({', '.join(names)}): choose one with name=/--name", folder)
+        raise InputError(f"predictions of several movies ({', '.join(names)})", folder, hint="choose one with {name}")
     if len(found) > 1:
         raise InputError(f"both _avg and _max localizations of {names[0]!r}: choose one with method=", folder)
     (nm, method), locs = found[0]
@@ -186,8 +186,8 @@ def _images_for(folder, locs, name: str | None) -> tuple[str, dict]:
         names = sorted({nm[0] for nm in map(prediction_name, folder.glob("Localizations_*.csv")) if nm})
         if len(names) != 1:
             listing = f"predictions of several movies ({', '.join(names)})" if names else "no Localizations_<name>_*.csv"
-            raise InputError(f"{listing} in the prediction folder and {Path(locs).name} does not say which: "
-                             "choose one with name=/--name", folder)
+            raise InputError(f"{listing} in the prediction folder and {Path(locs).name} does not say which", folder,
+                             hint="choose one with {name}")
         name = names[0]
     return name, _image_paths(folder, name)
 
@@ -402,7 +402,7 @@ def _read_gt(path, fmt, out: PredictionFolder, caller_pixel_size) -> pd.DataFram
         src = rep.pixel_size_source or ""
         if rep.pixel_size and out.pixel_size and _differ(rep.pixel_size, out.pixel_size):
             raise InputError(f"ground-truth pixel size {rep.pixel_size:g} nm ({src}) differs from the camera pixel "
-                             f"size {out.pixel_size:g} nm (give --pixel-size to override)", path)
+                             f"size {out.pixel_size:g} nm", path, hint="give {pixel_size} to override")
     out.notes.append(f"ground truth: {len(table)} localizations read as {rep.format}")
     return table
 
@@ -455,8 +455,7 @@ def filter_prediction_file(path, threshold: float, output, *, force: bool = Fals
     """
     path = check_input_file(path)
     threshold = _check_threshold(threshold)
-    if Path(output).resolve() == path.resolve():
-        raise InputError("output would overwrite the input; choose another file name", output)
+    check_not_inputs([output], [path])  # also through a symlink or a hard link
     check_outputs([output], force=force)
     fmt = read_locs(path)[1].format  # validates the file (and raises on unknown formats)
     if path.suffix.lower() in (".hdf5", ".h5") or fmt.startswith("picasso-hdf5"):
@@ -478,7 +477,7 @@ def filter_prediction_file(path, threshold: float, output, *, force: bool = Fals
         kept[first] = [str(i) for i in range(1, len(kept) + 1)]
     with open(path, encoding="utf-8-sig", newline="") as fh:
         header = fh.readline().rstrip("\r\n")  # verbatim (ThunderSTORM quotes its labels)
-    with atomic_path(output, force=force) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
+    with atomic_path(output, force=force, inputs=[path]) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
         out.write(header + "\n")
         kept.to_csv(out, index=False, header=False, lineterminator="\n")
     return {"kept": int(keep.sum()), "total": len(raw), "no_confidence": int(np.isnan(conf).sum()),

@@ -77,7 +77,7 @@ def sweep_thresholds(confidence, thresholds=None) -> np.ndarray:
 
 def threshold_sweep(gt: pd.DataFrame, pred: pd.DataFrame, radius=250.0, matcher: str = "optimal", *,
                     thresholds="auto", column: str = "confidence", alpha: float = 1.0,
-                    progress: bool = False) -> pd.DataFrame:
+                    progress: bool = True) -> pd.DataFrame:
     """Match at every confidence threshold (exact; see the module docstring).
 
     Parameters
@@ -93,8 +93,9 @@ def threshold_sweep(gt: pd.DataFrame, pred: pd.DataFrame, radius=250.0, matcher:
         sweep would re-match more than 20 million candidate pairs (very dense data; a warning
         says so), then a grid of 200. Predictions with confidence ``>= threshold`` are kept.
     column : str, default "confidence"
-    progress : bool, default False
-        Show a progress bar (tqdm) when the work is split into several chunks.
+    progress : bool, default True
+        Show a progress bar when the work is split into several chunks, lasts, and a person
+        watches (a terminal or a notebook; see :mod:`imagesumming._progress`).
 
     Returns
     -------
@@ -188,7 +189,7 @@ def _instances(gi, pi, b, n_t) -> dict:
 
 def _level_sums(gi, pi, d, level, n_t, gx, gy, px, py, matcher, progress=False, inst=None) -> dict:
     """TP and offset sums at every threshold level (arrays of length n_t)."""
-    from tqdm.auto import tqdm
+    from .._progress import progress_bar
 
     zeros = {k: np.zeros(n_t) for k in ("tp", "d2", "dx", "dy")}
     if len(gi) == 0:
@@ -205,8 +206,7 @@ def _level_sums(gi, pi, d, level, n_t, gx, gy, px, py, matcher, progress=False, 
     chunk_e = chunk_of_comp[comp[order]]
     bounds = np.flatnonzero(np.diff(chunk_e)) + 1
     blocks = np.split(order, bounds)
-    for block in tqdm(blocks, desc="threshold sweep", unit="chunk", disable=not progress or len(blocks) < 2,
-                      leave=False):
+    for block in progress_bar(blocks, show=progress and len(blocks) > 1, desc="threshold sweep", unit="chunk"):
         reps = n_inst_e[block]
         e_rep = np.repeat(block, reps)
         offsets = np.arange(len(e_rep)) - np.repeat(np.cumsum(reps) - reps, reps)

@@ -1,41 +1,56 @@
 """Localization files in and out: Picasso hdf5 and csv, ThunderSTORM csv, Deep-STORM csv.
 
 All readers return ``(table, report)``: the table follows :mod:`imagesumming.schema` (frames
-1-based, x/y in nm from the pixel corner) and the report says what was done to get there.
+1-based, x/y in nm from the pixel corner) and the report says what was done to get there. A file
+is read right or refused: a unit, a frame base or a column is never guessed.
 
-Conventions of the formats (see the project's FORMATS notes):
+Conventions of the formats (see the project's FORMATS notes and README's Conventions):
 
 * Picasso hdf5: ``/locs`` compound dataset, frames 0-based, x/y/sx/sy/lpx/lpy in camera pixels,
   a pixel's **centre** at an integer coordinate: ``x_nm = (x_px + 0.5) * pixel_size``.
+* Picasso plain csv (``picasso hdf2csv``: a pandas index then ``frame,x,y,photons,sx,sy,bg,lpx,
+  lpy,...``; Picasso Filter's "Export as CSV": the same without the index): the hdf5 columns as
+  they are, so the same conventions; the pixel size from ``--pixel-size`` or the same-stem yaml
+  Picasso keeps beside it.
 * Picasso csv export ("for ThunderSTORM", picasso.io.export_thunderstorm): ``id`` and ``frame``
   0-based, ``x [nm] = x_px * pixel_size`` (centre convention), so the half-pixel shift needs the
   pixel size; ``bkgstd [photon]`` always 0; 2D ``sigma [nm]`` is ``sx`` (the mean of sx and sy up
   to 0.8.8, which also quoted the header), 3D files have ``sigma1``/``sigma2``; ``len`` becomes
   ``detections``.
-* ThunderSTORM csv: quoted header, units in brackets, ``id``/``frame`` 1-based, corner convention.
+* ThunderSTORM csv: quoted header, units in brackets, ``id``/``frame`` 1-based, corner convention;
+  its tab-separated export is read too.
 * Deep-STORM csv: unnamed index 1..N, ``frame,x [nm],y [nm],Photon #,Sigma [nm]``, 1-based.
 * Deep-STORM prediction csv: ``frame,x [nm],y [nm],confidence [a.u]``, 1-based, no index.
+* Any other csv: described by the caller (``columns=``, ``frame_base=``, ``unit=``; CLI
+  ``--columns frame=Frame,x=X (nm),y=Y (nm) --frame-base 0 --unit nm``), coordinates from the
+  image corner.
 
-Auto-detection rule for csv files (override with ``format=``, ``frame_base=``):
+Auto-detection rule for csv files (override with ``format=``; describe others with ``columns=``):
 
-1. a ``confidence`` column and no ``id`` or index column -> Deep-STORM prediction;
-2. an unnamed first column -> Deep-STORM csv;
-3. an ``id`` column -> Picasso csv export when its ids start at 0 and ``bkgstd [photon]`` is
+1. ``frame``, ``x``, ``y``, ``lpx``, ``lpy`` without units (Picasso's own field names), after an
+   optional unnamed index column -> Picasso plain csv;
+2. a ``confidence`` column and no ``id`` or index column -> Deep-STORM prediction;
+3. an unnamed first column -> Deep-STORM csv;
+4. an ``id`` column -> Picasso csv export when its ids start at 0 and ``bkgstd [photon]`` is
    all zero (Picasso writes 0 there), else ThunderSTORM;
-4. anything else with ``frame`` and ``x``/``y`` -> ThunderSTORM-style csv.
+5. anything else with ``frame`` and ``x``/``y`` -> ThunderSTORM-style csv.
 
-Frame base: Picasso formats are 0-based, the others 1-based; a 1-based format whose frames
-contain 0 cannot be 1-based and is read as 0-based, and the report says so.
+Length columns must state their unit (``x [nm]``, ``[um]``, ``[px]``), else ``unit=`` gives it;
+a csv whose x/y carry no unit and match no layout above is refused.
+
+Frame base: from the format (Picasso 0-based, the others 1-based), never from the data; a frame 0
+in a 1-based file is refused with its row count (``frame_base=`` overrides). Frames must be exact
+whole numbers, from 0 to :data:`MAX_FRAME` in the file (hdf5 and csv alike).
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import logging
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -44,17 +59,22 @@ import yaml
 
 from .._files import atomic_path, check_input_file, check_outputs, json_ready
 from ..errors import InputError
-from ..schema import CANONICAL, REQUIRED, make_locs, sort_locs
+from ..schema import CANONICAL, NM_COLUMNS, REQUIRED, make_locs, sort_locs
 from ..validate import check_pixel_size
+from ._csvtext import check_rows, clip, read_layout
 
 __all__ = [
     "ReadReport",
+    "LocsFile",
     "FORMATS",
+    "MAX_FRAME",
+    "UNITS",
     "read_locs",
     "write_locs",
     "detect_format",
     "split_label",
     "normalize_format",
+    "parse_columns",
     "read_picasso_yaml",
     "write_deepstorm_csv",
     "write_thunderstorm_csv",
@@ -64,12 +84,26 @@ __all__ = [
 
 log = logging.getLogger("imagesumming")
 
-FORMATS = ("picasso-hdf5", "picasso-csv", "thunderstorm", "deepstorm", "deepstorm-prediction")
+FORMATS = ("picasso-hdf5", "picasso-csv", "picasso-plain-csv", "thunderstorm", "deepstorm",
+           "deepstorm-prediction", "mapped-csv")
 #: aliases accepted for ``format=`` / ``--to``
 _ALIASES = {
     "picasso": "picasso-hdf5", "hdf5": "picasso-hdf5", "h5": "picasso-hdf5",
     "deepstorm-csv": "deepstorm", "prediction": "deepstorm-prediction", "ts": "thunderstorm",
+    "picasso-plain": "picasso-plain-csv", "hdf2csv": "picasso-plain-csv", "mapped": "mapped-csv",
 }
+#: frame base of each format (the mapped csv's comes from the caller)
+_FRAME_BASE = {"picasso-hdf5": 0, "picasso-csv": 0, "picasso-plain-csv": 0, "thunderstorm": 1,
+               "deepstorm": 1, "deepstorm-prediction": 1}
+_FORMAT_NAMES = {"picasso-hdf5": "Picasso hdf5", "picasso-csv": "Picasso csv export",
+                 "picasso-plain-csv": "Picasso plain csv", "thunderstorm": "ThunderSTORM csv",
+                 "deepstorm": "Deep-STORM csv", "deepstorm-prediction": "Deep-STORM prediction csv",
+                 "mapped-csv": "csv (columns given)"}
+#: the largest frame number accepted in a file (no movie has more frames; beyond it numbers are damage)
+MAX_FRAME = 2**31 - 1
+#: length units a column label (``x [nm]``) or ``unit=`` may state, as nm per unit (None: camera pixels)
+UNITS = {"nm": 1.0, "um": 1000.0, "µm": 1000.0, "μm": 1000.0, "micron": 1000.0, "px": None, "pixel": None}
+_NA = ["", "NaN", "nan", "-nan", "NA", "Infinity", "-Infinity", "inf", "-inf"]
 
 
 @dataclasses.dataclass
@@ -105,6 +139,40 @@ class ReadReport:
         return "\n".join(lines)
 
 
+@dataclasses.dataclass(frozen=True, eq=False)  # eq=False: hashed as an object (its mapping is a dict)
+class LocsFile(os.PathLike):
+    """A localization file together with how to read it; usable wherever a path is.
+
+    The CLI wraps every localization path in one, so that ``--columns``, ``--frame-base`` and
+    ``--unit`` reach :func:`read_locs` through the summing, the add-ons and the evaluation
+    unchanged. Arguments given to :func:`read_locs` itself take precedence.
+
+    Examples
+    --------
+    >>> src = LocsFile("oni.csv", columns="frame=Frame,x=X (nm),y=Y (nm)", frame_base=0)  # doctest: +SKIP
+    >>> locs, report = read_locs(src)  # doctest: +SKIP
+    """
+
+    path: str | os.PathLike
+    format: str = "auto"
+    frame_base: int | None = None
+    columns: str | dict | None = None
+    unit: str | None = None
+
+    def __post_init__(self):
+        if self.columns is not None:
+            object.__setattr__(self, "columns", parse_columns(self.columns))
+        if self.unit is not None:
+            object.__setattr__(self, "unit", _check_unit(self.unit))
+        normalize_format(self.format)
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
+
+    def __str__(self) -> str:
+        return os.fspath(self.path)
+
+
 # ---------------------------------------------------------------------------------------------
 # column names
 # ---------------------------------------------------------------------------------------------
@@ -119,7 +187,10 @@ _CSV_NAMES = {
     "confidence": "confidence",
 }
 _LABEL = re.compile(r"^\s*(?P<name>.*?)\s*(?:\[(?P<unit>[^\]]*)\])?\s*$")
-_LENGTH_UNITS = {"nm": 1.0, "um": 1000.0, "µm": 1000.0, "μm": 1000.0, "micron": 1000.0, "px": None, "pixel": None}
+_PAREN_UNIT = re.compile(r"^\s*(?P<name>.*?)\s*\((?P<unit>[^)]*)\)\s*$")
+_LENGTH_UNITS = UNITS
+#: Picasso's own field names: a csv with these (and no units) is Picasso's plain csv
+_PICASSO_SIGNATURE = ("frame", "x", "y", "lpx", "lpy")
 
 
 def split_label(label: str) -> tuple[str, str | None]:
@@ -127,6 +198,58 @@ def split_label(label: str) -> tuple[str, str | None]:
     m = _LABEL.match(str(label))
     name, unit = m.group("name"), m.group("unit")
     return name, (unit.strip() if unit is not None else None)
+
+
+def _label_unit(label: str) -> str | None:
+    """The unit a user-named column states: ``x [nm]`` or ``X (nm)``; None if it states none."""
+    unit = split_label(label)[1]
+    if unit is None:
+        m = _PAREN_UNIT.match(str(label))
+        unit = m.group("unit").strip() if m and m.group("unit").strip().lower() in UNITS else None
+    return unit
+
+
+def _check_unit(unit) -> str:
+    u = str(unit).strip()
+    if u.lower() not in UNITS:
+        raise InputError(f"unknown length unit {clip(u, 20)}: give nm, um or px")
+    return u.lower()
+
+
+def parse_columns(spec) -> dict:
+    """A column mapping ``"frame=Frame,x=X (nm),y=Y (nm)"`` (or a dict) as ``{canonical: label}``.
+
+    Keys are canonical column names (:mod:`imagesumming.schema`; ``frame``, ``x`` and ``y`` are
+    required), values the file's column labels, exactly as in its header.
+    """
+    if isinstance(spec, dict):
+        pairs = [(str(k).strip(), str(v).strip()) for k, v in spec.items()]
+    else:
+        pairs = []
+        for part in str(spec).split(","):
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise InputError(f"--columns part {clip(part.strip(), 30)} is not NAME=LABEL "
+                                 "(e.g. frame=Frame,x=X (nm),y=Y (nm))")
+            k, v = part.split("=", 1)
+            pairs.append((k.strip(), v.strip()))
+    mapping = {}
+    for k, v in pairs:
+        if k not in CANONICAL:
+            raise InputError(f"--columns: {clip(k, 20)} is not a column name; use {', '.join(CANONICAL)}")
+        if not v:
+            raise InputError(f"--columns: {k}= names no column")
+        if k in mapping:
+            raise InputError(f"--columns: {k} is given twice")
+        mapping[k] = v
+    missing = [c for c in REQUIRED if c not in mapping]
+    if missing:
+        raise InputError(f"--columns must name the file's columns for {', '.join(missing)} "
+                         "(e.g. frame=Frame,x=X (nm),y=Y (nm))")
+    if len(set(mapping.values())) < len(mapping):
+        raise InputError("--columns: one file column is mapped twice")
+    return mapping
 
 
 # ---------------------------------------------------------------------------------------------
@@ -149,13 +272,32 @@ def _construct_unknown(loader, tag_suffix, node):
 _IgnoreUnknownTags.add_multi_constructor("", _construct_unknown)
 
 
+def _yaml_text(path) -> tuple[str, str]:
+    """The text of a yaml file and its encoding: UTF-8, else cp1252 (Picasso on Windows writes the
+    yaml in the system's encoding; the numbers read from it are ASCII either way)."""
+    raw = Path(path).read_bytes()
+    if b"\x00" in raw:
+        raise InputError("contains NUL bytes: not a YAML text file (binary or damaged)", path)
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not a text YAML file (byte 0x{raw[exc.start]:02x} is neither UTF-8 nor cp1252)",
+                         path) from None
+
+
 def read_picasso_yaml(path: str | os.PathLike) -> list[dict]:
     """Read all YAML documents of a Picasso sidecar file (never executing any tag)."""
+    text, _ = _yaml_text(path)
     try:
-        with open(path, encoding="utf-8") as fh:
-            docs = [d for d in yaml.load_all(fh, Loader=_IgnoreUnknownTags) if d is not None]
+        docs = [d for d in yaml.load_all(text, Loader=_IgnoreUnknownTags) if d is not None]
     except yaml.YAMLError as exc:
-        raise InputError(f"not a readable YAML file ({str(exc).splitlines()[0]})", path) from None
+        raise InputError(f"not a readable YAML file ({clip(str(exc).splitlines()[0], 80)})", path) from None
+    except (ValueError, TypeError, RecursionError) as exc:  # e.g. an unhashable key, deep nesting
+        raise InputError(f"not a readable YAML file ({type(exc).__name__})", path) from None
     return [d for d in docs if isinstance(d, dict)]
 
 
@@ -167,25 +309,62 @@ def _lookup(docs: list[dict], key: str):
     return None
 
 
-def picasso_pixel_size(docs: list[dict]):
-    """Pixel size in nm from Picasso metadata (``Pixelsize``, else ``Camera.Pixelsize``).
+def _number(value, key, source, *, whole=False, lo=None, hi=None):
+    """A metadata value as a number, or a one-line InputError naming the key and the file."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if ok:
+        v = float(value)
+        ok = np.isfinite(v) and (not whole or v.is_integer()) and (lo is None or v >= lo) and (hi is None or v <= hi)
+    if not ok:
+        what = "a whole number" if whole else "a number"
+        rng = f" from {lo:d} to {hi:d}" if whole and hi is not None else " above 0" if lo is not None else ""
+        raise InputError(f"{key}: {clip(value, 30)} is not {what}{rng}", source)
+    return int(v) if whole else v
+
+
+def picasso_pixel_size(docs: list[dict], source="the Picasso metadata"):
+    """Pixel size in nm from Picasso metadata (``Pixelsize``, else ``Camera.Pixelsize``), or None.
 
     Picasso simulate writes ``Camera.Pixelsize`` as one flat key (``Camera: Simulation`` is a
-    separate key); a nested ``Camera: {Pixelsize: ...}`` mapping is accepted too.
+    separate key); a nested ``Camera: {Pixelsize: ...}`` mapping is accepted too. A value that is
+    not a positive number is refused (one line naming the key and ``source``).
     """
-    ps = _lookup(docs, "Pixelsize")
+    key, ps = "Pixelsize", _lookup(docs, "Pixelsize")
     if ps is None:
-        ps = _lookup(docs, "Camera.Pixelsize")
+        key, ps = "Camera.Pixelsize", _lookup(docs, "Camera.Pixelsize")
     if ps is None:
         for d in reversed(docs):
             cam = d.get("Camera")
             if isinstance(cam, dict) and "Pixelsize" in cam:
-                ps = cam["Pixelsize"]
+                key, ps = "Camera: Pixelsize", cam["Pixelsize"]
                 break
-    try:
-        return None if ps is None else float(ps)
-    except (TypeError, ValueError):
+    if ps is None:
         return None
+    v = _number(ps, key, source)
+    if v <= 0:
+        raise InputError(f"{key}: {v:g} is not a pixel size (nm, above 0)", source)
+    return v
+
+
+def _picasso_metadata(docs: list[dict], source) -> dict:
+    """Width, Height, Frames of Picasso metadata as checked whole numbers (absent keys left out)."""
+    out = {}
+    for key in ("Width", "Height", "Frames"):
+        v = _lookup(docs, key)
+        if v is not None:
+            out[key] = _number(v, key, source, whole=True, lo=1, hi=MAX_FRAME)
+    return out
+
+
+def _csv2hdf_note(docs: list[dict], pixel_size) -> str | None:
+    """Picasso's ``csv2hdf`` imports a ThunderSTORM csv without subtracting half a pixel."""
+    for d in docs:
+        if "csv2hdf" in str(d.get("Generated by", "")):
+            half = f" ({pixel_size / 2:g} nm)" if pixel_size else ""
+            return (f"made by Picasso csv2hdf ({clip(d['Generated by'], 40)}) from a ThunderSTORM csv: Picasso's "
+                    f"import does not subtract half a pixel, so x/y are half a pixel{half} off (and frames count "
+                    "from the csv's first frame); read the original ThunderSTORM csv instead")
+    return None
 
 
 def _sidecar_yaml(path: Path) -> Path:
@@ -209,47 +388,40 @@ def detect_format(path: str | os.PathLike) -> str:
         return "picasso-hdf5"
     if path.suffix.lower() in (".hdf5", ".h5"):
         raise InputError("has an .hdf5 name but is not an HDF5 file (corrupt or truncated?)", path)
-    header = _csv_header(path)
-    return _detect_csv(path, header)
+    layout = read_layout(path)
+    check_rows(path, layout)
+    raw = _read_table(path, layout, nrows=2000)
+    return _detect_csv(path, layout.labels, raw)
 
 
-def _csv_header(path: Path) -> list[str]:
-    try:
-        with open(path, encoding="utf-8-sig", errors="strict", newline="") as fh:
-            first = fh.readline()
-    except UnicodeDecodeError:
-        raise InputError("not a text csv file (binary content)", path) from None
-    if not first.strip():
-        raise InputError("csv file has no header line", path)
-    try:  # the csv module: pandas takes milliseconds to set up a parser for one line
-        return next(csv.reader([first.rstrip("\r\n")], strict=True))
-    except csv.Error as exc:
-        raise InputError(f"cannot parse the csv header ({exc})", path) from None
+def _names(labels) -> list[str]:
+    return [split_label(h)[0].lower() for h in labels]
 
 
-def _detect_csv(path: Path, header: list[str]) -> str:
-    names = [split_label(h)[0].lower() for h in header]
+def _detect_csv(path: Path, labels: list[str], raw: pd.DataFrame) -> str:
+    names = _names(labels)
+    body = labels[1:] if labels[:1] == [""] else labels
+    if all(n in body for n in _PICASSO_SIGNATURE):
+        return "picasso-plain-csv"
     if "confidence" in names and "id" not in names and names[:1] != [""]:
         return "deepstorm-prediction"  # a ThunderSTORM csv may carry a confidence column too
-    if names and (names[0] == "" or names[0].startswith("unnamed")):
+    if names and names[0] == "":
         return "deepstorm"
     if "id" in names:
-        try:
-            head = pd.read_csv(path, nrows=2000, encoding="utf-8-sig")
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot parse csv ({str(exc).splitlines()[0]})", path) from None
-        cols = {split_label(c)[0].lower(): c for c in head.columns}
-        ids = pd.to_numeric(head[cols["id"]], errors="coerce")
+        cols = {}
+        for n, lab in zip(names, labels):
+            cols.setdefault(n, lab)  # the first column of a name, as for the columns read
+        ids = pd.to_numeric(raw[cols["id"]], errors="coerce")
         bk = cols.get("bkgstd")
-        zero_bkgstd = bk is not None and bool((pd.to_numeric(head[bk], errors="coerce") == 0).all())
+        zero_bkgstd = bk is not None and bool((pd.to_numeric(raw[bk], errors="coerce") == 0).all())
         if len(ids) and ids.min() == 0 and zero_bkgstd:
             return "picasso-csv"
         return "thunderstorm"
     if {"frame", "x", "y"} <= set(names):
         return "thunderstorm"
     raise InputError(
-        f"unknown localization format: header {header[:6]} has no frame/x/y columns "
-        "(expected Picasso hdf5, ThunderSTORM or Deep-STORM csv)", path)
+        f"unknown localization format: columns {clip(', '.join(labels[:6]), 70)} have no frame/x/y", path,
+        hint="name them with {columns} frame=LABEL,x=LABEL,y=LABEL (and {frame_base}, {unit})")
 
 
 def normalize_format(fmt: str) -> str:
@@ -257,25 +429,33 @@ def normalize_format(fmt: str) -> str:
     fmt = str(fmt).lower().replace("_", "-")
     fmt = _ALIASES.get(fmt, fmt)
     if fmt not in FORMATS + ("auto",):
-        raise InputError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+        raise InputError(f"unknown format {clip(fmt, 30)}; choose one of {', '.join(FORMATS)}")
     return fmt
 
 
-def read_locs(path, pixel_size=None, format="auto", *, frame_base=None):
+def read_locs(path, pixel_size=None, format="auto", *, frame_base=None, columns=None, unit=None):
     """Read a localization file into the canonical table.
 
     Parameters
     ----------
-    path : str or Path
-        Picasso ``*_locs.hdf5``, Picasso csv export, ThunderSTORM csv, Deep-STORM csv or
-        Deep-STORM prediction csv.
+    path : str, Path or LocsFile
+        Picasso ``*_locs.hdf5``, Picasso plain csv or csv export, ThunderSTORM csv, Deep-STORM csv,
+        Deep-STORM prediction csv, or any csv described by ``columns``. A :class:`LocsFile`
+        brings its own ``format``, ``frame_base``, ``columns`` and ``unit`` (arguments given here win).
     pixel_size : float, optional
         Camera pixel size in nm. Needed for files in pixel units (Picasso; ``[px]`` columns) and
         for the half-pixel shift of Picasso's csv export. Overrides the file's metadata.
     format : str, default "auto"
         One of :data:`FORMATS`, or "auto" to detect it from the content.
     frame_base : {0, 1}, optional
-        Override the frame base of the file (by default the format's own, see module docstring).
+        The number of the movie's first frame in the file. By default the format's own (Picasso 0,
+        the others 1); required with ``columns``.
+    columns : str or dict, optional
+        Read a csv of another layout: ``"frame=Frame,x=X (nm),y=Y (nm)"`` or ``{"frame": "Frame", ...}``
+        (canonical name -> the file's label; see :func:`parse_columns`). Other columns are kept
+        under their own names.
+    unit : {"nm", "um", "px"}, optional
+        Unit of the length columns whose labels state none (``px`` needs ``pixel_size``).
 
     Returns
     -------
@@ -287,31 +467,47 @@ def read_locs(path, pixel_size=None, format="auto", *, frame_base=None):
     Examples
     --------
     >>> locs, report = read_locs("testdata_locs.hdf5", pixel_size=160)  # doctest: +SKIP
+    >>> locs, report = read_locs("oni.csv", columns="frame=Frame,x=X (nm),y=Y (nm)", frame_base=0)  # doctest: +SKIP
     >>> print(report.summary())  # doctest: +SKIP
     """
+    if isinstance(path, LocsFile):
+        format = path.format if format == "auto" else format
+        frame_base = path.frame_base if frame_base is None else frame_base
+        columns = path.columns if columns is None else columns
+        unit = path.unit if unit is None else unit
+        path = path.path
     path = check_input_file(path)
     fmt = normalize_format(format)
-    if fmt == "auto":
-        fmt = detect_format(path)
+    if columns is not None:
+        columns = parse_columns(columns)
+        if fmt not in ("auto", "mapped-csv"):
+            raise InputError(f"--columns describes the file itself: it cannot be combined with format {fmt}", path)
+        fmt = "mapped-csv"
+    elif fmt == "mapped-csv":
+        raise InputError("format mapped-csv needs the column mapping", path, hint="give it with {columns}")
+    if unit is not None:
+        unit = _check_unit(unit)
+    if frame_base is not None:
+        if isinstance(frame_base, bool) or frame_base not in (0, 1):
+            raise InputError(f"frame base must be 0 or 1, not {clip(frame_base, 20)}", path)
+        frame_base = int(frame_base)
     if pixel_size is not None:
         pixel_size = check_pixel_size(pixel_size, path)
-    if fmt == "picasso-hdf5":
-        table, report = _read_picasso_hdf5(path, pixel_size)
-    else:
-        table, report = _read_csv(path, fmt, pixel_size)
-    if frame_base is not None:
-        frame_base = int(frame_base)
-        if frame_base not in (0, 1):
-            raise InputError(f"frame_base must be 0 or 1, not {frame_base}", path)
-        if frame_base != report.frame_base:
-            table["frame"] += report.frame_base - frame_base  # undo the reader's choice
-            report.notes.append(f"frame base overridden by the caller: file read as {frame_base}-based")
-            report.frame_base = frame_base
-    if len(table) and table["frame"].min() < 1:
-        raise InputError(
-            f"{int((table['frame'] < 1).sum())} localization(s) have frame numbers below the first frame "
-            f"after reading as {report.frame_base}-based", path)
-    return table, report
+    with warnings.catch_warnings():
+        # numbers beyond any frame or int64 are refused below; numpy must not print about them first
+        warnings.simplefilter("ignore", RuntimeWarning)
+        if fmt == "mapped-csv" and _is_hdf5(path):
+            raise InputError("a column mapping describes a csv file; this is an HDF5 file (Picasso hdf5 is read "
+                             "without one)", path)
+        if fmt == "auto" and _is_hdf5(path):
+            fmt = "picasso-hdf5"
+        if fmt == "picasso-hdf5":
+            if unit not in (None, "px", "pixel"):
+                raise InputError(f"Picasso hdf5 stores camera pixels: unit {unit} does not apply", path)
+            return _read_picasso_hdf5(path, pixel_size, frame_base)
+        if path.suffix.lower() in (".hdf5", ".h5"):
+            raise InputError("has an .hdf5 name but is not an HDF5 file (corrupt or truncated?)", path)
+        return _read_csv(path, fmt, pixel_size, frame_base, columns, unit)
 
 
 def _metadata_json_docs(meta_json) -> list[dict]:
@@ -322,44 +518,53 @@ def _metadata_json_docs(meta_json) -> list[dict]:
         if isinstance(meta_json, bytes):
             meta_json = meta_json.decode("utf-8")
         meta = json.loads(str(meta_json))
-    except (ValueError, TypeError, UnicodeDecodeError):
+    except (ValueError, TypeError, UnicodeDecodeError, RecursionError):
         return []
     docs = meta if isinstance(meta, list) else [meta]
     return [d for d in docs if isinstance(d, dict)]
 
 
-def _read_picasso_hdf5(path: Path, pixel_size):
+def _read_picasso_hdf5(path: Path, pixel_size, frame_base):
     import h5py
 
     docs, source = [], None
     yml = _sidecar_yaml(path)
+    notes = []
     if yml.exists():
         docs = read_picasso_yaml(yml)
         source = f"yaml {yml.name}"
+        if _yaml_text(yml)[1] != "utf-8":
+            notes.append(f"{yml.name} is not UTF-8: read as cp1252 (as Picasso on Windows writes it)")
     try:
         with h5py.File(path, "r") as f:
             if "locs" not in f:
-                raise InputError(f"HDF5 file has no '/locs' dataset (found {list(f.keys())[:5]})", path)
-            locs = f["locs"][...]
+                raise InputError(f"HDF5 file has no '/locs' dataset (found {clip(list(f.keys())[:5], 60)})", path)
+            ds = f["locs"]
+            if not isinstance(ds, h5py.Dataset):
+                raise InputError("'/locs' is a group, not a table dataset", path)
+            locs = ds[...]
             # Picasso 0.11 embeds the metadata as JSON and may omit the yaml. Read only when
             # needed: HDF5 can hang on a damaged heap of a variable-length string.
-            need_json = "metadata" in f and picasso_pixel_size(docs) is None
+            need_json = "metadata" in f and picasso_pixel_size(docs, yml) is None
             meta_json = f["metadata"][()] if need_json else None
     except InputError:
         raise
     except Exception as exc:  # h5py raises OSError, RuntimeError, KeyError, ... for damaged files
-        raise InputError(f"cannot read HDF5 file, corrupt or truncated? ({type(exc).__name__}: {exc})", path) from None
-    if locs.dtype.names is None:
+        raise InputError(f"cannot read HDF5 file, corrupt or truncated? ({type(exc).__name__}: "
+                         f"{clip(exc, 80)})", path) from None
+    if locs.dtype.names is None or locs.ndim != 1:
         raise InputError("'/locs' is not a compound (table) dataset", path)
     missing = [c for c in ("frame", "x", "y") if c not in locs.dtype.names]
     if missing:
         raise InputError(f"'/locs' lacks field(s) {missing}", path)
 
+    meta_source = yml
     if meta_json is not None:
         meta_docs = _metadata_json_docs(meta_json)
         if meta_docs:
-            docs, source = meta_docs, "hdf5 /metadata"
-    file_ps = picasso_pixel_size(docs)
+            docs, source, meta_source = meta_docs, "hdf5 /metadata", f"{path} /metadata"
+    file_ps = picasso_pixel_size(docs, meta_source)
+    metadata = _picasso_metadata(docs, meta_source)
     if pixel_size is not None:
         ps, ps_source = pixel_size, "given by the caller"
         if file_ps is not None and abs(file_ps - pixel_size) > 1e-6:
@@ -369,149 +574,312 @@ def _read_picasso_hdf5(path: Path, pixel_size):
     else:
         raise InputError(
             "Picasso coordinates are in camera pixels and no pixel size was found "
-            f"(no Pixelsize in {yml.name if yml.exists() else 'a sidecar .yaml'} or /metadata): "
-            "give the pixel size in nm (--pixel-size)", path)
+            f"(no Pixelsize in {yml.name if yml.exists() else 'a sidecar .yaml'} or /metadata)", path,
+            hint="give the pixel size in nm with {pixel_size}")
 
     report = ReadReport(path=str(path), format="picasso-hdf5", frame_base=0, units="camera pixels",
                         pixel_size=ps, pixel_size_source=ps_source, origin="pixel centre",
-                        rows_read=len(locs))
-    for key in ("Width", "Height", "Frames"):
-        v = _lookup(docs, key)
-        if v is not None:
-            report.metadata[key] = v
+                        rows_read=len(locs), metadata=metadata, notes=notes)
+    fields = {n: locs[n] for n in locs.dtype.names}
     placeholders = _lookup(docs, _PLACEHOLDER_KEY) or []
+    if not isinstance(placeholders, list):
+        placeholders = []
+    table = _picasso_table(fields, ps, report, path, frame_base, placeholders=placeholders)
+    csv2hdf = _csv2hdf_note(docs, ps)
+    if csv2hdf:
+        report.notes.append(csv2hdf)
+        log.warning("%s: %s", path, csv2hdf)
+    return table, report
+
+
+def _numeric(values, name, path) -> np.ndarray:
+    """A field or column as float64; text or booleans are refused (one line naming the column)."""
+    values = np.asarray(values)
+    if values.dtype.kind in "iuf":
+        return values.astype(np.float64)
+    raise InputError(f"column {clip(name, 30)} is not numeric (dtype {values.dtype})", path)
+
+
+def _picasso_table(fields: dict, ps: float, report: ReadReport, path, frame_base, placeholders=()) -> pd.DataFrame:
+    """Picasso fields (frame 0-based, camera pixels, pixel centre at integers) as the canonical table."""
     if placeholders:  # fields our writer filled with placeholders: not data
         report.notes.append(f"fields {list(placeholders)} hold only placeholders (no data) and were left out")
-    data = {}
-    frame = locs["frame"]
-    if np.issubdtype(frame.dtype, np.floating):
-        rounded = np.rint(frame)
-        if not np.allclose(frame[np.isfinite(frame)], rounded[np.isfinite(frame)]):
-            report.notes.append("float frame numbers (molecule map) rounded to the nearest frame")
-        frame = rounded
-    data["frame"] = frame.astype(np.float64) + 1  # int conversion after the NaN check
-    data["x"] = (locs["x"].astype(np.float64) + 0.5) * ps
-    data["y"] = (locs["y"].astype(np.float64) + 0.5) * ps
+    data = {"frame": _file_frames(fields["frame"], "frame", report, path, frame_base)}
+    data["x"] = (_numeric(fields["x"], "x", path) + 0.5) * ps
+    data["y"] = (_numeric(fields["y"], "y", path) + 0.5) * ps
     renamed = {"x": "x", "y": "y", "frame": "frame"}
     px_fields = {"sx": "sigma_x", "sy": "sigma_y", "lpx": "uncertainty_x", "lpy": "uncertainty_y"}
     renamed.update((f, None) for f in placeholders)
     for src, dst in px_fields.items():
-        if src in locs.dtype.names and src not in placeholders:
-            data[dst] = locs[src].astype(np.float64) * ps
+        if src in fields and src not in placeholders:
+            data[dst] = _numeric(fields[src], src, path) * ps
             renamed[src] = dst
     if "sigma_x" in data and "sigma_y" in data:
         data["sigma"] = (data["sigma_x"] + data["sigma_y"]) / 2
     if "uncertainty_x" in data and "uncertainty_y" in data:
         data["uncertainty"] = np.sqrt((data["uncertainty_x"] ** 2 + data["uncertainty_y"] ** 2) / 2)
-    for src, dst in (("photons", "photons"), ("bg", "bg"), ("z", "z")):
-        if src in locs.dtype.names and src not in placeholders:
-            data[dst] = locs[src].astype(np.float64)
+    for src, dst in (("photons", "photons"), ("bg", "bg"), ("z", "z")):  # z is in nm in Picasso
+        if src in fields and src not in placeholders:
+            data[dst] = _numeric(fields[src], src, path)
             renamed[src] = dst
-    extras = [n for n in locs.dtype.names if n not in renamed]
+    extras = [n for n in fields if n not in renamed and np.ndim(fields[n]) == 1]
     for n in extras:
-        data[n] = locs[n].copy()
+        numeric = np.asarray(fields[n]).dtype.kind in "iuf"
+        data[_extra_name(n, data, canonical_ok=numeric)] = np.array(fields[n], copy=True)
     report.renamed = {k: v for k, v in renamed.items() if k != v and v is not None}
     report.extra_columns = extras
-    table = _finish(pd.DataFrame(data), report)
-    return table, report
+    return _finish(pd.DataFrame(data), report)
 
 
-def _check_last_row(path: Path, n_fields: int) -> None:
-    """Refuse a csv whose last row has fewer fields than the header (a truncated file).
+def _file_frames(values, label, report: ReadReport, path, frame_base) -> np.ndarray:
+    """Frame numbers of a file as 1-based float64 (NaN kept: dropped and counted later).
 
-    pandas would fill the missing fields with NaN and keep the row.
+    One rule for every format: frames are exact whole numbers from 0 to MAX_FRAME; the base is
+    the format's (``report.frame_base``) unless ``frame_base`` is given; a frame 0 in a 1-based
+    file is refused with its row count rather than shifting the whole file.
     """
-    with open(path, "rb") as fh:
-        fh.seek(0, os.SEEK_END)
-        fh.seek(max(0, fh.tell() - 65536))
-        lines = [ln for ln in fh.read().splitlines() if ln.strip()]
-    if len(lines) < 2:
-        return
-    fields = next(csv.reader([lines[-1].decode("utf-8", "replace")]))
-    if len(fields) < n_fields:
-        raise InputError(f"last row has {len(fields)} of {n_fields} fields: csv file is truncated or corrupt", path)
+    values = np.asarray(values)
+    if values.dtype.kind in "iu":
+        if values.size and (values.max() > MAX_FRAME or values.min() < -MAX_FRAME):
+            big = values.max() if values.max() > MAX_FRAME else values.min()
+            raise InputError(f"frame number {big} in column {clip(label, 20)} is beyond any movie "
+                             f"(at most {MAX_FRAME}): damaged file?", path)
+        frames = values.astype(np.float64)
+    elif values.dtype.kind == "f":
+        frames = values.astype(np.float64)
+        finite = np.isfinite(frames)
+        vals = frames[finite]
+        big = np.abs(vals) > MAX_FRAME
+        if big.any():
+            raise InputError(f"frame number {vals[big][0]:.6g} in column {clip(label, 20)} is beyond any movie "
+                             f"(at most {MAX_FRAME}): damaged file?", path)
+        inf = np.isinf(frames)
+        if inf.any():
+            raise InputError(f"{int(inf.sum())} frame number(s) are infinite in column {clip(label, 20)}", path)
+        frac = vals != np.floor(vals)
+        if frac.any():
+            raise InputError(
+                f"{int(frac.sum())} frame number(s) are not whole numbers (e.g. {float(vals[frac][0]):.10g}): frames must be "
+                "exact whole numbers (a molecule map's mean frames are not frames)", path)
+    else:
+        raise InputError(f"column {clip(label, 20)} (frames) is not numeric (dtype {values.dtype})", path)
+    if frame_base is not None and frame_base != report.frame_base:
+        report.notes.append(f"frame base overridden by the caller: file read as {frame_base}-based (the format's "
+                            f"own is {report.frame_base}-based)")
+        report.frame_base = frame_base
+    base = report.frame_base
+    with np.errstate(invalid="ignore"):
+        below = frames < base
+    if below.any():
+        n, total = int(below.sum()), len(frames)
+        fmt = _FORMAT_NAMES.get(report.format, report.format)
+        if base == 1 and (frames[below] == 0).all():
+            raise InputError(f"{n} of {total} localization(s) are in frame 0, but {fmt} frames start at 1", path,
+                             hint="if the whole file counts frames from 0, read it with {frame_base} 0; "
+                                  "otherwise remove those rows")
+        raise InputError(f"{n} of {total} localization(s) have frame numbers below the first frame "
+                         f"({base}, {base}-based {fmt})", path)
+    return frames + (1 - base)
 
 
-def _read_csv(path: Path, fmt: str, pixel_size):
+def _read_table(path: Path, layout, nrows=None) -> pd.DataFrame:
+    """The csv's rows as a DataFrame named by the header labels (structure already checked)."""
+    labels = layout.labels
+    dup = sorted({lab for lab in labels if labels.count(lab) > 1})
+    if dup:
+        raise InputError(f"column label(s) {clip(', '.join(map(repr, dup)), 60)} appear more than once", path)
+    names = [lab if lab else f"_unnamed_{i}" for i, lab in enumerate(labels)]
     try:
-        raw = pd.read_csv(path, na_values=["NaN", "Infinity", "-Infinity", "inf", "-inf"],
-                          encoding="utf-8-sig")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            warnings.simplefilter("ignore", pd.errors.DtypeWarning)
+            raw = pd.read_csv(path, sep=layout.delimiter, header=None, skiprows=1, names=names, index_col=False,
+                              keep_default_na=False, na_values=_NA, encoding="utf-8-sig", nrows=nrows,
+                              skip_blank_lines=True)
     except pd.errors.EmptyDataError:
-        raise InputError("csv file is empty", path) from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot parse csv ({str(exc).splitlines()[0]})", path) from None
-    _check_last_row(path, len(raw.columns))
-    if len(raw.columns) and str(raw.columns[0]).startswith("Unnamed"):
-        raw = raw.iloc[:, 1:]  # Deep-STORM's unnamed id column; writers renumber ids
+        raw = pd.DataFrame({n: [] for n in names})
+    except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError, ValueError, OverflowError) as exc:
+        if isinstance(exc, UnicodeDecodeError):
+            raise InputError("not UTF-8 text (e.g. a latin-1 or cp1252 file): save it as UTF-8", path) from None
+        raise InputError(f"cannot parse csv ({clip(str(exc).splitlines()[0] if str(exc) else exc, 100)})",
+                         path) from None
+    raw.columns = labels
+    return raw
 
-    frame_base = 0 if fmt == "picasso-csv" else 1
-    report = ReadReport(path=str(path), format=fmt, frame_base=frame_base, units="nm",
-                        rows_read=len(raw), origin="pixel centre" if fmt == "picasso-csv" else "corner")
+
+def _column_numbers(column: pd.Series, label, path) -> np.ndarray:
+    if column.dtype.kind in "iuf":  # parsed as numbers: no text to find
+        return column.to_numpy(dtype=np.float64) if column.dtype.kind != "u" else column.to_numpy()
+    if column.dtype.kind == "b":
+        raise InputError(f"column {clip(label, 30)} holds True/False, not numbers", path)
+    numbers = pd.to_numeric(column, errors="coerce")
+    bad_text = column.notna() & numbers.isna()
+    if bad_text.any():
+        example = column[bad_text].iloc[0]
+        raise InputError(f"column {clip(label, 30)} has {int(bad_text.sum())} value(s) that are not numbers "
+                         f"(e.g. {clip(example, 20)})", path)
+    out = numbers.to_numpy()
+    if out.dtype.kind in "iu":
+        return out
+    out = out.astype(np.float64)
+    out[np.isinf(out)] = np.nan  # as read_csv does: infinite values are missing values
+    return out
+
+
+def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
+    layout = read_layout(path)
+    trailing = check_rows(path, layout)
+    raw = _read_table(path, layout)
+    labels = layout.labels
+    if fmt == "auto":
+        fmt = _detect_csv(path, labels, raw)
+    if labels[:1] == [""]:
+        raw = raw.iloc[:, 1:]  # an unnamed index column (Deep-STORM, pandas): writers renumber ids
+    notes = []
+    if layout.delimiter != ",":
+        notes.append(f"{layout.delimiter_name}-separated")
+    if trailing or layout.header_trailing:
+        notes.append("rows end with a delimiter (an empty last field): ignored")
+    if fmt == "mapped-csv" and frame_base is None:
+        raise InputError("a csv described by a column mapping needs its frame base", path,
+                         hint="give {frame_base} 0 or 1 (the number the file gives the movie's first frame)")
+    report = ReadReport(path=str(path), format=fmt, frame_base=_FRAME_BASE.get(fmt, frame_base), units="nm",
+                        rows_read=len(raw), notes=notes,
+                        origin="pixel centre" if fmt in ("picasso-csv", "picasso-plain-csv") else "corner")
+    if fmt == "picasso-plain-csv":
+        return _read_picasso_plain(path, raw, report, pixel_size, frame_base, unit)
+
     data, renamed, extras, units = {}, {}, [], set()
-    needs_px = False
+    frame_label = "frame"
+    if fmt == "mapped-csv":
+        missing = [lab for lab in columns.values() if lab not in raw.columns]
+        if missing:
+            raise InputError(f"--columns names {clip(missing[0], 30)}, which is not a column of the file "
+                             f"(columns: {clip(', '.join(raw.columns), 80)})", path)
+        keys = {lab: key for key, lab in columns.items()}
+    else:
+        keys = {}
+        for label in raw.columns:
+            name = split_label(label)[0].lower()
+            key = _CSV_NAMES.get(name)
+            if name == "id" or key is None or key in keys.values():
+                continue
+            keys[label] = key
+    no_unit = []
     for label in raw.columns:
-        name, unit = split_label(label)
-        key = _CSV_NAMES.get(name.lower())
-        if name.lower() == "id":
+        if fmt != "mapped-csv" and split_label(label)[0].lower() == "id":
             continue  # ids are renumbered by writers
-        if key is None or key in data:
+        key = keys.get(label)
+        if key is None:
             extras.append(label)
-            data[label] = raw[label].to_numpy()
+            data[_extra_name(label, set(keys.values()) | set(data))] = raw[label].to_numpy()
             continue
-        column = raw[label]
-        if column.dtype.kind in "biuf":  # parsed as numbers: no text to find (saves two copies)
-            values = column.to_numpy(dtype=np.float64)
-        else:
-            numbers = pd.to_numeric(column, errors="coerce")
-            bad_text = int((column.notna() & numbers.isna()).sum())
-            if bad_text:
-                raise InputError(f"column {label!r} has {bad_text} value(s) that are not numbers", path)
-            values = numbers.to_numpy(dtype=np.float64)
-        if key in ("x", "y", "z", "sigma", "sigma_x", "sigma_y", "uncertainty") and unit is not None:
-            u = unit.lower()
-            if u not in _LENGTH_UNITS:
-                raise InputError(f"column {label!r}: unknown length unit [{unit}] (expected nm, um or px)", path)
-            factor = _LENGTH_UNITS[u]
+        values = _column_numbers(raw[label], label, path)
+        if key == "frame":
+            data["frame"], frame_label = values, label
+            if label != key:
+                renamed[label] = key
+            continue
+        values = values.astype(np.float64)
+        if key in NM_COLUMNS:
+            stated = _label_unit(label) if fmt == "mapped-csv" else split_label(label)[1]
+            if stated is not None and stated.lower() not in UNITS:
+                raise InputError(f"column {clip(label, 30)}: unknown length unit [{clip(stated, 10)}] (expected nm, "
+                                 "um or px)", path)
+            if stated is not None and unit is not None and UNITS[stated.lower()] != UNITS[unit]:
+                raise InputError(f"column {clip(label, 30)} states {stated} but the unit given is {unit}", path)
+            u = (stated or unit)
+            if u is None:
+                no_unit.append(label)
+                continue
+            u = u.lower()
+            factor = UNITS[u]
             if factor is None:
-                needs_px = True
                 if pixel_size is None:
-                    raise InputError(f"column {label!r} is in camera pixels: give the pixel size in nm (--pixel-size)", path)
+                    raise InputError(f"column {clip(label, 30)} is in camera pixels", path,
+                                     hint="give the pixel size in nm with {pixel_size}")
                 factor = pixel_size
-            units.add(u)
+                report.pixel_size, report.pixel_size_source = pixel_size, "given by the caller"
+            units.add("px" if UNITS[u] is None else u)
             values = values * factor
-        if key in ("photons", "bg") and unit is not None and unit.lower() == "adu":
+        unit_of = split_label(label)[1]
+        if key in ("photons", "bg") and unit_of is not None and unit_of.lower() == "adu":
             report.notes.append(f"column {label!r} is in camera counts (ADU), not photons; kept as {key}")
         data[key] = values
         if label != key:
             renamed[label] = key
+    if no_unit:
+        raise InputError(
+            f"column(s) {clip(', '.join(no_unit), 40)} state no unit and the file matches no known layout", path,
+            hint="give the unit with {unit} nm, um or px, or name the columns like 'x [nm]'")
     missing = [c for c in REQUIRED if c not in data]
     if missing:
-        raise InputError(f"missing column(s) {missing} (found {list(raw.columns)[:8]})", path)
+        raise InputError(f"missing column(s) {missing} (found {clip(', '.join(map(str, raw.columns)), 80)})", path)
     if "sigma" not in data and "sigma_x" in data and "sigma_y" in data:  # 3D files: sigma1, sigma2
         data["sigma"] = (data["sigma_x"] + data["sigma_y"]) / 2  # as the Picasso hdf5 reader does
     report.units = "/".join(sorted(units)) or "nm"
-    if needs_px:
-        report.pixel_size, report.pixel_size_source = pixel_size, "given by the caller"
-
-    frames = data["frame"]
-    if frame_base == 1 and len(frames) and np.nanmin(frames) == 0:
-        frame_base = 0
-        report.frame_base = 0
-        report.notes.append("frame 0 present: file read as 0-based (if it is not, read it with frame_base=1, or rewrite it with `imagesumming convert --frame-base 1`)")
+    data["frame"] = _file_frames(data["frame"], frame_label, report, path, frame_base)
     if fmt == "picasso-csv":
         if pixel_size is None:
             raise InputError(
-                "Picasso csv export puts pixel centres at integer pixel coordinates: give the pixel size "
-                "in nm (--pixel-size) for the half-pixel shift", path)
+                "Picasso csv export puts pixel centres at integer pixel coordinates", path,
+                hint="give the pixel size in nm with {pixel_size} for the half-pixel shift")
         report.pixel_size, report.pixel_size_source = pixel_size, "given by the caller"
         data["x"] = data["x"] + pixel_size / 2
         data["y"] = data["y"] + pixel_size / 2
         report.notes.append(f"shifted x and y by half a pixel ({pixel_size / 2:g} nm) to the corner convention")
     elif pixel_size is not None and report.pixel_size is None:
         report.pixel_size, report.pixel_size_source = pixel_size, "given by the caller"
-    data["frame"] = frames + (1 - frame_base)
+    if fmt == "mapped-csv":
+        spec = ",".join(f"{k}={v}" for k, v in columns.items())
+        report.notes.append(f"columns mapped: {spec}; frames {report.frame_base}-based; coordinates taken from "
+                            "the image corner (pixel k spans [k, k+1) pixels)")
     report.renamed, report.extra_columns = renamed, extras
     return _finish(pd.DataFrame(data, copy=False), report), report  # make_locs copies
+
+
+def _read_picasso_plain(path: Path, raw: pd.DataFrame, report: ReadReport, pixel_size, frame_base, unit):
+    """Picasso's plain csv (hdf2csv, Filter's Export as CSV): the hdf5 fields in camera pixels."""
+    if unit not in (None, "px", "pixel"):
+        raise InputError(f"Picasso plain csv is in camera pixels (frame, x, y, lpx, lpy): unit {unit} does not "
+                         "apply", path)
+    report.units = "camera pixels"
+    yml = _sidecar_yaml(path)
+    docs = []
+    if yml.exists():
+        docs = read_picasso_yaml(yml)
+        report.metadata = _picasso_metadata(docs, yml)
+    file_ps = picasso_pixel_size(docs, yml) if docs else None
+    if pixel_size is not None:
+        ps, report.pixel_size_source = pixel_size, "given by the caller"
+        if file_ps is not None and abs(file_ps - pixel_size) > 1e-6:
+            log.warning("%s: pixel size %g nm given overrides %g nm in %s", path, pixel_size, file_ps, yml.name)
+    elif file_ps is not None:
+        ps, report.pixel_size_source = file_ps, f"yaml {yml.name}"
+    else:
+        raise InputError("Picasso plain csv (frame, x, y, lpx, lpy: camera pixels, pixel centres at integers, "
+                         "frames from 0)", path, hint="give the pixel size in nm with {pixel_size}")
+    report.pixel_size = ps
+    fields = {}
+    for label in raw.columns:
+        col = raw[label]
+        fields[label] = _column_numbers(col, label, path) if label in (
+            "frame", "x", "y", "sx", "sy", "lpx", "lpy", "photons", "bg", "z") else col.to_numpy()
+    report.notes.append("Picasso plain csv: frames 0-based, x/y in camera pixels from the pixel centre "
+                        f"(x_nm = (x + 0.5) x {ps:g})")
+    table = _picasso_table(fields, ps, report, path, frame_base)
+    note = _csv2hdf_note(docs, ps)
+    if note:
+        report.notes.append(note)
+        log.warning("%s: %s", path, note)
+    return table, report
+
+
+def _extra_name(label, taken, canonical_ok=False) -> str:
+    """An extra column's name in the table: its label, unless a column of the table has that name."""
+    label = str(label)
+    clash = label in taken or (label in CANONICAL and not canonical_ok)
+    return f"{label} (file)" if clash else label
 
 
 def _finish(df: pd.DataFrame, report: ReadReport) -> pd.DataFrame:
@@ -521,9 +889,6 @@ def _finish(df: pd.DataFrame, report: ReadReport) -> pd.DataFrame:
         report.rows_dropped["frame is NaN"] = int(bad.sum())
         log.warning("%s: dropped %d row(s) with no frame number", report.path, int(bad.sum()))
         df = df.loc[~bad]
-    frame = df["frame"].to_numpy(dtype=np.float64)
-    if not np.allclose(frame, np.rint(frame)):
-        raise InputError("frame numbers are not whole numbers", report.path)
     return make_locs(df)
 
 
@@ -766,6 +1131,6 @@ def write_locs(path, locs: pd.DataFrame, format: str = "deepstorm", *, pixel_siz
         return write_prediction_csv(path, locs, force=force)
     if fmt == "picasso-hdf5":
         if pixel_size is None:
-            raise InputError("Picasso hdf5 stores camera pixels: give the pixel size in nm (--pixel-size)", path)
+            raise InputError("Picasso hdf5 stores camera pixels", path, hint="give the pixel size in nm with {pixel_size}")
         return write_picasso_hdf5(path, locs, pixel_size=pixel_size, force=force, **kwargs)
     raise InputError(f"cannot write format {fmt!r} (choose deepstorm, thunderstorm or picasso)", path)

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import mmap
 import os
 import re
+import struct
+import types
 import warnings
 from pathlib import Path
 
@@ -161,13 +164,16 @@ class Movie:
             raise IndexError(f"windows of {size} px reach outside the {self.n_frames} frames of "
                              f"{self.width}x{self.height} px")
         if self._data is not None:
-            ar = np.arange(size)
+            # window by window from a plain ndarray view: about twice as fast as one fancy-indexed
+            # gather (which builds (n, size, size) index arrays) and np.memmap's per-slice overhead
+            data = np.asarray(self._data)
             for s in range(0, len(frames), _WINDOWS_PER_GATHER):
-                f, r, c = (a[s:s + _WINDOWS_PER_GATHER] for a in (frames, rows, cols))
-                out[s:s + len(f)] = self._data[f[:, None, None], (r[:, None] + ar)[:, :, None],
-                                               (c[:, None] + ar)[:, None, :]]
+                stop = min(s + _WINDOWS_PER_GATHER, len(frames))
+                for i, f, r, c in zip(range(s, stop), frames[s:stop].tolist(), rows[s:stop].tolist(),
+                                      cols[s:stop].tolist()):
+                    out[i] = data[f, r:r + size, c:c + size]
                 if progress is not None:
-                    progress(len(f))
+                    progress(stop - s)
             return out
         order = np.argsort(frames, kind="stable")
         for group in np.split(order, np.flatnonzero(np.diff(frames[order])) + 1):
@@ -332,11 +338,18 @@ def _open_tif(path: Path) -> Movie:
 def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
     import tifffile
 
+    if path.stat().st_size == 0:
+        raise InputError("not a readable tif (empty file)", path)
+    scan = _scan_pages(path)  # every page's header, before tifffile guesses a series from a few
     try:
         tif = tifffile.TiffFile(path)
         try:
-            all_series = list(tif.series)
             n_pages = len(tif.pages)
+            if _has_flavour(tif):
+                all_series = list(tif.series)
+            else:  # no writer metadata: tifffile's generic series would parse every page again
+                all_series = [types.SimpleNamespace(shape=(n_pages, scan.height, scan.width), axes="IYX",
+                                                    dtype=scan.dtype.newbyteorder("="))]
         except BaseException:
             tif.close()
             raise
@@ -346,8 +359,10 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
         broken = [m for m in collect.messages if "invalid page offset" in m or "failed to reshape" in m]
         if broken:
             raise InputError(f"tif is truncated or corrupt ({broken[0].split('>')[-1].strip()})", path)
+        if n_pages != scan.n_pages:
+            raise InputError(f"tif is corrupt: {scan.n_pages} page directories, tifffile reads {n_pages}", path)
         if not all_series:
-            raise InputError("tif holds no image", path)
+            raise InputError("tif holds no frames", path)
         series = all_series[0]
         if tif.is_ome and len(all_series) > 1:
             # e.g. Micro-Manager positions: reading only the first would drop the others silently
@@ -360,7 +375,7 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
         if len(shape) == 2:
             shape = (1,) + shape
         elif len(shape) > 3:
-            # ImageJ/OME hyperstacks: any one axis (T, Z or C) may hold the frames, the rest must be 1
+            # ImageJ/OME hyperstacks: any one axis (T, Z) may hold the frames, the rest must be 1
             sizes = {a: int(n) for a, n in zip(series.axes[:-2], shape[:-2]) if n != 1}
             if len(sizes) > 1:
                 what = ("several channels: split them (Fiji: Image > Color > Split Channels) and give one"
@@ -368,33 +383,53 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
                 raise InputError(f"tif hyperstack has {' x '.join(f'{a}={n}' for a, n in sizes.items())} "
                                  f"(axes {series.axes}), {what}", path)
             shape = (int(np.prod(shape[:-2])),) + shape[-2:]
+        if len(series.shape) > 2 and series.axes[:-2].strip("1") and _only_channels(series):
+            # channels are not frames: taking them as frames would sum channels into training data
+            n = int(np.prod(series.shape[:-2]))
+            raise InputError(f"tif is a hyperstack of {n} channels and no frames (axes {series.axes}); if they "
+                             f"are frames, say so (Fiji: Image > Properties, Channels 1, Frames {n}) and save", path)
         # a Micro-Manager OME dataset larger than 4 GB spans several files (..._1.ome.tif, ...):
         # tifffile's series holds the pages of all of them
         lost = [m.split(">")[-1].strip() for m in collect.messages if "failed to read" in m]
         multifile = bool(getattr(series, "is_multifile", False)) or bool(lost)
         # files written one page at a time (camera software, tifffile append=True) may hold one
-        # series per page: all pages of one shape and dtype are the frames of one movie
-        many = (len(all_series) > 1 and not tif.is_ome
-                and all(s.dtype == series.dtype and tuple(s.shape[-2:]) == shape[1:] and not s.axes.endswith("S")
-                        for s in all_series)
-                and sum(_frames_of(s) for s in all_series) == n_pages)
+        # series per page; the page scan showed that all pages are equal frames
+        many = len(all_series) > 1 and sum(_frames_of(s) for s in all_series) == n_pages
         if many:
             shape = (n_pages,) + shape[1:]
+        # tifffile stores frames with a side of 1 px in pages of another shape (a (2, 1, 1) stack
+        # is one 1x2 page) and says so in its shape metadata: the same bytes, memory-mapped
+        reshaped = (tif.is_shaped and shape[1:] != (scan.height, scan.width)
+                    and int(np.prod(shape)) == n_pages * scan.height * scan.width)
+        per_page = 1  # frames held by one page (tifffile's squeezed pages hold several)
+        if reshaped:
+            per_page = scan.height * scan.width // (shape[1] * shape[2])
+            if scan.data_offset is None and per_page * shape[1] * shape[2] != scan.height * scan.width:
+                raise InputError(f"tif stores {shape[0]} frames of {shape[2]}x{shape[1]} px in {n_pages} compressed "
+                                 f"pages of {scan.width}x{scan.height} px; save it uncompressed", path)
+        if (shape[1:] != (scan.height, scan.width) and not reshaped) \
+                or np.dtype(series.dtype) != scan.dtype.newbyteorder("="):
+            raise InputError(f"tif is corrupt: its metadata describe {series.dtype} {shape[2]}x{shape[1]} px, "
+                             f"its pages are {scan.dtype.newbyteorder('=')} {scan.width}x{scan.height} px", path)
         expected = _expected_frames(tif)
         if expected is not None and not many and expected > shape[0]:
             raise InputError(f"tif is truncated or corrupt: its metadata announce {expected} frames, "
                              f"{shape[0]} found", path)
+        one_ifd = n_pages == 1 and shape[0] > 1 and not multifile  # ImageJ > 4 GB: one IFD, frames after it
+        if not multifile and not one_ifd and not reshaped and shape[0] != n_pages:
+            raise InputError(f"tif holds {n_pages} pages but its metadata describe {shape[0]} frames: save the "
+                             "frames as one stack", path)
+        _check_codecs(scan, path)
         ps, source = tif_pixel_size(tif)
-        dtype = series.dtype
-        _check_data_in_file(tif, path)
-        if not many and not multifile:
+        if not multifile and scan.data_offset is not None:
+            tif.close()
             try:
-                data = tifffile.memmap(path, mode="r")
-                data = data.reshape(shape)
-                tif.close()
-                return Movie(data, path=path, pixel_size=ps, pixel_size_source=source)
-            except (ValueError, OSError):
-                pass  # compressed or scattered pages: read page by page
+                data = np.memmap(path, dtype=scan.dtype, mode="r", offset=scan.data_offset, shape=shape)
+            except ValueError:  # the frames announced need more bytes than the file has
+                raise InputError(f"tif is truncated: {shape[0]} frames announced, the file is too short", path) \
+                    from None
+            return Movie(data, path=path, pixel_size=ps, pixel_size_source=source)
+        _check_data_in_file(tif, path)
         broken = [m for m in collect.messages if "invalid page offset" in m]
         if multifile:
             pages = series.pages
@@ -404,16 +439,20 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
                                  "missing or unreadable; keep all ..._N.ome.tif files of the dataset together "
                                  f"({lost[0] if lost else 'pages not found'})", path)
         else:
-            # detecting the series parsed (and cached) every page, ~10 kB each: a fresh handle
-            # with the cache off keeps only page offsets, whatever the length of the movie
-            tif.close()
-            tif = tifffile.TiffFile(path)
+            # detecting a series parses (and caches) every page, ~10 kB each: a fresh handle with
+            # the cache off keeps only page offsets, whatever the length of the movie; each page is
+            # decoded with its own tags (pages may differ in compression)
+            if isinstance(series, tifffile.TiffPageSeries):
+                tif.close()
+                tif = tifffile.TiffFile(path)
             pages = tif.pages
             pages.cache = False
-            pages.useframes = True
-        if len(pages) < shape[0] or broken:
-            raise InputError(f"tif is truncated or corrupt: {shape[0]} frames expected, {len(pages)} page(s) found",
+            pages.useframes = False
+        if (len(pages) if multifile else n_pages * per_page) < shape[0] or broken:
+            raise InputError(f"tif is truncated or corrupt: {shape[0]} frames expected, {n_pages} page(s) found",
                              path)
+        dtype = scan.dtype.newbyteorder("=")
+        frame_shape = shape[1:]
 
         def reader(i):
             try:
@@ -421,9 +460,20 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
                     # pages in the other files of a multi-file OME dataset: tifffile reopens their
                     # files for each read and warns about it
                     warnings.filterwarnings("ignore", ".*reading array from closed file")
-                    return pages[i].asarray()
+                    frame = pages[i // per_page].asarray()
             except Exception as exc:  # decoder errors of a damaged page: one line naming the file
+                if _needs_imagecodecs(exc):
+                    code = getattr(pages[i], "compression", None)
+                    raise _imagecodecs_error(f"{_codec_name('compression', int(code or 0))} compression", path) \
+                        from None
                 raise InputError(f"tif is corrupt: frame {i} (0-based) unreadable ({_first_line(exc)})", path) from None
+            if reshaped and frame.size == per_page * frame_shape[0] * frame_shape[1]:
+                frame = frame.reshape((per_page,) + frame_shape)[i % per_page]
+            if frame.shape != frame_shape or frame.dtype.newbyteorder("=") != dtype:
+                raise InputError(f"tif is corrupt: frame {i} (0-based) decodes to {frame.dtype} "
+                                 f"{'x'.join(map(str, frame.shape[::-1]))} px, expected {dtype} "
+                                 f"{frame_shape[1]}x{frame_shape[0]} px", path)
+            return frame
 
         # truncation check: the last page must decode
         reader(shape[0] - 1)
@@ -438,6 +488,22 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
     except BaseException:
         tif.close()
         raise
+
+
+# tifffile's kinds of writer metadata that shape a series (TiffFile.is_<kind>); files with none
+# are a plain sequence of pages
+_FLAVOURS = ("shaped", "lsm", "mmstack", "micromanager", "ome", "imagej", "ndtiff", "fluoview", "stk", "sis",
+             "svs", "scn", "qpi", "ndpi", "bif", "avs", "eer", "philips", "scanimage", "nih", "mdgel", "indica")
+
+
+def _has_flavour(tif) -> bool:
+    return any(getattr(tif, "is_" + kind, False) for kind in _FLAVOURS)
+
+
+def _only_channels(series) -> bool:
+    """A hyperstack whose only axis of more than one image is C (channels)."""
+    sizes = [a for a, n in zip(series.axes[:-2], series.shape[:-2]) if n != 1]
+    return sizes == ["C"]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -455,6 +521,274 @@ def _check_data_in_file(tif, path: Path) -> None:
         return
     if offsets and counts and max(o + c for o, c in zip(offsets, counts)) > size:
         raise InputError(f"tif is truncated: pixel data end beyond the file's {size} bytes", path)
+
+
+# ---------------------------------------------------------------------------------------------
+# page headers: a movie is a stack of equal pages (read from the IFDs, never from pixel data)
+# ---------------------------------------------------------------------------------------------
+
+# TIFF field types -> bytes per value
+_TYPE_SIZE = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4, 16: 8, 17: 8, 18: 8}
+_WIDTH, _LENGTH, _BITS, _COMPRESSION, _FILLORDER, _STRIPS, _SAMPLES = 256, 257, 258, 259, 266, 273, 277
+_STRIP_BYTES, _PREDICTOR, _TILES, _SAMPLE_FORMAT = 279, 317, 324, 339
+_SCANNED_TAGS = frozenset((_WIDTH, _LENGTH, _BITS, _COMPRESSION, _FILLORDER, _STRIPS, _SAMPLES, _STRIP_BYTES,
+                           _PREDICTOR, _TILES, _SAMPLE_FORMAT))
+_DTYPES = {(1, 8): "u1", (1, 16): "u2", (1, 32): "u4", (1, 64): "u8", (2, 8): "i1", (2, 16): "i2",
+           (2, 32): "i4", (2, 64): "i8", (3, 16): "f2", (3, 32): "f4", (3, 64): "f8"}
+
+
+class _PageScan:
+    """What the page headers (IFDs) of a tif say, read without touching pixel data.
+
+    Attributes: ``n_pages``; ``width``, ``height``, ``dtype`` (in the file's byte order) of every
+    page; ``compressions`` and ``predictors`` used; ``data_offset``: where page 1's pixels start
+    when every page is one uncompressed run of bytes and the runs follow each other (the movie can
+    then be memory-mapped as one array), else None.
+    """
+
+    def __init__(self, n_pages, width, height, dtype, compressions, predictors, data_offset):
+        self.n_pages, self.width, self.height, self.dtype = n_pages, width, height, dtype
+        self.compressions, self.predictors, self.data_offset = compressions, predictors, data_offset
+
+
+def _describe_page(key) -> str:
+    width, height, spp, bits, fmt = key
+    kind = _DTYPES.get((fmt, bits))
+    kind = str(np.dtype(kind)) if kind else f"{bits}-bit (sample format {fmt})"
+    return f"{kind} {width}x{height} px" + (f" with {spp} samples per pixel" if spp != 1 else "")
+
+
+def _scan_pages(path: Path) -> _PageScan:
+    """Walk the IFD chain of a tif and check that its pages are equal 2-D single-sample images.
+
+    Reads each page's header only (a few hundred bytes a page). Raises a one-line InputError for
+    the first page that differs from page 1, a page with several samples per pixel (RGB, interleaved
+    channels), 1-bit or odd pixel sizes, a file without pages, and a broken IFD chain.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    try:
+        return _scan_ifds(mm, size, path)
+    finally:
+        with contextlib.suppress(BufferError):  # an error's traceback may still view the map: freed with it
+            mm.close()
+
+
+def _scan_ifds(mm, size: int, path: Path) -> _PageScan:
+    order = {b"II": "<", b"MM": ">"}.get(bytes(mm[:2]))
+    if order is None or size < 8:
+        raise InputError("not a readable tif (no TIFF header)", path)
+    version = struct.unpack_from(order + "H", mm, 2)[0]
+    if version not in (42, 43):
+        raise InputError(f"not a readable tif (TIFF version {version})", path)
+    big = version == 43
+    count_fmt, offset_fmt, first = (order + "Q", order + "Q", 8) if big else (order + "H", order + "I", 4)
+    count_size, field = (8, 8) if big else (2, 4)
+    entry_size = 4 + 2 * field
+    if first + field > size:
+        raise InputError("tif is truncated: no page directory", path)
+    # 1. the chain of page directories (IFDs): where each starts and how many tags it has
+    starts, n_tags = [], []
+    seen = set()
+    offset = struct.unpack_from(offset_fmt, mm, first)[0]
+    while offset:
+        page = len(starts) + 1  # 1-based, as Fiji numbers slices
+        if offset in seen:
+            raise InputError(f"tif is corrupt: page {page}'s directory loops back to an earlier page", path)
+        if offset + count_size > size:
+            raise InputError(f"tif is truncated or corrupt: page {page}'s directory lies beyond the end of the "
+                             "file", path)
+        seen.add(offset)
+        n = struct.unpack_from(count_fmt, mm, offset)[0]
+        end = offset + count_size + n * entry_size
+        if n == 0 or end + field > size:
+            raise InputError(f"tif is truncated or corrupt: page {page}'s directory is cut or empty", path)
+        starts.append(offset + count_size)
+        n_tags.append(n)
+        offset = struct.unpack_from(offset_fmt, mm, end)[0]
+    if not starts:
+        raise InputError("tif holds no frames (no page)", path)
+    # 2. the tags that make a page's pixels, for all pages at once (vectorised over pages)
+    tags = _read_tags(mm, size, np.asarray(starts, np.int64), np.asarray(n_tags, np.int64), order, field, path)
+    keys = np.stack([tags[c] for c in (_WIDTH, _LENGTH, _SAMPLES, _BITS, _SAMPLE_FORMAT)], axis=1)
+    key0 = tuple(int(v) for v in keys[0])
+    _check_first_page(key0, path)
+    odd = np.flatnonzero((keys != keys[0]).any(axis=1))
+    if len(odd):
+        key = tuple(int(v) for v in keys[odd[0]])
+        raise InputError(f"tif pages differ: page {odd[0] + 1} is {_describe_page(key)} but page 1 is "
+                         f"{_describe_page(key0)}; a movie is a stack of equal pages (one 2-D shape and dtype): "
+                         "save the frames as one stack", path)
+    width, height = key0[:2]
+    n_pages = len(starts)
+    if width * height == 0:
+        raise InputError(f"tif holds no frames (its page is {width}x{height} px)" if n_pages == 1 else
+                         f"tif holds no frames: its pages are {width}x{height} px", path)
+    dtype = np.dtype(_DTYPES[(key0[4], key0[3])]).newbyteorder(order)
+    # 3. one memory-mappable array: every page one uncompressed run of bytes, each after the last
+    frame_bytes = width * height * dtype.itemsize
+    runs, run_bytes = tags["data"]
+    simple = (tags[_COMPRESSION] == 1) & (tags[_FILLORDER] == 1) & (run_bytes == frame_bytes)
+    ends = runs + run_bytes
+    cut = np.flatnonzero((runs >= 0) & (ends > size))
+    if len(cut):
+        raise InputError(f"tif is truncated: page {cut[0] + 1}'s pixel data end beyond the file's {size} bytes", path)
+    contiguous = bool(simple.all() and (np.diff(runs) == frame_bytes).all())
+    return _PageScan(n_pages, width, height, dtype, set(np.unique(tags[_COMPRESSION]).tolist()),
+                     set(np.unique(tags[_PREDICTOR]).tolist()), int(runs[0]) if contiguous else None)
+
+
+_DEFAULTS = {_WIDTH: -1, _LENGTH: -1, _BITS: 1, _COMPRESSION: 1, _FILLORDER: 1, _SAMPLES: 1, _PREDICTOR: 1,
+             _SAMPLE_FORMAT: 1}
+_TYPE_SIZES = np.zeros(65536, np.int64)
+_TYPE_SIZES[list(_TYPE_SIZE)] = list(_TYPE_SIZE.values())
+_PAGES_PER_GATHER = 8192  # bounds the temporaries: a few MB
+
+
+def _read_tags(mm, size, starts, n_tags, order, field, path) -> dict:
+    """First value of each scanned tag of every page (``_DEFAULTS`` where absent), and the pixel runs.
+
+    ``tags["data"]`` is ``(offsets, bytes)``: where a page's pixel data start and how many bytes
+    they span when its strips follow each other, else ``(-1, -1)``.
+    """
+    n_pages = len(starts)
+    buf = np.frombuffer(mm, np.uint8)
+    uint = f"{order}u{field}"
+    entry = np.dtype([("code", order + "u2"), ("type", order + "u2"), ("count", uint), ("value", uint)])
+    out = {code: np.full(n_pages, default, np.int64) for code, default in _DEFAULTS.items()}
+    runs, run_bytes = np.full(n_pages, -1, np.int64), np.full(n_pages, -1, np.int64)
+    strip_tables = {}
+    for n in np.unique(n_tags):
+        group = np.flatnonzero(n_tags == n)
+        for s in range(0, len(group), _PAGES_PER_GATHER):
+            pages = group[s:s + _PAGES_PER_GATHER]
+            length = int(n) * entry.itemsize
+            raw = b"".join([mm[at:at + length] for at in starts[pages].tolist()])
+            entries = np.frombuffer(raw, entry).reshape(len(pages), int(n))  # (pages, n) tag entries
+            codes = entries["code"]
+            for code in list(_DEFAULTS) + [_STRIPS, _STRIP_BYTES, _TILES]:
+                hit = codes == code
+                has = hit.any(axis=1)
+                if not has.any():
+                    continue
+                rows = np.flatnonzero(has)
+                e = entries[rows, hit[rows].argmax(axis=1)]
+                item = _TYPE_SIZES[e["type"]]
+                count = e["count"].astype(np.int64)
+                value = e["value"].astype(np.uint64)
+                bad = (item == 0) | (count == 0)
+                if bad.any():
+                    raise InputError(f"tif is corrupt: page {pages[rows[bad.argmax()]] + 1} has a damaged tag {code}",
+                                     path)
+                inline = count * item <= field
+                # a value shorter than the field sits in its first bytes
+                if order == "<":
+                    first = value & ((np.uint64(1) << (8 * item).astype(np.uint64)) - np.uint64(1))
+                else:
+                    first = value >> (8 * (field - item)).astype(np.uint64)
+                first = np.where(inline | (item == 8), first, 0).astype(np.int64)
+                if code in (_STRIPS, _STRIP_BYTES, _TILES):
+                    strip_tables[code] = (pages[rows], e["type"], count, value.astype(np.int64), inline, first)
+                    continue
+                for r in np.flatnonzero(~inline):  # arrays (several samples per pixel): read the first one
+                    at, k = int(value[r]), int(item[r])
+                    if at + k > size:
+                        raise InputError(f"tif is corrupt: page {pages[rows[r]] + 1}'s tag {code} points beyond "
+                                         "the end of the file", path)
+                    first[r] = int.from_bytes(mm[at:at + k], "little" if order == "<" else "big")
+                out[code][pages[rows]] = first
+            _strip_runs(buf, size, strip_tables, runs, run_bytes, order, field)
+            strip_tables.clear()
+    missing = (out[_WIDTH] < 0) | (out[_LENGTH] < 0)
+    if missing.any():
+        raise InputError(f"tif is corrupt: page {missing.argmax() + 1} has no image width or length", path)
+    out["data"] = (runs, run_bytes)
+    return out
+
+
+def _strip_runs(buf, size, tables, runs, run_bytes, order, field) -> None:
+    """Fill ``runs``/``run_bytes`` for pages whose strips are one run of bytes (tiles: never)."""
+    if _STRIPS not in tables or _STRIP_BYTES not in tables:
+        return
+    pages, types, counts, values, inline, first = tables[_STRIPS]
+    b_pages, b_types, b_counts, b_values, b_inline, b_first = tables[_STRIP_BYTES]
+    if len(pages) != len(b_pages) or not np.array_equal(pages, b_pages):
+        return  # pages lacking one of the tags: not memory-mappable (tifffile will tell)
+    tiled = np.isin(pages, tables[_TILES][0]) if _TILES in tables else np.zeros(len(pages), bool)
+    one = (counts == 1) & (b_counts == 1) & inline & b_inline & ~tiled
+    runs[pages[one]], run_bytes[pages[one]] = first[one], b_first[one]
+    # several strips: read both tables, for pages sharing one layout at a time
+    many = np.flatnonzero(~one & ~tiled & (counts == b_counts) & (counts > 1) & ~inline & ~b_inline)
+    for key in {(int(counts[i]), int(types[i]), int(b_types[i])) for i in many}:
+        sel = many[(counts[many] == key[0]) & (types[many] == key[1]) & (b_types[many] == key[2])]
+        arrays = []
+        for vals, typ in ((values[sel], key[1]), (b_values[sel], key[2])):
+            dt = {3: "u2", 4: "u4", 16: "u8"}.get(typ)
+            if dt is None:
+                break
+            dt = np.dtype(order + dt)
+            fits = vals + key[0] * dt.itemsize <= size
+            if not fits.all():
+                break
+            arrays.append(buf[vals[:, None] + np.arange(key[0] * dt.itemsize)].view(dt).astype(np.int64))
+        if len(arrays) != 2:
+            continue
+        offs, nbytes = arrays
+        joined = (offs[:, 1:] == offs[:, :-1] + nbytes[:, :-1]).all(axis=1)
+        runs[pages[sel[joined]]] = offs[joined, 0]
+        run_bytes[pages[sel[joined]]] = nbytes[joined].sum(axis=1)
+
+
+def _check_first_page(key, path: Path) -> None:
+    width, height, spp, bits, fmt = key
+    if spp != 1:
+        raise InputError(f"tif has {spp} samples per pixel (RGB or interleaved channels): expected a "
+                         "single-channel movie (Fiji: Image > Color > Split Channels, save one)", path)
+    if bits == 1:
+        raise InputError("tif is 1-bit (black and white), not a camera movie: save it as 8- or 16-bit "
+                         "(Fiji: Image > Type > 8-bit)", path)
+    if (fmt, bits) not in _DTYPES:
+        raise InputError(f"tif pixels are {_describe_page(key).split(' ')[0]}, which no camera movie uses: "
+                         "save it as 8-, 16- or 32-bit", path)
+
+
+def _check_codecs(scan: _PageScan, path: Path) -> None:
+    """Compressions and predictors tifffile cannot decode here: name the package that can."""
+    import tifffile
+
+    for table, codes, what in ((tifffile.TIFF.DECOMPRESSORS, scan.compressions, "compression"),
+                               (getattr(tifffile.TIFF, "PREDICTORS", None), scan.predictors, "predictor")):
+        for code in sorted(codes):
+            if table is None or code == 1:
+                continue
+            try:
+                table[code]
+            except KeyError as exc:
+                name = _codec_name(what, code)
+                if "imagecodecs" in str(exc):
+                    raise _imagecodecs_error(f"{name} {what}", path) from None
+                raise InputError(f"tif uses {name} {what}, which tifffile cannot decode", path) from None
+            except Exception:  # noqa: BLE001  (another tifffile's table: decoding will tell)
+                continue
+
+
+def _imagecodecs_error(what: str, path: Path) -> InputError:
+    return InputError(f"tif uses {what}, which needs the imagecodecs package: pip install imagecodecs", path)
+
+
+def _codec_name(what: str, code: int) -> str:
+    import tifffile
+
+    try:
+        return getattr(tifffile, what.upper())(code).name
+    except Exception:  # noqa: BLE001  (unknown code: a damaged tag)
+        return f"unknown ({code})"
+
+
+def _needs_imagecodecs(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc}"
+    return "imagecodecs" in text or isinstance(exc, ImportError)
 
 
 def tif_pixel_size(tif) -> tuple[float | None, str | None]:

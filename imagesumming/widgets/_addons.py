@@ -75,8 +75,17 @@ class AddOnsUI(c.UI):
         # convert
         self.convert_input = c.text("localization file", locs, "Picasso _locs.hdf5 / csv, ThunderSTORM csv")
         self.convert_output = c.text("Deep-STORM csv to write", dest(f"{stem}_deepstorm.csv"), "out.csv")
+        # csv files of other tools (ONI, Zeiss, ...): which columns, the first frame's number, the unit
+        self.convert_columns = c.text("columns (other tools' csv)", "", "frame=Frame,x=X (nm),y=Y (nm)")
+        self.convert_frame_base = w.Dropdown(
+            options=[("the format's (Picasso 0, others 1)", None), ("0", 0), ("1", 1)], value=None,
+            description="first frame is numbered", style=c._STYLE, layout=w.Layout(width="460px"))
+        self.convert_unit = w.Dropdown(options=[("as the column labels say", None), ("nm", "nm"), ("µm", "um"),
+                                                ("camera pixels", "px")], value=None,
+                                       description="unit of x, y", style=c._STYLE, layout=w.Layout(width="460px"))
         self.convert_form = _Form("Convert localizations to a Deep-STORM csv",
-                                  [self.convert_input, self.convert_output], "Convert", self.convert)
+                                  [self.convert_input, self.convert_output, self.convert_columns,
+                                   w.HBox([self.convert_frame_base, self.convert_unit])], "Convert", self.convert)
         # split
         self.split_movie = c.text("movie", movie, "movie.tif")
         self.split_locs = c.text("localizations (optional)", locs, "locs.csv")
@@ -148,7 +157,7 @@ class AddOnsUI(c.UI):
 
     def convert(self):
         """Read the localization file (any format) and write it as a Deep-STORM csv."""
-        from ..io import read_locs, write_deepstorm_csv
+        from ..io import LocsFile, read_locs, write_deepstorm_csv
         from ..validate import check_locs
 
         form = self.convert_form
@@ -157,7 +166,9 @@ class AddOnsUI(c.UI):
             src = c.need_path(self.convert_input.value, "localization file")
             dst = c.need_path(self.convert_output.value, "output csv")
             opt = form.options()
-            locs, rep = read_locs(src, pixel_size=opt["pixel_size"])
+            how = LocsFile(src, columns=self.convert_columns.value.strip() or None,
+                           frame_base=self.convert_frame_base.value, unit=self.convert_unit.value)
+            locs, rep = read_locs(how, pixel_size=opt["pixel_size"])
             meta = {k: int(rep.metadata[k]) for k in ("Width", "Height", "Frames") if k in rep.metadata}
             locs, invalid = check_locs(locs, pixel_size=opt["pixel_size"] or rep.pixel_size,
                                        width=meta.get("Width"), height=meta.get("Height"),

@@ -97,11 +97,31 @@ class _Warnings(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+#: how the forms word an error's hint (:meth:`~imagesumming.errors.ImageSummingError.render`): by
+#: their fields; any other parameter by its name with spaces
+FORM_WORDS = {
+    "force": "tick 'overwrite existing files'",
+    "on_invalid": "choose 'drop them (counted)' for localizations outside the movie",
+    "pixel_size": "the pixel size field",
+    "pixel_size_hr": "the prediction pixel size",
+    "patch_size": "patch size",
+    "n_patches": "source patches",
+    "min_emitters": "min. emitters per patch",
+    "n_summed": "summed frames",
+    "unique": "untick 'use each source patch once'",
+}
+
+
+def error_text(exc: ImageSummingError) -> str:
+    """An error in the forms' words ("tick 'overwrite existing files'", not "--force")."""
+    return exc.render(FORM_WORDS, lambda name: name.replace("_", " "))
+
+
 @contextlib.contextmanager
 def reporting(status: w.HTML, busy: str | None = None):
     """Run a block; an exception becomes a readable message in ``status`` instead of a traceback.
 
-    :class:`ImageSummingError` (bad input) is shown as it is; any other exception as
+    :class:`ImageSummingError` (bad input) is shown in the forms' words (:func:`error_text`); any other exception as
     ``<type>: <message>`` (the traceback goes to the log at debug level). Warnings the API logs
     meanwhile are added below the message (in a kernel they would land in no visible place).
     Yields an object whose ``ok`` is True when the block finished without an exception.
@@ -115,7 +135,7 @@ def reporting(status: w.HTML, busy: str | None = None):
         yield outcome
         outcome.ok = True
     except ImageSummingError as exc:
-        say(status, str(exc), "error")
+        say(status, error_text(exc), "error")
     except Exception as exc:  # a widget must never show a traceback
         log.debug("widget action failed", exc_info=True)
         say(status, f"{type(exc).__name__}: {exc}", "error")

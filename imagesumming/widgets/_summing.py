@@ -122,6 +122,11 @@ class SummingUI(c.UI):
         self.on_invalid = w.Dropdown(options=[("stop with an error", "error"), ("drop them (counted)", "drop")],
                                      value="error", description="localizations outside the movie",
                                      style=c._STYLE, layout=w.Layout(width="460px"))
+        # optional: the dense movie to analyze sets the target density (imagesumming.target)
+        self.match_movie = c.text("movie to analyze", "", "optional: the dense movie (no localizations needed); "
+                                  "its estimated density replaces bin size / target density")
+        self.auto_min = w.Checkbox(value=True, indent=False,
+                                   description="with it: choose min. emitters for the smallest k")
         self.run_button = c.button("Run", "success", "play")
         self.run_button.on_click(lambda _: self.run())
         self.progress = w.IntProgress(value=0, min=0, max=3, description="", bar_style="")
@@ -132,7 +137,7 @@ class SummingUI(c.UI):
             c.heading("Parameters"),
             w.HBox([w.VBox([self.patch_size, self.n_patches, self.n_summed, self.min_emitters]),
                     w.VBox([self.camera_offset, self.seed, self.unique, self.augment])]),
-            self.mode, w.HBox([self.bin_size, self.target_density]), self.on_invalid,
+            self.mode, w.HBox([self.bin_size, self.target_density]), self.match_movie, self.auto_min, self.on_invalid,
             w.HBox([self.run_button, self.progress]), self.run_status, self.run_log])
 
         # --- result view -------------------------------------------------------------------------
@@ -332,7 +337,6 @@ class SummingUI(c.UI):
 
     def run(self) -> bool:
         """Sum patches with the form's inputs and parameters; show the result. True on success."""
-        from ..summing import sum_patches
 
         self.progress.value, self.progress.bar_style = 0, ""
         with c.reporting(self.run_status, busy="summing ...") as done:
@@ -341,7 +345,7 @@ class SummingUI(c.UI):
             self.progress.value = 1
             c.clear(self.run_log)
             with c.capture(self.run_log):  # in a kernel the API's tqdm bars show here
-                result = sum_patches([str(m) for m, _ in pairs], [str(loc) for _, loc in pairs], **params)
+                result = self._sum([str(m) for m, _ in pairs], [str(loc) for _, loc in pairs], params)
             self.result, self.saved = result, None
             self.progress.value = 2
             self._show_result()
@@ -357,7 +361,8 @@ class SummingUI(c.UI):
         self.result_frame.max = len(r.frames)
         self.result_frame.value = 1
         self._draw_result()
-        c.show(self.density_out, r.plot_density(), r.plot_background())
+        c.show(self.density_out, r.plot_density(), r.plot_background(),
+               *([r.plot_match()] if "match" in r.params else []))
         c.clear(self.single_out)
         self.settings.value = self._settings_html()
 
@@ -376,6 +381,20 @@ class SummingUI(c.UI):
             c.show(self.single_out, self.result.plot_single(self.result_frame.value))
             self.result_status.value = ""
         return done.ok
+
+    def _sum(self, movies, locs, params):
+        """``sum_patches``, or ``sum_matching`` when a movie to analyze is given."""
+        from ..summing import sum_patches
+
+        dense = c.paths_list(self.match_movie.value)
+        if not dense:
+            return sum_patches(movies, locs, **params)
+        from ..target import sum_matching
+
+        kw = {k: v for k, v in params.items() if k not in ("bin_size", "target_density")}
+        if self.auto_min.value:
+            kw["min_emitters"] = "auto"
+        return sum_matching(movies, locs, [str(d) for d in dense], **kw)
 
     def _settings_html(self) -> str:
         rows = [(k, v) for k, v in dict(self.result.notebook_settings).items()]
