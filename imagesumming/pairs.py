@@ -18,7 +18,7 @@ from pathlib import Path
 from ._files import check_input_file
 from .errors import InputError
 
-__all__ = ["pair_files", "split_paths"]
+__all__ = ["movie_files", "pair_files", "split_paths"]
 
 _GLOB = re.compile(r"[*?\[]")
 _MOVIE_SUFFIXES = (".ome.tif", ".ome.tiff", ".tif", ".tiff", ".raw")
@@ -56,6 +56,12 @@ def _expand(item: str, what: str) -> list[Path]:
     return [check_input_file(path)]
 
 
+def movie_files(movies, what: str = "movie") -> list[Path]:
+    """The movie files in a form field: paths separated by ``;`` or newlines, or patterns such as
+    ``data/*.tif`` (sorted), each checked to exist; ``what`` names them in the errors."""
+    return [p for item in split_paths(movies) for p in _expand(item, what)]
+
+
 def pair_files(movies, localizations) -> list[tuple[Path, Path]]:
     """Pairs ``(movie, localizations)`` from two form fields (see the module docstring).
 
@@ -81,7 +87,7 @@ def pair_files(movies, localizations) -> list[tuple[Path, Path]]:
     movie_items, loc_items = split_paths(movies), split_paths(localizations)
     if not movie_items or not loc_items:
         raise InputError("give both the movies and their localization files")
-    movie_paths = [p for item in movie_items for p in _expand(item, "movie")]
+    movie_paths = movie_files(movie_items)
     seen = {}
     for p in movie_paths:
         key = p.resolve()

@@ -255,6 +255,22 @@ def test_second_run_changes_nothing_and_says_already_applied(notebook_path, tmp_
     assert once.read_bytes() == before
 
 
+def test_summing_form_has_the_movie_to_analyze_field_and_check_says_already_applied(tmp_path, capsys):
+    """The optional field (empty = off) sits in the summing form; the patched notebook checks as applied."""
+    once = tmp_path / "once.ipynb"
+    assert main(["patch-notebook", str(FIXTURE), "-o", str(once)]) == 0
+    nb = json.loads(once.read_text())
+    form = [src(c) for c in nb["cells"] if c["metadata"].get("imagesumming", {}).get("injected")
+            and "summing_movies = " in src(c)]
+    assert len(form) == 1
+    assert 'summing_movie_to_analyze = "" #@param {type:"string"}' in form[0].splitlines()
+    assert "sum_matching(" in form[0] and "min_emitters='auto'" in form[0]
+    capsys.readouterr()
+    assert main(["patch-notebook", str(once), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("already applied") == 5 and "inject-imagesumming" in out
+
+
 def test_form_defaults_keep_their_annotations_and_spacing():
     nb, report = patch_notebook(FIXTURE, patch_size=20, summed_frames=300)
     lines = src(cell_by_id(nb, "AsNx5KzcFNvC")).splitlines(keepends=True)
@@ -613,6 +629,14 @@ def test_injected_cells_run_in_a_jupyter_kernel(tmp_path):
         movie.rename(data / "m" / f"{stem}.tif")
         locs.rename(data / "m" / f"{stem}_locs{locs.suffix}")
     suffix = locs_a.suffix
+    # the movie to analyze: denser, from the same simulator (PSF, photons, background) as the measurements
+    import dataclasses
+
+    from imagesumming import write_tif
+    from imagesumming.demo import DEMO_PARAMS
+    from imagesumming.synthetic import simulate_movie
+    dense, _ = simulate_movie(dataclasses.replace(DEMO_PARAMS, n_frames=8, density=1.5, seed=7))
+    write_tif(data / "dense.tif", dense, DEMO_PARAMS.pixel_size)
     nb, _ = patch_notebook(FIXTURE, patch_size=24, summed_frames=15)
     injected = [c for c in nb["cells"] if c["metadata"].get("imagesumming", {}).get("injected")]
     wheel, install, empty_form = src(injected[1]), src(injected[2]), src(injected[3])
@@ -628,6 +652,8 @@ def test_injected_cells_run_in_a_jupyter_kernel(tmp_path):
                                       "summing_output_folder": "summed_list"})
     mismatch = _fill_form(by_pattern, {"summing_movies": "data/m/*.tif", "summing_localizations": f"data/m/first_locs{suffix}",
                                        "summing_output_folder": "never"})
+    by_match = _fill_form(by_pattern, {"summing_movie_to_analyze": "data/dense.tif", "summing_output_folder": "matched"})
+    both = _fill_form(by_match, {"summing_target_density": 2.0, "summing_output_folder": "never_both"})
     load = src(cell_by_id(nb, "CT6SNcfNg6j0"))  # 3.1 a) with empty paths picks up the summed data
     load_manual_pixel = _fill_form(load, {"get_pixel_size_from_file": False})
     check = ("import json, tifffile\n"
@@ -639,7 +665,8 @@ def test_injected_cells_run_in_a_jupyter_kernel(tmp_path):
                _run_cell(by_pattern), _run_cell(by_list), _run_cell(mismatch),
                _run_cell("del imagesumming_paths\n" + load),
                _run_cell(install.replace('imagesumming_install_spec = ""', 'imagesumming_install_spec = "./missing.whl"')),
-               _run_cell("del imagesumming_wheel\n" + install)]
+               _run_cell("del imagesumming_wheel\n" + install),
+               _run_cell(by_match), _run_cell(both)]
     run = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     client = nbclient.NotebookClient(run, timeout=180, kernel_name="python3",
                                      resources={"metadata": {"path": str(tmp_path)}})
@@ -694,6 +721,23 @@ def test_injected_cells_run_in_a_jupyter_kernel(tmp_path):
     assert "raised: RuntimeError pip could not install ./missing.whl" in texts[12]
     # the wheel cell not run: the install cell says to run it
     assert "raised: RuntimeError Run the cell above first" in texts[13]
+    # the movie to analyze: its estimated density is the target, k and min emitters are chosen for it
+    # (`sum --match data/dense.tif --min-emitters auto`), and the summary compares the two
+    assert "raised: None" in texts[14], texts[14]
+    assert "movie to analyze: data/dense.tif" in texts[14]
+    params = json.loads((tmp_path / "matched" / "summed_params.json").read_text())
+    match = params["match"]
+    assert match["min_emitters"] == "auto" and match["target"]["movies"] == ["dense.tif"]
+    assert params["target_density"] == pytest.approx(match["target"]["density"])
+    assert abs(match["target"]["density"] / 1.5 - 1) < 0.25  # the estimate, not the bin size field's 4
+    assert params["bin_size"] == match["summed"]["k"] != 4
+    assert "match: target dense.tif (8 frames)" in texts[14] and "background noise ADU" in texts[14]
+    assert any(line.strip().startswith("differs: background") for line in texts[14].splitlines())
+    assert sum("image/png" in o.get("data", {}) for o in run.cells[14].outputs) >= 2  # densities + the match
+    assert tifffile.imread(tmp_path / "matched" / "summed.tif").shape == (15, 24, 24)
+    # a movie to analyze and a target density: one line, nothing written
+    assert "raised: InputError summing_movie_to_analyze sets the target density" in texts[15]
+    assert len(texts[15].strip().splitlines()) <= 3 and not (tmp_path / "never_both").exists()
 
 
 # --- DL4MicEverywhere: sections 2. and 6.4. removed, the rest renumbered ------------------------
