@@ -106,9 +106,12 @@ _PEAK_SIGMA = 5.0  # local maxima this many smoothed-noise sigmas above backgrou
 _MIN_BORDER = 4  # px
 _HOT_FRAMES = 32  # frames sampled to find hot/dead pixels
 _HOT_SIGMAS = 10.0
+_HOT_MIN_FRAMES = 8  # fewer frames: no hot/dead pixel map (emitters would be taken for hot pixels)
 _SAMPLE_BYTES = 32 * 2**20
 _TILE = 16  # px: tiles of the background's shape across the frame
 _SHAPE_PASSES = 3
+_NOISE_RATIO = 2.0  # dense vs calibration background noise beyond this: different units or gain?
+_MIN_CAL_LOCS = 20  # fewer localizations: the signal per localization is noise (and mostly unexplained signal)
 _MIN_INNER = 8  # px: the inner region must be at least this wide
 
 
@@ -206,6 +209,8 @@ def _movie_maps(movie, border: int):
     if spread <= 0:  # flat frames (a constant background): any deviation stands out
         spread = max(float(np.std(diff)), 1e-6)
     valid = np.abs(diff - np.median(diff)) <= _HOT_SIGMAS * spread
+    if len(idx) < _HOT_MIN_FRAMES:  # a median over so few frames still holds emitters: their peaks look hot
+        valid[:] = True
     h, w = med.shape
     b = int(border)
     ny, nx = max(1, (h - 2 * b) // _TILE), max(1, (w - 2 * b) // _TILE)
@@ -335,6 +340,28 @@ class Calibration:
     @property
     def warning(self) -> str | None:
         """A sentence when the fit's intercept says the localizations leave signal unexplained."""
+        notes = [n for n in (self._disagreement(), self._intercept_warning()) if n]
+        return "; ".join(notes) if notes else None
+
+    def _disagreement(self) -> str | None:
+        """A sentence when calibration movies give signals per localization that differ beyond their errors."""
+        if len(self.movies) < 2:
+            return None
+        f = self.frames
+        vals = []
+        for i in range(len(self.movies)):
+            rho, sig = f.loc[f["movie"] == i, "density"].to_numpy(), f.loc[f["movie"] == i, "signal"].to_numpy()
+            s = sig.sum() / rho.sum()
+            vals.append((s, np.sqrt(np.sum((sig - s * rho) ** 2)) / rho.sum()))
+        (lo, lo_se), (hi, hi_se) = min(vals), max(vals)
+        if hi <= 1.2 * lo or hi - lo <= 3 * np.hypot(lo_se, hi_se):
+            return None
+        each = ", ".join(f"{name} {s / self.pixel_area:.4g}" for name, (s, _) in zip(self.movies, vals))
+        return (f"the calibration movies disagree: ADU per localization {each} ({hi / lo:.2f}x apart, beyond their "
+                "errors): different camera gain, laser power or localizer settings? Their pooled value is used; "
+                "calibrate with the movies whose settings match the dense movie's")
+
+    def _intercept_warning(self) -> str | None:
         mean = float(self.frames["density"].mean())
         c, se = self.intercept, self.intercept_se
         if not (np.isfinite(c) and np.isfinite(se)) or abs(c) <= 3 * se or abs(c) <= 0.1 * mean:
@@ -483,6 +510,11 @@ def _calibrate_inputs(inputs, *, border=None, on_invalid="error", progress=True,
             raise InputError(f"no localization of the calibration lies inside its frames' inner region "
                              f"({b} px from the edges): its signal per localization cannot be measured", where)
         used = int(counts[meas["frame"].to_numpy() - 1].sum())
+        if used < _MIN_CAL_LOCS:
+            raise InputError(f"only {used} localizations of the calibration lie inside its frames' inner region "
+                             f"({b} px from the edges): too few to measure the signal per localization (at least "
+                             f"{_MIN_CAL_LOCS}); give a longer low-density movie or its complete localization file",
+                             where)
         per_movie.append({"movie": names[i], "frames": int(len(meas)), "localizations": used,
                           "signal_per_loc": float(meas["signal"].sum() / meas["density"].sum())})
         bad.append(meas.attrs["bad_pixels"])
@@ -548,7 +580,12 @@ class DensityResult:
     def uncertainty(self) -> float:
         """One standard deviation of :attr:`density`: calibration slope and the frames' standard error."""
         d = self.density_per_frame
-        sem = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+        if len(d) > 1:
+            sem = float(d.std(ddof=1) / np.sqrt(len(d)))
+        else:  # one frame has no spread to measure: at least the emitters' counting (Poisson) error of its area
+            b = self.calibration.border
+            area = (self.shape[1] - 2 * b) * (self.shape[2] - 2 * b) * self.calibration.pixel_area
+            sem = float(np.sqrt(max(self.density, 0.0) / area))
         rel = self.calibration.signal_per_loc_se / self.calibration.signal_per_loc
         return float(np.hypot(rel * self.density, sem))
 
@@ -567,6 +604,18 @@ class DensityResult:
         """Median emitter peak height above background over the frames (ADU, 3 x 3 mean)."""
         p = self.frames["peak"].to_numpy()
         return float(np.nanmedian(p)) if np.isfinite(p).any() else float("nan")
+
+    @property
+    def warnings(self) -> list[str]:
+        """Sentences on what makes this estimate doubtful: the calibration's, and units that look different."""
+        out = [self.calibration.warning] if self.calibration.warning else []
+        cal_noise = float(np.nanmedian(self.calibration.frames["background_noise"]))
+        r = self.background_noise / cal_noise if cal_noise > 0 else float("nan")
+        if np.isfinite(r) and not 1 / _NOISE_RATIO <= r <= _NOISE_RATIO:
+            out.append(f"the background noise is {r:.2g}x the calibration's ({self.background_noise:.3g} vs "
+                       f"{cal_noise:.3g} ADU): are both movies raw camera ADU at the same gain (EM gain, "
+                       "conversion)? A movie rescaled or at another gain scales the density by as much")
+        return out
 
     def to_dict(self) -> dict:
         """Everything as plain JSON-ready values (lists, floats; NaN as None)."""
@@ -591,6 +640,7 @@ class DensityResult:
             "uncertainty_is": "1 sd of the mean density: calibration slope standard error and the frames' "
                               "standard error combined; systematic errors not included",
             "calibration": self.calibration.to_dict(),
+            "warnings": self.warnings,
         }
         if self.camera_offset is not None:
             out["camera_offset"] = float(self.camera_offset)
@@ -617,8 +667,7 @@ class DensityResult:
             f"from {int(sum(m['localizations'] for m in c.per_movie))} localizations in {len(c.frames)} frames "
             f"({', '.join(c.movies)}); fit intercept {c.intercept:.2g} /µm²; border {c.border} px",
         ]
-        if c.warning:
-            lines.append(f"  note: {c.warning}")
+        lines += [f"  note: {w}" for w in self.warnings]
         if self.bad_pixels or any(c.bad_pixels):
             lines.append(f"  hot/dead pixels left out: {self.bad_pixels} (dense), {c.bad_pixels} (calibration)")
         return "\n".join(lines)
