@@ -272,6 +272,11 @@ def measure_frames(movie, *, border: int = _MIN_BORDER, progress: bool = False, 
     n = len(movie)
     if n == 0:
         raise InputError("the movie has no frames", movie.path)
+    h, w = movie.shape[1], movie.shape[2]
+    if h - 2 * border < _MIN_INNER or w - 2 * border < _MIN_INNER:  # checked here to name the file
+        raise InputError(f"its {w}x{h} px frames less a {border} px border at each edge leave less than "
+                         f"{_MIN_INNER} px to measure: give a smaller --border (default: 3 PSF sigma, at least 4 px) "
+                         "or larger frames", movie.path)
     valid, shape = _movie_maps(movie, border)
     which = np.arange(n) if frames is None else np.asarray(frames, dtype=np.int64)
     out = np.empty((len(which), 4))

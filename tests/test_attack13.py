@@ -101,3 +101,24 @@ def test_a_brighter_background_alone_is_not_flagged(cal):
     movie, _ = simulate_movie(n_frames=8, height=SIZE, width=SIZE, pixel_size=PS, density=6.0, seed=3,
                               background=60.0)
     assert estimate_density(movie, cal, progress=False).warnings == []
+
+
+def test_small_frames_error_names_the_file_and_the_border(tmp_path, cal):
+    from imagesumming import write_tif
+    from imagesumming.errors import InputError
+
+    movie, _ = simulate_movie(n_frames=3, height=12, width=30, pixel_size=PS, density=2.0, seed=3)
+    write_tif(tmp_path / "tiny.tif", movie, PS)
+    with pytest.raises(InputError, match=r"tiny\.tif.*--border"):
+        estimate_density(str(tmp_path / "tiny.tif"), cal, progress=False)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_camera_offset_must_be_finite(tmp_path, capsys, value):
+    from imagesumming.cli import main
+
+    with pytest.raises(SystemExit) as exc:  # an argparse usage error, as for any malformed number
+        main(["density", "dense.tif", "--calibrate", "a.tif", "a.csv", f"--camera-offset={value}"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "finite" in err and "Traceback" not in err
