@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from imagesumming.density import calibrate, estimate_density
@@ -122,3 +123,21 @@ def test_camera_offset_must_be_finite(tmp_path, capsys, value):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "finite" in err and "Traceback" not in err
+
+
+def test_a_bead_in_every_frame_is_left_out_with_its_tails():
+    """A fiducial in the calibration and the dense movie: its tails above background are not emitters."""
+    def bead(m):
+        yy, xx = np.mgrid[:SIZE, :SIZE]
+        return m.astype(np.float32) + 3000 * np.exp(-((xx - 30) ** 2 + (yy - 30) ** 2) / (2 * 1.5 ** 2))
+
+    low, locs = simulate_movie(n_frames=120, height=SIZE, width=SIZE, pixel_size=PS, density=0.2, seed=1)
+    # the localizer found the bead in every frame too: those localizations are not emitters of the sample
+    bead_locs = locs.iloc[:1].loc[[locs.index[0]] * 120].assign(frame=np.arange(1, 121), x=30.5 * PS, y=30.5 * PS)
+    locs = pd.concat([locs, bead_locs], ignore_index=True)
+    c = calibrate(Movie(bead(low), pixel_size=PS, pixel_size_source="test"), locs, progress=False)
+    dense, dl = simulate_movie(n_frames=16, height=SIZE, width=SIZE, pixel_size=PS, density=2.0, seed=3)
+    r = estimate_density(bead(dense), c, progress=False)
+    true = len(dl) / (16 * (SIZE * PS / 1000) ** 2)
+    assert abs(r.density / true - 1) < 0.15, (r.density, true)
+    assert r.bad_pixels > 20  # the bead and a ring of its tails
