@@ -269,15 +269,18 @@ def _tidy_leftovers(folder: Path) -> list[tuple[Path, dict, list, list]]:
     return incomplete
 
 
-def set_problems(*paths: str | os.PathLike) -> list[str]:
+def set_problems(*paths: str | os.PathLike, only_these: bool = False) -> list[str]:
     """Why the output files ``paths`` are not one complete set (empty list: no problem known).
 
     Looks at the journals of interrupted runs in each file's folder, and at the manifest of its
     set (``<stem>_params.json``, ``<stem>_groups.json`` or ``metrics.json`` beside it, or the file
     itself when it is one): a file whose size or sha256 differs from the manifest comes from another run or was
     changed. Files given together must belong to the same manifest when any has one.
+    ``only_these``: compare only ``paths`` with their manifest (are they files of one run?), not the
+    rest of the set (figures or a provenance csv left behind when copying do not matter then).
     """
     problems, checked, owners = [], set(), {}
+    given = {Path(p) for p in paths}
     for path in paths:
         p = Path(path)
         folder = p.parent
@@ -300,6 +303,8 @@ def set_problems(*paths: str | os.PathLike) -> list[str]:
             bad = []
             for name, want in files.items():
                 f = folder / name
+                if only_these and f not in given:
+                    continue
                 if not f.exists():
                     bad.append(f"{name} is missing")
                 elif f.stat().st_size != want.get("bytes") or file_sha256(f) != want.get("sha256"):
@@ -418,8 +423,10 @@ class OutputSet:
         except BaseException as exc:
             _release(self.folder)
             self._remove_created()
-            if isinstance(exc, OSError):
-                raise InputError(f"cannot write here ({exc.strerror or exc})", where) from None
+            if isinstance(exc, OSError):  # name the output when it is the culprit (e.g. a name too long)
+                named = next((p for p in self.outputs if exc.filename is not None and os.fspath(exc.filename)
+                              == os.fspath(p)), where)
+                raise InputError(f"cannot write here ({exc.strerror or exc})", named) from None
             raise
         _active[self.tmp] = self
         self._seen = set()
@@ -427,8 +434,17 @@ class OutputSet:
         return self
 
     def _remove_created(self):
-        if self.created is not None:
-            shutil.rmtree(self.created, ignore_errors=True)  # folders made for this run only
+        """Remove the folders made for this run, innermost first, while they are empty: another
+        command may have written into them meanwhile (a run can hold its folder for hours)."""
+        if self.created is None:
+            return
+        for p in [self.folder, *self.folder.parents]:
+            try:
+                p.rmdir()
+            except OSError:  # not empty (someone else's files), or gone
+                return
+            if p == self.created:
+                return
 
     def _filter(self, record) -> bool:
         """Writers' log messages: name the final folder, and say each thing once (not once per frame)."""

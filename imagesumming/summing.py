@@ -61,9 +61,11 @@ def check_summed_set(tif, csv) -> None:
     What the notebook cell that loads summed data calls before it loads them: a run killed while
     moving its files in, two runs into one folder, or a file replaced since would otherwise give
     frames of one run with the localizations of another. Files that no imagesumming manifest
-    describes (the user's own data) pass.
+    describes (the user's own data) pass, and so do a tif and csv copied with ``NAME_params.json``
+    but without the set's other files (provenance, figures).
     """
-    problems = set_problems(tif, csv)
+    tif, csv = (Path(os.path.realpath(p)) for p in (tif, csv))  # a link names the file the run wrote
+    problems = set_problems(tif, csv, only_these=True)  # other files of the set may stay behind when copying
     if problems:
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         raise InputError(problems[0] + more, tif)

@@ -176,11 +176,16 @@ def test_picasso_hdf5_writer_warns_about_rows_picasso_drops(tmp_path, caplog):
     assert "1 localization(s) have NaN or infinite" in caplog.text
 
 
-def test_picasso_hdf5_writer_defaults_image_size_from_locs(tmp_path):
+def test_picasso_hdf5_writer_defaults_image_size_from_locs(tmp_path, caplog):
     table = make_locs({"frame": [1, 7], "x": [150.0, 1999.0], "y": [50.0, 2000.0]})
     write_picasso_hdf5(tmp_path / "b_locs.hdf5", table, pixel_size=100)
     meta = read_picasso_yaml(tmp_path / "b_locs.yaml")[-1]
     assert (meta["Width"], meta["Height"], meta["Frames"]) == (20, 21, 7)
+    # a guess from the data's extent is said, not hidden (Picasso renders and filters by these)
+    assert "Width/Height/Frames not known" in caplog.text and "20 x 21 px, 7 frames" in caplog.text
+    caplog.clear()
+    write_picasso_hdf5(tmp_path / "c_locs.hdf5", table, pixel_size=100, width=32, height=32, frames=10)
+    assert "not known" not in caplog.text
 
 
 def test_write_locs_dispatches_and_needs_pixel_size_for_picasso(tmp_path):
@@ -536,7 +541,7 @@ def test_detection_of_every_csv_flavour(tmp_path):
     cases = {
         "deepstorm": ",frame,x [nm],y [nm],Photon #,Sigma [nm]\n1,1,10,20,100,120\n",
         "deepstorm-prediction": "frame,x [nm],y [nm],confidence [a.u]\n1,10,20,0.5\n",
-        "thunderstorm": '"id","frame","x [nm]","y [nm]","bkgstd [photon]"\n1,1,10,20,0\n',
+        "thunderstorm": '"id","frame","x [nm]","y [nm]","bkgstd [photon]"\n1,1,10,20,2.5\n',
         "picasso-csv": "id,frame,x [nm],y [nm],bkgstd [photon]\n0,0,10,20,0\n",
     }
     for fmt, text in cases.items():

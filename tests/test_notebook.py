@@ -679,7 +679,7 @@ def test_injected_cells_run_in_a_jupyter_kernel(tmp_path):
     assert result["rows"] == len(locs) and result["ids_1_to_n"] and result["sorted"]
     assert "WARNING: pixel_size = 100 nm, but the summed data have 107" in texts[7]
     # run again without summing_overwrite: refused before any work
-    assert "raised: OutputExistsError" in texts[8] and "exists already" in texts[8]
+    assert "raised: FileExistsError" in texts[8] and "tick summing_overwrite" in texts[8]
     # the same two pairs given as a list, in another order: the movie order follows the list
     listed = pd.read_csv(tmp_path / "summed_list" / "summed_provenance.csv")
     assert "raised: None" in texts[9] and set(listed["movie"]) == {0, 1}

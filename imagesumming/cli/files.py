@@ -71,7 +71,21 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"pixel size: {ps}")
         _print_output_set(args.file)
         return 0
-    locs, rep = read_locs(locs_file(args.file, args, format=args.format), pixel_size=args.pixel_size)
+    from ..errors import InputError
+
+    src = locs_file(args.file, args, format=args.format)
+    try:
+        locs, rep = read_locs(src, pixel_size=args.pixel_size)
+    except InputError:
+        # as sum does: a file in camera pixels without metadata takes the movie's pixel size
+        if not args.movie or args.pixel_size is not None:
+            raise
+        with open_movie(args.movie) as m:
+            movie_ps = m.pixel_size
+        if movie_ps is None:
+            raise
+        locs, rep = read_locs(src, pixel_size=movie_ps)
+        rep.pixel_size_source = f"movie {args.movie}"
     print(f"file: {args.file}")
     print(rep.summary())
     print(f"localizations: {len(locs)}")

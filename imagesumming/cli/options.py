@@ -19,6 +19,7 @@ Conventions (README, "Command line"):
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .._defaults import DEFAULTS
@@ -61,11 +62,17 @@ def error_text(exc) -> str:
 class _Store(argparse.Action):
     """Store the value; an old spelling also leaves a deprecation note for :func:`deprecation_notes`."""
 
-    def __init__(self, *args, deprecated=(), **kwargs):
+    def __init__(self, *args, deprecated=(), kind=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.deprecated = tuple(deprecated)
+        self.kind = kind
 
     def __call__(self, parser, namespace, values, option_string=None):
+        # "" would be the current folder, and "out/" a file named "out": never what was meant
+        if self.kind is not None and not str(values).strip():
+            parser.error(f"argument {option_string}: empty; give the output {self.kind}")
+        if self.kind == "file" and str(values).endswith(("/", os.sep)):
+            parser.error(f"argument {option_string}: {values!r} names a folder; give the output file's name")
         setattr(namespace, self.dest, values)
         if option_string in self.deprecated:
             shown = "/".join(self.option_strings)
@@ -90,7 +97,7 @@ def add_output(p: argparse.ArgumentParser, kind: str, help: str, *, required: bo
     if kind not in ("folder", "file"):
         raise ValueError(f"kind must be 'folder' or 'file', got {kind!r}")
     metavar = metavar or ("DIR" if kind == "folder" else "OUT")
-    action = p.add_argument("-o", "--output", *old, action=_Store, deprecated=old, dest="output",
+    action = p.add_argument("-o", "--output", *old, action=_Store, deprecated=old, kind=kind, dest="output",
                             required=required, default=default, metavar=metavar,
                             help=f"output {kind}: {help}")
     # old spellings stay in the parser's table (they parse) but not in the help or usage

@@ -10,6 +10,9 @@ Conventions):
   delimiter, which some tools write); blank lines are skipped. Anything else (a row with fewer or
   more fields: a damaged or truncated file) is refused with its line number, because pandas would
   fill or shift the columns without a word.
+* Zeiss Elyra (ZEN) text exports end the table with a NUL byte at the start of a line, followed
+  by the acquisition's metadata (``VoxelSizeX : 0.097 \xb5m`` ..., cp1252): the table is read up to
+  that NUL and the trailer is ignored (with a note). Any other NUL byte is refused.
 
 Everything here raises :class:`~imagesumming.errors.InputError` with one short line.
 """
@@ -49,6 +52,9 @@ class CsvLayout:
     delimiter: str
     data_start: int  # byte offset of line 2
     header_trailing: bool = False
+    data_end: int | None = None  # byte offset where the table ends before a metadata trailer (Elyra)
+    trailer_line: int | None = None  # line number of that trailer
+    unterminated: bool = False  # the last line has no line break (a file cut off mid-number looks like this)
 
     @property
     def delimiter_name(self) -> str:
@@ -64,12 +70,22 @@ def _decode(raw: bytes, path, where: str) -> str:
                          "save it as UTF-8", path) from None
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def read_layout(path: Path) -> CsvLayout:
     """Header labels and delimiter of ``path``, or a one-line InputError saying what is wrong."""
     with open(path, "rb") as fh:
         first = fh.readline(_MAX_HEADER)
     if len(first) >= _MAX_HEADER and not first.endswith(b"\n"):
         raise InputError("first line is longer than 1 MiB: not a localization csv (binary file?)", path)
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")):  # Excel's "Unicode Text", Windows tools
+        raise InputError("UTF-16 text (e.g. Excel's 'Unicode Text'): save it as UTF-8 csv", path)
     if b"\x00" in first:
         raise InputError("contains NUL bytes in line 1: not a text csv file (binary or damaged)", path)
     text = _decode(first, path, "line 1").rstrip("\r\n")
@@ -82,6 +98,12 @@ def read_layout(path: Path) -> CsvLayout:
         raise InputError("rapidSTORM file (XML header line): not supported", path,
                          hint="export the localizations as a ThunderSTORM csv, or as a csv with a header row "
                               "and read it with {columns}")
+    if re.fullmatch(r"\s*sep=.?\s*", text, flags=re.IGNORECASE):
+        raise InputError(f"line 1 {clip(text.strip(), 10)} is Excel's delimiter line, not the header row: remove it",
+                         path)
+    if text.lstrip().startswith("#"):  # DECODE writes 3 such lines; ThunderSTORM and Picasso none
+        raise InputError(f"line 1 is a comment ({clip(text.strip(), 40)}), not the header row: remove the "
+                         "comment lines above the column names", path)
     splits = {}
     for d in DELIMITERS:
         try:
@@ -105,6 +127,10 @@ def read_layout(path: Path) -> CsvLayout:
         raise InputError(f"header {clip(text, 50)} mixes {names} delimiters: save it with one delimiter", path)
     delim, fields = next(iter(splits.items()))
     labels = [f.strip() for f in fields]
+    if all(_is_number(f) for f in labels if f) and sum(1 for f in labels if f) > 1:
+        # a file without a header: its first localization would be taken for the column names
+        raise InputError(f"line 1 holds numbers ({clip(text, 40)}), not column names: the file has no header "
+                         "row; add one (e.g. frame,x [nm],y [nm])", path)
     trailing = len(labels) > 2 and labels[-1] == ""
     if trailing:
         labels = labels[:-1]
@@ -140,11 +166,21 @@ def check_rows(path: Path, layout: CsvLayout) -> bool:
                     continue
                 body, carry = buf[:cut], buf[cut:]
             else:
+                layout.unterminated = bool(buf.strip())
                 body, carry = buf + b"\n", b""
             a = np.frombuffer(body, np.uint8)
             if (a == 0).any():
-                bad = line + int(np.count_nonzero(a[: int(np.argmax(a == 0))] == 10))
-                raise InputError(f"contains NUL bytes (line {bad}): not a text csv file (binary or damaged)", path)
+                i = int(np.argmax(a == 0))
+                bad = line + int(np.count_nonzero(a[:i] == 10))
+                if (i == 0 or a[i - 1] == 10) and _elyra_trailer(path, layout, i, buf, fh):
+                    layout.trailer_line = bad
+                    body, carry, chunk = body[:i], b"", b""
+                    a = a[:i]
+                    if not a.size:
+                        break
+                else:
+                    raise InputError(f"contains NUL bytes (line {bad}): not a text csv file (binary or damaged)",
+                                     path)
             ends = np.flatnonzero(a == 10)
             crs = np.flatnonzero(a == 13)
             if crs.size and not np.isin(crs + 1, ends).all():
@@ -168,19 +204,43 @@ def check_rows(path: Path, layout: CsvLayout) -> bool:
                                  "damaged or truncated csv file", path)
             trailing = trailing or bool(extra.any())
             line += len(ends)
+            if layout.data_end is not None:
+                break
     return trailing
+
+
+_TRAILER_MAX = 1 << 20
+_TRAILER_LINE = re.compile(rb"^[A-Za-z][^\t,;:]* : ")
+
+
+def _elyra_trailer(path, layout: CsvLayout, i: int, buf: bytes, fh) -> bool:
+    """True (and ``layout.data_end`` set) when the NUL at ``buf[i]`` starts a Zeiss Elyra metadata
+    trailer: a NUL at the start of a line, then at most 1 MiB of ``Key : value`` lines holding
+    ``VoxelSizeX`` and no other NUL (a row after it would be a damaged table, not a trailer)."""
+    pos = fh.tell() - len(buf) + i  # file offset of the NUL (buf ends where the file was read to)
+    with open(path, "rb") as g:
+        g.seek(pos)
+        rest = g.read(_TRAILER_MAX + 1)
+    if len(rest) > _TRAILER_MAX or rest.count(b"\x00") != 1 or b"VoxelSizeX" not in rest:
+        return False
+    lines = [ln for ln in rest[1:].replace(b"\r", b"\n").split(b"\n") if ln.strip()]
+    if not all(_TRAILER_LINE.match(ln) for ln in lines):  # rows after it: not a trailer
+        return False
+    layout.data_end = pos
+    return True
 
 
 def _check_rows_quoted(path: Path, layout: CsvLayout) -> bool:
     n = len(layout.labels)
     trailing = False
     with open(path, "rb") as fh:
-        raw = fh.read()
+        raw = fh.read(layout.data_end) if layout.data_end is not None else fh.read()
     for pattern, what in ((_NUL, "NUL bytes"), (_LONE_CR, "a carriage return inside the line")):
         m = pattern.search(raw)
         if m:
             line = raw.count(b"\n", 0, m.start()) + 1
             raise InputError(f"line {line} holds {what}: damaged csv file", path)
+    layout.unterminated = bool(raw.strip()) and not raw.endswith(b"\n") and layout.data_end is None
     text = _decode(raw, path, "the file")
     rows = csv.reader(_lines_after_header(text), delimiter=layout.delimiter, strict=True)
     try:

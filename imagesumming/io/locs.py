@@ -46,6 +46,7 @@ whole numbers, from 0 to :data:`MAX_FRAME` in the file (hdf5 and csv alike).
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
 import os
@@ -103,7 +104,9 @@ _FORMAT_NAMES = {"picasso-hdf5": "Picasso hdf5", "picasso-csv": "Picasso csv exp
 MAX_FRAME = 2**31 - 1
 #: length units a column label (``x [nm]``) or ``unit=`` may state, as nm per unit (None: camera pixels)
 UNITS = {"nm": 1.0, "um": 1000.0, "µm": 1000.0, "μm": 1000.0, "micron": 1000.0, "px": None, "pixel": None}
-_NA = ["", "NaN", "nan", "-nan", "NA", "Infinity", "-Infinity", "inf", "-inf"]
+#: missing values in csv text. ThunderSTORM formats numbers with Java's DecimalFormat, which writes
+#: infinity as "∞" and, on Java 8 (Fiji's), NaN as U+FFFD ("\ufffd"); they are missing values too.
+_NA = ["", "NaN", "nan", "-nan", "NA", "Infinity", "-Infinity", "inf", "-inf", "\u221e", "-\u221e", "\ufffd"]
 
 
 @dataclasses.dataclass
@@ -416,6 +419,13 @@ def _detect_csv(path: Path, labels: list[str], raw: pd.DataFrame) -> str:
         zero_bkgstd = bk is not None and bool((pd.to_numeric(raw[bk], errors="coerce") == 0).all())
         if len(ids) and ids.min() == 0 and zero_bkgstd:
             return "picasso-csv"
+        if len(ids) and zero_bkgstd:
+            # ThunderSTORM's fits never give a zero background std in every row; Picasso writes 0.
+            # Its ids run from 0 unless rows were filtered out or ThunderSTORM re-saved the file:
+            # 0-based frames and pixel-centre positions, or ThunderSTORM's? Not a guess to make.
+            raise InputError(f"'bkgstd [photon]' is 0 in every row as in Picasso's csv export, but the ids start at "
+                             f"{ids.min():.10g}, not 0 (filtered or re-saved?): state the format (convert --from "
+                             "picasso-csv --pixel-size NM, or --from thunderstorm)", path)
         return "thunderstorm"
     if {"frame", "x", "y"} <= set(names):
         return "thunderstorm"
@@ -693,7 +703,11 @@ def _read_table(path: Path, layout, nrows=None) -> pd.DataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("error", pd.errors.ParserWarning)
             warnings.simplefilter("ignore", pd.errors.DtypeWarning)
-            raw = pd.read_csv(path, sep=layout.delimiter, header=None, skiprows=1, names=names, index_col=False,
+            source = path
+            if layout.data_end is not None:  # the table ends before a metadata trailer (Zeiss Elyra)
+                with open(path, "rb") as fh:
+                    source = io.BytesIO(fh.read(layout.data_end))
+            raw = pd.read_csv(source, sep=layout.delimiter, header=None, skiprows=1, names=names, index_col=False,
                               keep_default_na=False, na_values=_NA, encoding="utf-8-sig", nrows=nrows,
                               skip_blank_lines=True)
     except pd.errors.EmptyDataError:
@@ -716,8 +730,13 @@ def _column_numbers(column: pd.Series, label, path) -> np.ndarray:
     bad_text = column.notna() & numbers.isna()
     if bad_text.any():
         example = column[bad_text].iloc[0]
+        hint = ""
+        if re.fullmatch(r"\s*[-+]?\d+,\d+\s*", str(example)):
+            hint = ": decimal commas? save the file with '.' as the decimal point"
+        elif re.fullmatch(r"\s*[-+]?\d{1,3}([,'\u00a0 ]\d{3})+(\.\d*)?\s*", str(example)):
+            hint = ": thousands separators? save the numbers without them"
         raise InputError(f"column {clip(label, 30)} has {int(bad_text.sum())} value(s) that are not numbers "
-                         f"(e.g. {clip(example, 20)})", path)
+                         f"(e.g. {clip(example, 20)}){hint}", path)
     out = numbers.to_numpy()
     if out.dtype.kind in "iu":
         return out
@@ -740,6 +759,12 @@ def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
         notes.append(f"{layout.delimiter_name}-separated")
     if trailing or layout.header_trailing:
         notes.append("rows end with a delimiter (an empty last field): ignored")
+    if layout.trailer_line is not None:
+        notes.append(f"Zeiss Elyra metadata from line {layout.trailer_line} (after a NUL byte): ignored")
+    if layout.unterminated:  # every tool we read ends its files with a line break; a cut-off copy does not
+        note = "the last line has no line break: if the file was cut off (a copy or download that stopped), its last row may hold a cut number"
+        notes.append(note)
+        log.warning("%s: %s", path, note)
     if fmt == "mapped-csv" and frame_base is None:
         raise InputError("a csv described by a column mapping needs its frame base", path,
                          hint="give {frame_base} 0 or 1 (the number the file gives the movie's first frame)")
@@ -748,6 +773,12 @@ def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
                         origin="pixel centre" if fmt in ("picasso-csv", "picasso-plain-csv") else "corner")
     if fmt == "picasso-plain-csv":
         return _read_picasso_plain(path, raw, report, pixel_size, frame_base, unit)
+    if fmt == "picasso-csv":  # Picasso writes 0 as bkgstd: no data (written back, it would pass for Picasso's)
+        zero = [c for c in raw.columns if split_label(c)[0].lower() == "bkgstd"
+                and bool((pd.to_numeric(raw[c], errors="coerce") == 0).all())]
+        if zero:
+            raw = raw.drop(columns=zero)
+            notes.append(f"{zero[0]!r} left out: Picasso's export writes 0 there (no data)")
 
     data, renamed, extras, units = {}, {}, [], set()
     frame_label = "frame"
@@ -1091,13 +1122,16 @@ def write_picasso_hdf5(path, locs: pd.DataFrame, *, pixel_size: float, width: in
     if n and np.any(not_finite):
         log.warning("%s: %d localization(s) have NaN or infinite x, y or extra values; Picasso drops them",
                     path, int(np.count_nonzero(not_finite)))
+    guessed = [key for key, v in (("Width", width), ("Height", height), ("Frames", frames)) if v is None]
     if width is None:
         width = int(np.floor(locs["x"].max() / pixel_size)) + 1 if n else 1
-        log.info("%s: image width not given, using %d px from the localizations", path, width)
     if height is None:
         height = int(np.floor(locs["y"].max() / pixel_size)) + 1 if n else 1
     if frames is None:
         frames = int(locs["frame"].max()) if n else 1
+    if guessed:  # Picasso renders and filters by these: say that they are only the localizations' extent
+        log.warning("%s: %s not known: the yaml gets the localizations' extent (%d x %d px, %d frames), "
+                    "which may be smaller than the movie", path, "/".join(guessed), width, height, frames)
     meta = {"Generated by": "imagesumming", "Width": int(width), "Height": int(height),
             "Frames": int(frames), "Pixelsize": float(pixel_size)}
     meta[_PLACEHOLDER_KEY] = placeholders  # also when empty: overrides the documents of earlier steps

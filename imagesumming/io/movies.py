@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import mmap
 import os
 import re
@@ -282,6 +283,9 @@ def _open_raw(path: Path) -> Movie:
     size = path.stat().st_size
     if size < expected:
         raise InputError(f"raw file is truncated: {size} bytes, expected {expected} for {frames}x{height}x{width} {dtype}", path)
+    if size > expected:  # a wrong Data Type misreads every pixel; a wrong Frames leaves frames out
+        raise InputError(f"raw file has {size} bytes, but {yml.name} describes {expected} ({frames} frames of "
+                         f"{width}x{height} px {dtype.name}): check its Frames, Width, Height and Data Type", path)
     data = np.memmap(path, dtype=dtype, mode="r", shape=(frames, height, width))
     ps = picasso_pixel_size(docs)
     return Movie(data, path=path, pixel_size=ps, pixel_size_source=None if ps is None else f"yaml {yml.name}")
@@ -386,8 +390,12 @@ def _open_tif_logged(path: Path, collect: _Collect) -> Movie:
         if len(series.shape) > 2 and series.axes[:-2].strip("1") and _only_channels(series):
             # channels are not frames: taking them as frames would sum channels into training data
             n = int(np.prod(series.shape[:-2]))
+            # tifffile.imwrite(..., imagej=True) stores a 3-D array as channels unless told its axes
+            by_tifffile = str(tif.pages[0].description or "").startswith("ImageJ=1.11a")
+            how = f"Fiji: Image > Properties, Channels 1, Frames {n}" + (
+                "; tifffile: imwrite(..., imagej=True, metadata={'axes': 'TYX'})" if by_tifffile else "")
             raise InputError(f"tif is a hyperstack of {n} channels and no frames (axes {series.axes}); if they "
-                             f"are frames, say so (Fiji: Image > Properties, Channels 1, Frames {n}) and save", path)
+                             f"are frames, say so ({how}) and save", path)
         # a Micro-Manager OME dataset larger than 4 GB spans several files (..._1.ome.tif, ...):
         # tifffile's series holds the pages of all of them
         lost = [m.split(">")[-1].strip() for m in collect.messages if "failed to read" in m]
@@ -791,17 +799,28 @@ def _needs_imagecodecs(exc: BaseException) -> bool:
     return "imagecodecs" in text or isinstance(exc, ImportError)
 
 
+_MAX_INCH_PIXEL_NM = 1e4  # resolution tags in inch that give coarser pixels than 10 µm are a print resolution
+
+
 def tif_pixel_size(tif) -> tuple[float | None, str | None]:
     """Pixel size in nm from an open ``tifffile.TiffFile``, and where it came from.
 
     Order: OME ``PhysicalSizeX``; ImageJ ``unit`` with the resolution tags; resolution tags with
     unit centimetre or inch. A resolution of 1 with no unit (tifffile's default) means unknown, and
-    so do damaged tags.
+    so do damaged tags, sizes that are no length (0, negative), and inch tags coarser than 10 µm per
+    pixel (print resolutions: 72 dpi, or pixels per µm stored under TIFF's default unit, the inch).
     """
     try:
-        return _tif_pixel_size(tif)
+        ps, source = _tif_pixel_size(tif)
     except (ValueError, TypeError, ArithmeticError, KeyError, IndexError, AttributeError):
         return None, None
+    if ps is None or not math.isfinite(ps) or ps <= 0:  # PhysicalSizeX="0" and the like: damaged, unknown
+        return None, None
+    if source.endswith("(inch)") and ps > _MAX_INCH_PIXEL_NM:
+        # TIFF's default unit is the inch (tifffile stores it when resolution= is given without a unit):
+        # a few pixels per inch is a print resolution, not a camera pixel in the sample
+        return None, None
+    return ps, source
 
 
 def _tif_pixel_size(tif) -> tuple[float | None, str | None]:
