@@ -198,7 +198,7 @@ def _mask_fiducials(valid, border: int):
     big = (lab > 0) & (np.bincount(lab.ravel())[lab] >= 3)
     if not big.any():
         return valid
-    r = max(int(border), 2)
+    r = min(max(int(border), 2), 16)  # a wide --border must not make the dilation quadratic
     yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
     return valid & ~binary_dilation(big, structure=(yy ** 2 + xx ** 2) <= r * r)
 
