@@ -106,9 +106,12 @@ _PEAK_SIGMA = 5.0  # local maxima this many smoothed-noise sigmas above backgrou
 _MIN_BORDER = 4  # px
 _HOT_FRAMES = 32  # frames sampled to find hot/dead pixels
 _HOT_SIGMAS = 10.0
+_HOT_MIN_FRAMES = 8  # fewer frames: no hot/dead pixel map (emitters would be taken for hot pixels)
 _SAMPLE_BYTES = 32 * 2**20
 _TILE = 16  # px: tiles of the background's shape across the frame
 _SHAPE_PASSES = 3
+_NOISE_RATIO = 2.0  # dense vs calibration background noise beyond this: different units or gain?
+_MIN_CAL_LOCS = 20  # fewer localizations: the signal per localization is noise (and mostly unexplained signal)
 _MIN_INNER = 8  # px: the inner region must be at least this wide
 
 
@@ -180,6 +183,26 @@ def _dark_noise(x, y, ok) -> float:
     return 1.4826 * float(np.median(np.abs(dark - np.median(dark)))) / np.sqrt(1.25)
 
 
+def _mask_fiducials(valid, border: int):
+    """Widen clusters of bad pixels (a bead or fiducial in every frame) by ``border`` px.
+
+    A lone hot pixel is one pixel; a fiducial is a cluster whose PSF tails are below the threshold
+    but still bright: left in, they count as signal (-35 % on the estimate with a 3000 photon bead
+    in both the calibration and the dense movie).
+    """
+    from scipy.ndimage import binary_dilation, label
+
+    lab, n = label(~valid)
+    if n == 0:
+        return valid
+    big = (lab > 0) & (np.bincount(lab.ravel())[lab] >= 3)
+    if not big.any():
+        return valid
+    r = min(max(int(border), 2), 16)  # a wide --border must not make the dilation quadratic
+    yy, xx = np.mgrid[-r:r + 1, -r:r + 1]
+    return valid & ~binary_dilation(big, structure=(yy ** 2 + xx ** 2) <= r * r)
+
+
 def _movie_maps(movie, border: int):
     """Hot/dead pixel mask and the background's shape across the frame, from up to 32 sampled frames.
 
@@ -206,6 +229,10 @@ def _movie_maps(movie, border: int):
     if spread <= 0:  # flat frames (a constant background): any deviation stands out
         spread = max(float(np.std(diff)), 1e-6)
     valid = np.abs(diff - np.median(diff)) <= _HOT_SIGMAS * spread
+    if len(idx) < _HOT_MIN_FRAMES:  # a median over so few frames still holds emitters: their peaks look hot
+        valid[:] = True
+    else:
+        valid = _mask_fiducials(valid, border)
     h, w = med.shape
     b = int(border)
     ny, nx = max(1, (h - 2 * b) // _TILE), max(1, (w - 2 * b) // _TILE)
@@ -267,6 +294,11 @@ def measure_frames(movie, *, border: int = _MIN_BORDER, progress: bool = False, 
     n = len(movie)
     if n == 0:
         raise InputError("the movie has no frames", movie.path)
+    h, w = movie.shape[1], movie.shape[2]
+    if h - 2 * border < _MIN_INNER or w - 2 * border < _MIN_INNER:  # checked here to name the file
+        raise InputError(f"its {w}x{h} px frames less a {border} px border at each edge leave less than "
+                         f"{_MIN_INNER} px to measure: give a smaller --border (default: 3 PSF sigma, at least 4 px) "
+                         "or larger frames", movie.path)
     valid, shape = _movie_maps(movie, border)
     which = np.arange(n) if frames is None else np.asarray(frames, dtype=np.int64)
     out = np.empty((len(which), 4))
@@ -278,6 +310,7 @@ def measure_frames(movie, *, border: int = _MIN_BORDER, progress: bool = False, 
     table = pd.DataFrame(out, columns=["background", "background_noise", "signal", "peak"])
     table.insert(0, "frame", which + 1)
     table.attrs["bad_pixels"] = int((~valid).sum())
+    table.attrs["valid"] = valid  # popped by the calibration: localizations on left-out pixels do not count
     table.attrs["background_range"] = 0.0 if shape is None else float(np.ptp(shape[border:-border or None,
                                                                                   border:-border or None]))
     return table
@@ -335,6 +368,28 @@ class Calibration:
     @property
     def warning(self) -> str | None:
         """A sentence when the fit's intercept says the localizations leave signal unexplained."""
+        notes = [n for n in (self._disagreement(), self._intercept_warning()) if n]
+        return "; ".join(notes) if notes else None
+
+    def _disagreement(self) -> str | None:
+        """A sentence when calibration movies give signals per localization that differ beyond their errors."""
+        if len(self.movies) < 2:
+            return None
+        f = self.frames
+        vals = []
+        for i in range(len(self.movies)):
+            rho, sig = f.loc[f["movie"] == i, "density"].to_numpy(), f.loc[f["movie"] == i, "signal"].to_numpy()
+            s = sig.sum() / rho.sum()
+            vals.append((s, np.sqrt(np.sum((sig - s * rho) ** 2)) / rho.sum()))
+        (lo, lo_se), (hi, hi_se) = min(vals), max(vals)
+        if hi <= 1.2 * lo or hi - lo <= 3 * np.hypot(lo_se, hi_se):
+            return None
+        each = ", ".join(f"{name} {s / self.pixel_area:.4g}" for name, (s, _) in zip(self.movies, vals))
+        return (f"the calibration movies disagree: ADU per localization {each} ({hi / lo:.2f}x apart, beyond their "
+                "errors): different camera gain, laser power or localizer settings? Their pooled value is used; "
+                "calibrate with the movies whose settings match the dense movie's")
+
+    def _intercept_warning(self) -> str | None:
         mean = float(self.frames["density"].mean())
         c, se = self.intercept, self.intercept_se
         if not (np.isfinite(c) and np.isfinite(se)) or abs(c) <= 3 * se or abs(c) <= 0.1 * mean:
@@ -470,9 +525,12 @@ def _calibrate_inputs(inputs, *, border=None, on_invalid="error", progress=True,
         if max_frames is not None and len(m) > max_frames:
             which = np.unique(np.linspace(0, len(m) - 1, int(max_frames)).round().astype(np.int64))
         meas = measure_frames(m, border=b, progress=progress, desc=f"calibration {i + 1}", frames=which)
+        valid = meas.attrs.pop("valid")
         cx = np.floor(table["x"].to_numpy(float) / ps)
         cy = np.floor(table["y"].to_numpy(float) / ps)
         inside = (cx >= b) & (cx < m.width - b) & (cy >= b) & (cy < m.height - b)
+        # a bead's localizations: its pixels are left out of the signal, so its localizations too
+        inside[inside] = valid[cy[inside].astype(np.int64), cx[inside].astype(np.int64)]
         f = table["frame"].to_numpy()[inside]
         f = f[(f >= 1) & (f <= len(m))]
         area = (m.width - 2 * b) * (m.height - 2 * b) * (ps / 1000.0) ** 2
@@ -483,6 +541,11 @@ def _calibrate_inputs(inputs, *, border=None, on_invalid="error", progress=True,
             raise InputError(f"no localization of the calibration lies inside its frames' inner region "
                              f"({b} px from the edges): its signal per localization cannot be measured", where)
         used = int(counts[meas["frame"].to_numpy() - 1].sum())
+        if used < _MIN_CAL_LOCS:
+            raise InputError(f"only {used} localizations of the calibration lie inside its frames' inner region "
+                             f"({b} px from the edges): too few to measure the signal per localization (at least "
+                             f"{_MIN_CAL_LOCS}); give a longer low-density movie or its complete localization file",
+                             where)
         per_movie.append({"movie": names[i], "frames": int(len(meas)), "localizations": used,
                           "signal_per_loc": float(meas["signal"].sum() / meas["density"].sum())})
         bad.append(meas.attrs["bad_pixels"])
@@ -548,7 +611,12 @@ class DensityResult:
     def uncertainty(self) -> float:
         """One standard deviation of :attr:`density`: calibration slope and the frames' standard error."""
         d = self.density_per_frame
-        sem = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
+        if len(d) > 1:
+            sem = float(d.std(ddof=1) / np.sqrt(len(d)))
+        else:  # one frame has no spread to measure: at least the emitters' counting (Poisson) error of its area
+            b = self.calibration.border
+            area = (self.shape[1] - 2 * b) * (self.shape[2] - 2 * b) * self.calibration.pixel_area
+            sem = float(np.sqrt(max(self.density, 0.0) / area))
         rel = self.calibration.signal_per_loc_se / self.calibration.signal_per_loc
         return float(np.hypot(rel * self.density, sem))
 
@@ -567,6 +635,18 @@ class DensityResult:
         """Median emitter peak height above background over the frames (ADU, 3 x 3 mean)."""
         p = self.frames["peak"].to_numpy()
         return float(np.nanmedian(p)) if np.isfinite(p).any() else float("nan")
+
+    @property
+    def warnings(self) -> list[str]:
+        """Sentences on what makes this estimate doubtful: the calibration's, and units that look different."""
+        out = [self.calibration.warning] if self.calibration.warning else []
+        cal_noise = float(np.nanmedian(self.calibration.frames["background_noise"]))
+        r = self.background_noise / cal_noise if cal_noise > 0 else float("nan")
+        if np.isfinite(r) and not 1 / _NOISE_RATIO <= r <= _NOISE_RATIO:
+            out.append(f"the background noise is {r:.2g}x the calibration's ({self.background_noise:.3g} vs "
+                       f"{cal_noise:.3g} ADU): are both movies raw camera ADU at the same gain (EM gain, "
+                       "conversion)? A movie rescaled or at another gain scales the density by as much")
+        return out
 
     def to_dict(self) -> dict:
         """Everything as plain JSON-ready values (lists, floats; NaN as None)."""
@@ -591,6 +671,7 @@ class DensityResult:
             "uncertainty_is": "1 sd of the mean density: calibration slope standard error and the frames' "
                               "standard error combined; systematic errors not included",
             "calibration": self.calibration.to_dict(),
+            "warnings": self.warnings,
         }
         if self.camera_offset is not None:
             out["camera_offset"] = float(self.camera_offset)
@@ -617,8 +698,7 @@ class DensityResult:
             f"from {int(sum(m['localizations'] for m in c.per_movie))} localizations in {len(c.frames)} frames "
             f"({', '.join(c.movies)}); fit intercept {c.intercept:.2g} /µm²; border {c.border} px",
         ]
-        if c.warning:
-            lines.append(f"  note: {c.warning}")
+        lines += [f"  note: {w}" for w in self.warnings]
         if self.bad_pixels or any(c.bad_pixels):
             lines.append(f"  hot/dead pixels left out: {self.bad_pixels} (dense), {c.bad_pixels} (calibration)")
         return "\n".join(lines)
@@ -690,6 +770,7 @@ def estimate_density(movie, calibration: Calibration, *, pixel_size=None, camera
             raise InputError(f"pixel sizes disagree: {ps:g} nm in {name} but the calibration's is "
                              f"{calibration.pixel_size:g} nm ({calibration.pixel_size_source})", m.path)
         meas = measure_frames(m, border=calibration.border, progress=progress, desc="dense movie")
+        meas.attrs.pop("valid")
         shape = m.shape
     finally:
         if isinstance(movie, (str, os.PathLike)):

@@ -123,6 +123,9 @@ def _measure_summed(frames: np.ndarray, cal: Calibration) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["background", "background_noise", "density_measured", "peak"])
 
 
+_MIN_ADU_PER_PHOTON = 0.15  # below it, the background's shot noise says the camera offset given is too low
+
+
 def _ratio(a, b):
     return float(a / b) if b and np.isfinite(a) and np.isfinite(b) and b > 0 else float("nan")
 
@@ -174,6 +177,13 @@ def _comparison(targets: list[DensityResult], summed: pd.DataFrame, out_density:
         notes.append(f"emitter peaks {r:.1f}x the target's"
                      + (": the dense movie's emitters overlap (or are brighter)" if r < 1 else
                         ": the source emitters are brighter than the dense movie's"))
+    above, tn = target["background_above_offset"], target["background_noise"]
+    if np.isfinite(above) and np.isfinite(tn) and above > 0 and tn ** 2 / above < _MIN_ADU_PER_PHOTON:
+        # shot noise alone gives noise² >= gain x background above the offset: a lower ratio means the offset is wrong
+        notes.append(f"the target's background noise {tn:.3g} ADU is too low for a background {above:.4g} ADU above the "
+                     f"camera offset {camera_offset:g} ADU (that would be {tn ** 2 / above:.2g} ADU per photon): is "
+                     "the camera offset right? Give it with --camera-offset (the background ratio above, and the "
+                     "summed frames, depend on it)")
     if not notes:
         notes.append("the summed frames match the target: density within 15 %, background, noise and "
                      "peaks within 25 %")
@@ -188,7 +198,9 @@ def match_lines(match: dict) -> list[str]:
     """The comparison as lines for the summary: target and summed side by side, then the differences."""
     t, s = match["target"], match["summed"]
     lines = [f"match: target {', '.join(t['movies'])} ({t['frames']} frames) vs summed frames (k = {s['k']}"
-             f", min emitters {match['min_emitters']})",
+             f", min emitters {match['min_emitters']}"
+             + (f": {match['min_emitters_chosen']}" if match["min_emitters"] == "auto"
+                and match.get("min_emitters_chosen") is not None else "") + ")",
              f"  {'':22}{'target':>12}{'summed':>12}{'ratio':>8}"]
 
     def row(label, a, b, ratio, fmt="{:.3g}"):

@@ -24,7 +24,7 @@ def register(sub) -> None:
                         "(Picasso hdf5/csv, ThunderSTORM or Deep-STORM csv); repeat for several")
     o.add_pixel_size(p)
     add_locs_options(p, what="the calibration localizations")
-    p.add_argument("--camera-offset", type=float, metavar="ADU",
+    p.add_argument("--camera-offset", type=o.finite_float, metavar="ADU",
                    help="camera offset (baseline): also report the background above it (the density does not "
                         "need it; default: not reported)")
     p.add_argument("--border", type=int, metavar="PX",

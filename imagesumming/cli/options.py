@@ -157,6 +157,19 @@ def add_seed(p: argparse.ArgumentParser, *, default=None, recorded: str = "the o
                         f"(default: {when}; recorded in {recorded}{what})")
 
 
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (``nan`` or ``inf`` would travel silently into every result)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
 def add_camera_offset(p: argparse.ArgumentParser, what: str) -> None:
     """``--camera-offset ADU``; not given: :data:`CAMERA_OFFSET`, and the command says so.
 
@@ -164,7 +177,7 @@ def add_camera_offset(p: argparse.ArgumentParser, what: str) -> None:
     Picasso's default baseline) keeps existing ``sum`` scripts working, and printing a note when it
     is used keeps it from being silent (:func:`camera_offset`).
     """
-    p.add_argument("--camera-offset", type=float, metavar="ADU",
+    p.add_argument("--camera-offset", type=finite_float, metavar="ADU",
                    help=f"camera offset (baseline) in ADU, {what} (default: {CAMERA_OFFSET:g}, with a note)")
 
 
