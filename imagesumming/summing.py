@@ -653,7 +653,7 @@ def _background_statistics(frames: np.ndarray, pool: np.ndarray, si: _StatsInput
     Returns ``(background, patch_table, mask)``: a row per summed frame, the source patches with
     their figures, and how the emitter-free pixels were chosen.
     """
-    k, off, ps = si.bins.shape[1], si.camera_offset, si.pixel_size
+    k, off = si.bins.shape[1], si.camera_offset
     P = pool.shape[1]
     pt = si.pool_table
     med, noise = median_noise(frames)

@@ -90,8 +90,6 @@ def argv_for(command: str, data, out: Path, output_flag: str = "-o") -> tuple[li
         "notebooks": ([o_, out], out / "ImageSumming.ipynb"),
         "evaluate": ([data.pred, "--gt", data.csv, "--movie", data.tif, o_, out], out / "metrics.json"),
         "filter": ([data.pred, "--threshold", 0.5, o_, out / "f.csv"], out / "f.csv"),
-        # the `density` command (issue 13), calibrated on the same low-density movie
-        "density": ([data.tif, "--calibrate", data.tif, data.csv, "--plots", o_, out], out / "m_density.png"),
     }
     assert command in lines, f"add a working command line for the new command {command!r} to this test"
     args, written = lines[command]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from . import options as o
-from .locs_options import add_locs_options, locs_file, locs_files
+from .options import add_locs_options, locs_file, locs_files
 
 _FORMATS_HELP = (f"localization format to write: {', '.join(o.WRITE_FORMATS)} "
                  "(default: the input's; a Picasso csv export is written as ThunderSTORM csv)")

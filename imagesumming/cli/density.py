@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from . import options as o
-from .locs_options import add_locs_options, locs_files
+from .options import add_locs_options, locs_files
 
 
 def register(sub) -> None:

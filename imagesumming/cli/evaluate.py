@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from . import options as o
-from .locs_options import add_locs_options, locs_file
+from .options import add_locs_options, locs_file
 
 
 def register(sub) -> None:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from . import options as o
-from .locs_options import add_locs_options, locs_file
+from .options import add_locs_options, locs_file
 
 
 def is_movie_path(path) -> bool:

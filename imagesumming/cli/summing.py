@@ -6,7 +6,7 @@ import argparse
 
 from .._defaults import DEFAULTS
 from . import options as o
-from .locs_options import add_locs_options, locs_files
+from .options import add_locs_options, locs_files
 
 
 def register(sub) -> None:
@@ -86,7 +86,7 @@ def cmd_sum(args: argparse.Namespace) -> int:
                 on_invalid=o.on_invalid(args), progress=o.progress(args))
         written = result.save(args.output, name=args.name, force=args.force, plots=args.plots)
     o.say(args, result.summary())
-    o.detail(args, *input_lines(result.params))
+    o.detail(args, *input_lines(result.params), *(f"wrote {path}" for path in written.values()))
     return 0
 
 
