@@ -141,3 +141,20 @@ def test_a_bead_in_every_frame_is_left_out_with_its_tails():
     true = len(dl) / (16 * (SIZE * PS / 1000) ** 2)
     assert abs(r.density / true - 1) < 0.15, (r.density, true)
     assert r.bad_pixels > 20  # the bead and a ring of its tails
+
+
+def test_density_output_folder_implies_the_figure(tmp_path):
+    """`density -o DIR` without --plots wrote nothing and said nothing: a folder asks for the figure."""
+    from imagesumming.cli import main
+    from imagesumming.io import write_locs, write_tif
+    from imagesumming.synthetic import SimulationParams, simulate_movie
+
+    movie, truth = simulate_movie(SimulationParams(n_frames=8, height=48, width=48, density=1.0), seed=3)
+    write_tif(tmp_path / "low.tif", movie, pixel_size=107.0)
+    write_locs(tmp_path / "low.csv", truth, "deepstorm")
+    rc = main(["-q", "density", str(tmp_path / "low.tif"), "--calibrate", str(tmp_path / "low.tif"),
+               str(tmp_path / "low.csv"), "-o", str(tmp_path / "figs")])
+    assert rc == 0 and (tmp_path / "figs" / "low_density.png").stat().st_size > 0
+    rc = main(["-q", "density", str(tmp_path / "low.tif"), "--calibrate", str(tmp_path / "low.tif"),
+               str(tmp_path / "low.csv")])  # neither -o nor --plots: no figure written
+    assert rc == 0 and not (tmp_path / "low_density.png").exists()

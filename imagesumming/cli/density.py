@@ -33,8 +33,8 @@ def register(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the result as one JSON object (also with -q)")
     p.add_argument("--plots", action="store_true",
                    help="write a figure (density per frame, background, calibration fit): DIR/<stem>_density.png")
-    o.add_output(p, "folder", "where --plots writes its figure (default: the current folder)", required=False,
-                 default=".")
+    o.add_output(p, "folder", "where the figure goes (implies --plots; default with --plots: the current folder)",
+                 required=False)
     o.add_force(p)
     p.set_defaults(func=cmd_density)
 
@@ -47,7 +47,8 @@ def cmd_density(args: argparse.Namespace) -> int:
     if not args.calibrate:
         raise InputError("no calibration given: add --calibrate LOW.tif LOW_LOCS (a low-density movie of the same "
                          "sample and camera settings and its localizations)")
-    png = Path(args.output) / f"{Path(args.movie).stem}_density.png"
+    args.plots = args.plots or args.output is not None  # a folder for the figure asks for the figure
+    png = Path(args.output or ".") / f"{Path(args.movie).stem}_density.png"
     if args.plots:
         check_outputs([png], force=args.force)
     result = measure_density(args.movie, [m for m, _ in args.calibrate], locs_files([loc for _, loc in args.calibrate], args),
