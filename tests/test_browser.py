@@ -422,6 +422,10 @@ def test_prediction_viewer_notebook(page, site, frontend, artifacts):
     page.wait_for_function(
         "([r, t]) => { const b = document.querySelector(r); return b && b.innerText.trim() === t; }",
         arg=[".imagesumming-threshold .widget-readout", recommended])
+    # the metrics are recomputed by the kernel after the slider moved: wait for them, then check
+    page.wait_for_function(
+        "([m, t]) => { const a = document.querySelector(m); return a && a.innerText.includes('threshold ' + t + ':'); }",
+        arg=[".imagesumming-metrics", recommended])
     assert f"threshold {recommended}:" in metrics.inner_text()
     nb.field(panel, "filtered csv").fill(str(site["root"] / f"filtered-{kind}.csv"))
     nb.click("Save filtered csv", panel)
