@@ -361,6 +361,21 @@ def sum_patches(movies, locs, *, pixel_size=None, camera_offset=100.0, patch_siz
     InputError
         Bad parameters or inputs (one-line message; nothing is written).
     """
+    settings = check_settings(patch_size=patch_size, n_patches=n_patches, n_summed=n_summed, bin_size=bin_size,
+                              target_density=target_density, min_emitters=min_emitters, unique=unique,
+                              augment=augment, seed=seed, on_invalid=on_invalid, max_attempts=max_attempts,
+                              camera_offset=camera_offset)
+
+    inputs = _open_inputs(movies, locs, pixel_size)
+    try:
+        return _run(inputs, settings, progress=progress)
+    finally:
+        inputs.close()
+
+
+def check_settings(*, patch_size, n_patches, n_summed, bin_size, target_density, min_emitters, unique, augment,
+                   seed, on_invalid, max_attempts, camera_offset) -> "SumSettings":
+    """The parameters of a summing run checked (one-line InputErrors), the seed drawn when None."""
     P = _count(patch_size, "patch size", 2)
     n_patches = _count(n_patches, "number of patches")
     n_summed = _count(n_summed, "number of summed frames")
@@ -377,16 +392,10 @@ def sum_patches(movies, locs, *, pixel_size=None, camera_offset=100.0, patch_siz
         seed = int(np.random.SeedSequence().entropy % 2**32)  # short enough to type back in
     seed = _count(seed, "seed", 0)
     max_attempts = max(100_000, 500 * n_patches) if max_attempts is None else _count(max_attempts, "max_attempts")
-    settings = SumSettings(patch_size=P, n_patches=n_patches, n_summed=n_summed, bin_size=k,
-                           target_density=target_density, min_emitters=min_emitters, unique=bool(unique),
-                           augment=bool(augment), seed=seed, on_invalid=on_invalid, max_attempts=max_attempts,
-                           camera_offset=camera_offset)
-
-    inputs = _open_inputs(movies, locs, pixel_size)
-    try:
-        return _run(inputs, settings, progress=progress)
-    finally:
-        inputs.close()
+    return SumSettings(patch_size=P, n_patches=n_patches, n_summed=n_summed, bin_size=k,
+                       target_density=target_density, min_emitters=min_emitters, unique=bool(unique),
+                       augment=bool(augment), seed=seed, on_invalid=on_invalid, max_attempts=max_attempts,
+                       camera_offset=camera_offset)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -283,17 +283,14 @@ def sum_matching(movies, locs, match, *, min_emitters="auto", pixel_size=None, c
     auto = isinstance(min_emitters, str)
     if auto and min_emitters != "auto":
         raise InputError(f"min_emitters must be a whole number or 'auto', got {min_emitters!r}")
-    P = S._count(patch_size, "patch size", 2)
-    n_patches = S._count(n_patches, "number of patches")
-    n_summed = S._count(n_summed, "number of summed frames")
     fixed_min = None if auto else S._count(min_emitters, "minimum emitters per patch", 0)
-    camera_offset = S._number(camera_offset, "camera offset", "ADU")
-    if on_invalid not in ("error", "drop"):
-        raise InputError(f"on_invalid must be 'error' or 'drop', not {on_invalid!r}")
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy % 2**32)
-    seed = S._count(seed, "seed", 0)
-    max_attempts = max(100_000, 500 * n_patches) if max_attempts is None else S._count(max_attempts, "max_attempts")
+    # target_density and min_emitters are placeholders here: the estimate and the choice replace them below
+    settings = S.check_settings(patch_size=patch_size, n_patches=n_patches, n_summed=n_summed, bin_size=None,
+                                target_density=1.0, min_emitters=fixed_min or 0, unique=unique, augment=augment,
+                                seed=seed, on_invalid=on_invalid, max_attempts=max_attempts,
+                                camera_offset=camera_offset)
+    P, n_patches, n_summed = settings.patch_size, settings.n_patches, settings.n_summed
+    seed, max_attempts, camera_offset = settings.seed, settings.max_attempts, settings.camera_offset
 
     inputs = S._open_inputs(movies, locs, pixel_size)
     dense = []
@@ -303,10 +300,6 @@ def sum_matching(movies, locs, match, *, min_emitters="auto", pixel_size=None, c
             dense.append(m)
             if m.pixel_size is not None and pixel_size is None:
                 _same_pixel_size(m.pixel_size, f"{_name(t, i, 'movie')} ({m.pixel_size_source})", inputs)
-        settings = S.SumSettings(patch_size=P, n_patches=n_patches, n_summed=n_summed, bin_size=None,
-                                 target_density=1.0, min_emitters=fixed_min or 0, unique=bool(unique),
-                                 augment=bool(augment), seed=seed, on_invalid=on_invalid, max_attempts=max_attempts,
-                                 camera_offset=camera_offset)
         checked, _ = S._check_tables(inputs, settings)
         cal = _calibrate_inputs(inputs, tables=checked, on_invalid="keep", progress=progress,
                                 max_frames=_CALIBRATION_FRAMES)
