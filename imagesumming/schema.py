@@ -58,19 +58,29 @@ def make_locs(data) -> pd.DataFrame:
     ``frame`` becomes int64 and the other canonical columns float64; extra columns keep their
     dtype and follow the canonical ones. The index is a fresh RangeIndex.
     """
-    df = pd.DataFrame(data).reset_index(drop=True)
-    missing = [c for c in REQUIRED if c not in df.columns]
+    if isinstance(data, dict) and data and all(type(v) is np.ndarray and v.ndim == 1 for v in data.values()):
+        # the readers' case: 1-D arrays need no DataFrame of their own (no index to align, no inference)
+        if len({len(v) for v in data.values()}) > 1:
+            raise ValueError("All arrays must be of the same length")
+        columns = data
+    else:
+        columns = pd.DataFrame(data)  # the index is dropped: the arrays are taken below
+    missing = [c for c in REQUIRED if c not in columns]
     if missing:
         raise KeyError(f"localization table lacks column(s) {missing}")
+
+    def values(c, dtype=None):
+        v = columns[c]
+        return v.astype(dtype or v.dtype, copy=True) if isinstance(v, np.ndarray) else v.to_numpy(dtype=dtype, copy=True)
+
     out = {}
     for c in CANONICAL:
-        if c in df.columns:
-            dtype = np.int64 if c == "frame" else np.float64
-            out[c] = df[c].to_numpy(dtype=dtype, copy=True)
-    for c in df.columns:
+        if c in columns:
+            out[c] = values(c, np.int64 if c == "frame" else np.float64)
+    for c in columns:
         if c not in out:
-            out[c] = df[c].to_numpy(copy=True)
-    return pd.DataFrame(out, columns=list(out))
+            out[c] = values(c)
+    return pd.DataFrame(out, columns=list(out), copy=False)
 
 
 def sort_locs(df: pd.DataFrame) -> pd.DataFrame:

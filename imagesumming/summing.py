@@ -514,6 +514,10 @@ def _read_patches(opened, found: dict, s: SumSettings, rng, progress):
     return pool, codes
 
 
+#: Decimals (of a nanometre) that the summed frames' positions keep.
+POSITION_DECIMALS = 6
+
+
 def _patch_members(index, found: dict, source: pd.DataFrame, codes, P: int, ps: float) -> dict:
     """Localizations of each patch in CSR form (patch p owns members ``ptr[p]:ptr[p+1]``).
 
@@ -527,10 +531,14 @@ def _patch_members(index, found: dict, source: pd.DataFrame, codes, P: int, ps: 
     # x / ps (membership) and x - col * ps (shift) round independently: a position within a few ulps
     # of a pixel edge could land a hair outside [0, P * ps); keep it inside the summed frame
     inside = np.nextafter(P * ps, 0)
-    mx = np.clip(source["x"].to_numpy(dtype=np.float64)[src_rows] - col[window] * ps, 0, inside)
-    my = np.clip(source["y"].to_numpy(dtype=np.float64)[src_rows] - row[window] * ps, 0, inside)
+    mx = source["x"].to_numpy(dtype=np.float64)[src_rows] - col[window] * ps
+    my = source["y"].to_numpy(dtype=np.float64)[src_rows] - row[window] * ps
     if codes is not None:
         mx, my = transform_xy(mx, my, codes[window], P * ps)
+    # the shift leaves float noise in the 16th digit (3000.48 - 2033 = 967.4800000000032): positions
+    # are kept to POSITION_DECIMALS (a femtometre), which gives back the input's digits and halves the csv's cost
+    mx = np.clip(np.round(mx, POSITION_DECIMALS), 0, inside)
+    my = np.clip(np.round(my, POSITION_DECIMALS), 0, inside)
     return {"ptr": ptr, "rows": src_rows, "x": mx, "y": my}
 
 

@@ -707,9 +707,17 @@ def _read_table(path: Path, layout, nrows=None) -> pd.DataFrame:
             if layout.data_end is not None:  # the table ends before a metadata trailer (Zeiss Elyra)
                 with open(path, "rb") as fh:
                     source = io.BytesIO(fh.read(layout.data_end))
-            raw = pd.read_csv(source, sep=layout.delimiter, header=None, skiprows=1, names=names, index_col=False,
-                              keep_default_na=False, na_values=_NA, encoding="utf-8-sig", nrows=nrows,
-                              skip_blank_lines=True)
+            options = dict(sep=layout.delimiter, index_col=False, keep_default_na=False, na_values=_NA,
+                           encoding="utf-8-sig", nrows=nrows, skip_blank_lines=True)
+            raw = None
+            if not layout.header_trailing:  # pandas parses the header itself faster than it skips it
+                raw = pd.read_csv(source, header=0, **options)
+                if len(raw.columns) != len(labels):
+                    raw = None
+                    if isinstance(source, io.BytesIO):
+                        source.seek(0)
+            if raw is None:
+                raw = pd.read_csv(source, header=None, skiprows=1, names=names, **options)
     except pd.errors.EmptyDataError:
         raw = pd.DataFrame({n: [] for n in names})
     except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError, ValueError, OverflowError) as exc:
@@ -866,7 +874,7 @@ def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
         report.notes.append(f"columns mapped: {spec}; frames {report.frame_base}-based; coordinates taken from "
                             "the image corner (pixel k spans [k, k+1) pixels)")
     report.renamed, report.extra_columns = renamed, extras
-    return _finish(pd.DataFrame(data, copy=False), report), report  # make_locs copies
+    return _finish(data, report), report  # make_locs copies
 
 
 def _read_picasso_plain(path: Path, raw: pd.DataFrame, report: ReadReport, pixel_size, frame_base, unit):
@@ -913,14 +921,17 @@ def _extra_name(label, taken, canonical_ok=False) -> str:
     return f"{label} (file)" if clash else label
 
 
-def _finish(df: pd.DataFrame, report: ReadReport) -> pd.DataFrame:
-    """Drop rows whose frame is missing (reported); keep everything else for validation."""
-    bad = ~np.isfinite(df["frame"].to_numpy(dtype=np.float64))
+def _finish(data, report: ReadReport) -> pd.DataFrame:
+    """Drop rows whose frame is missing (reported); keep everything else for validation.
+
+    ``data``: a DataFrame, or the table's columns (1-D arrays of one length: no DataFrame needed).
+    """
+    bad = ~np.isfinite(np.asarray(data["frame"], dtype=np.float64))
     if bad.any():
         report.rows_dropped["frame is NaN"] = int(bad.sum())
         log.warning("%s: dropped %d row(s) with no frame number", report.path, int(bad.sum()))
-        df = df.loc[~bad]
-    return make_locs(df)
+        data = data.loc[~bad] if isinstance(data, pd.DataFrame) else {c: v[~bad] for c, v in data.items()}
+    return make_locs(data)
 
 
 # ---------------------------------------------------------------------------------------------
