@@ -173,7 +173,8 @@ def _acquire(folder: Path, command: str):
         if not same:
             os.close(fd)
             continue
-        os.ftruncate(fd, 0)
+        if os.fstat(fd).st_size:  # a truncation would make ext4 flush the file when it is closed
+            os.ftruncate(fd, 0)
         os.write(fd, f"{command or 'imagesumming'}, pid {os.getpid()} on {socket.gethostname()}, "
                      f"since {_now()}".encode())
         _held[key] = [fd, 1]
@@ -370,6 +371,7 @@ class OutputSet:
         if self.manifest is not None and self.manifest not in self.outputs:
             raise ValueError("the manifest must be one of the outputs")
         self.memo = {}  # texts the writers reuse across outputs
+        self._manifest_text = None  # given with write_manifest(): written once, with its record, at the commit
         self.run_id = f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
         self.tmp = None
         self._last = None
@@ -383,6 +385,16 @@ class OutputSet:
             raise ValueError(f"{final} is not an output of this set")
         self._last = final
         return self.tmp / final.name
+
+    def write_text(self, final, text: str) -> None:
+        """Write the output ``final`` (UTF-8 text, a line break added). The manifest is written at the
+        commit, its ``output_set`` record added: once, instead of written, read back and written again."""
+        final = Path(final)
+        if final == self.manifest:
+            self(final)  # checks that it is an output of the set
+            self._manifest_text = text
+        else:
+            self(final).write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
     # entering --------------------------------------------------------------------------------
     def _enter(self):
@@ -461,7 +473,8 @@ class OutputSet:
     # leaving ---------------------------------------------------------------------------------
     def _commit(self) -> None:
         staged = {p: self.tmp / p.name for p in self.outputs}
-        absent = [str(p) for p, s in staged.items() if not s.exists()]
+        absent = [str(p) for p, s in staged.items() if not s.exists()
+                  and not (p == self.manifest and self._manifest_text is not None)]
         if absent:
             raise RuntimeError(f"outputs declared but not written: {absent[:3]}")
         if self.manifest is not None:
@@ -473,7 +486,10 @@ class OutputSet:
                     record["files"][p.name] = {"bytes": s.stat().st_size, "sha256": file_sha256(s)}
             self._last = self.manifest
             # added as the last key of the JSON object, keeping the layout of the rest of the file
-            text = staged[self.manifest].read_text(encoding="utf-8").rstrip()
+            text = self._manifest_text
+            if text is None:
+                text = staged[self.manifest].read_text(encoding="utf-8")
+            text = text.rstrip()
             if not text.endswith("}") or "output_set" in json.loads(text):
                 raise RuntimeError(f"{self.manifest}: not a JSON object to add the output_set record to")
             entry = json.dumps({"output_set": record}, indent=1)[1:-1].strip().replace("\n", "\n ")

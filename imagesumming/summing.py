@@ -15,7 +15,6 @@ Example
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
 import json
@@ -31,6 +30,7 @@ from ._defaults import DEFAULTS  # the original notebook's (in a light module, f
 from ._files import json_ready, output_set, set_problems
 from .errors import InputError
 from .io import as_movie, read_locs, smallest_dtype, write_deepstorm_csv, write_tif
+from .io._csvtext import write_columns
 from .sampling import (
     TRANSFORMS,
     LocIndex,
@@ -436,7 +436,7 @@ def _run(inputs: _Inputs, s: SumSettings, *, progress) -> SummingResult:
     with _progress(progress, total=s.n_summed, desc="summing", unit="frame") as bar:
         frames = _exact_sums(pool, bins, s.camera_offset, progress=bar.update)
     out = _output_table(source, members, bins)
-    pool_table, provenance = _provenance(found, codes, bins, names)
+    patch_columns, provenance = _provenance(found, codes, bins, names)
     densities = {"inputs": [density_per_frame(t, m.n_frames, width=m.width, height=m.height, pixel_size=ps)
                             for t, m in zip(checked, inputs.opened)],
                  "output": density_per_frame(out, s.n_summed, width=s.patch_size, height=s.patch_size, pixel_size=ps),
@@ -444,7 +444,7 @@ def _run(inputs: _Inputs, s: SumSettings, *, progress) -> SummingResult:
     params = _params(inputs, s, k, checked, invalid, found, frames, out, densities)
     # the background statistics cost as much as the summing: computed when something shows them
     stats_inputs = _StatsInputs(
-        pool_table=pool_table, bins=bins, codes=codes if s.augment else None, camera_offset=s.camera_offset,
+        patch_columns=patch_columns, bins=bins, codes=codes if s.augment else None, camera_offset=s.camera_offset,
         pixel_size=ps, index=index, heights=[sh[1] for sh in shapes], x=source["x"].to_numpy(dtype=np.float64),
         y=source["y"].to_numpy(dtype=np.float64), sigma=_psf_sigmas(source))
     return SummingResult(frames=frames, locs=out, provenance=provenance, params=params, densities=densities,
@@ -566,15 +566,15 @@ def _output_table(source: pd.DataFrame, members: dict, bins: np.ndarray) -> pd.D
 
 
 def _provenance(found: dict, codes, bins: np.ndarray, names: list):
-    """The source patches in draw order, and one row of them per slot of each summed frame."""
+    """The source patches' columns in draw order (a table only when the statistics need it), and one row
+    of them per slot of each summed frame."""
     n_summed, k = bins.shape
     flat = bins.ravel()
     mov = found["movie"]
     patches = {"patch": np.arange(len(mov)), "movie": mov, "frame": found["frame"] + 1, "row": found["row"],
                "col": found["col"], "n_emitters": found["n_emitters"],
                "transform": np.asarray(TRANSFORMS, dtype=object)[codes]}
-    pool_table = pd.DataFrame(dict(patches, transform=pd.Series(patches["transform"], dtype=object)))
-    # built from the arrays (not pool_table.iloc[...] plus inserts): a third of the time, same columns and dtypes
+    # built from the arrays (not a patch table's .iloc[...] plus inserts): a third of the time, same columns and dtypes
     slots = {"summed_frame": np.repeat(np.arange(1, n_summed + 1, dtype=np.int64), k)}
     for name, values in patches.items():
         slots[name] = values[flat]
@@ -582,7 +582,7 @@ def _provenance(found: dict, codes, bins: np.ndarray, names: list):
             slots["movie_name"] = np.asarray(names, dtype=object)[mov[flat]]
     # object columns stay object (pandas 3 would infer its str dtype from plain arrays)
     text = {c: pd.Series(slots[c], dtype=object) for c in ("movie_name", "transform")}
-    return pool_table, pd.DataFrame(dict(slots, **text))
+    return patches, pd.DataFrame(dict(slots, **text))
 
 
 # stage: statistics ---------------------------------------------------------------------------------
@@ -606,7 +606,7 @@ MIN_BACKGROUND_PIXELS = 20
 class _StatsInputs:
     """What the background statistics need, kept so that they are computed only when shown."""
 
-    pool_table: pd.DataFrame  # the source patches, without statistics
+    patch_columns: dict  # of the source patches (arrays), without statistics
     bins: np.ndarray  # (n_summed, k) patch indices
     codes: np.ndarray | None  # symmetry of each patch (augment), else None
     camera_offset: float
@@ -649,9 +649,9 @@ def _emitter_masks(si: _StatsInputs, P: int, radius: float) -> np.ndarray:
     Localizations just outside a patch count (their light reaches into it); the masks turn with
     their patches (augmentation).
     """
-    pt, ps = si.pool_table, si.pixel_size
-    row, col = pt["row"].to_numpy(), pt["col"].to_numpy()
-    window, entry = window_members(si.index, pt["movie"].to_numpy(), pt["frame"].to_numpy() - 1, row, col, P,
+    pt, ps = si.patch_columns, si.pixel_size
+    row, col = pt["row"], pt["col"]
+    window, entry = window_members(si.index, pt["movie"], pt["frame"] - 1, row, col, P,
                                    margin=int(np.ceil(radius / ps)), heights=si.heights)
     rows = si.index.source[entry]
     near = emitter_mask(si.x[rows], si.y[rows], window, row, col, P, pixel_size=ps, radius=radius)
@@ -672,7 +672,7 @@ def _background_statistics(frames: np.ndarray, pool: np.ndarray, si: _StatsInput
     """
     k, off = si.bins.shape[1], si.camera_offset
     P = pool.shape[1]
-    pt = si.pool_table
+    pt = pd.DataFrame(dict(si.patch_columns, transform=pd.Series(si.patch_columns["transform"], dtype=object)))
     med, noise = median_noise(frames)
     patch_med, patch_noise = median_noise(pool)
     mask = _mask_radius(si)
@@ -934,15 +934,9 @@ class SummingResult:
                         manifest=paths["params"]) as stage:
             write_tif(stage(paths["tif"]), self.frames, self.pixel_size)
             write_deepstorm_csv(stage(paths["csv"]), self.locs)
-            with open(stage(paths["provenance"]), "w", newline="", encoding="utf-8") as fh:
-                # whole numbers and names only: the csv module writes them (quoted where needed) fast
-                prov = self.provenance
-                writer = csv.writer(fh, lineterminator="\n")
-                writer.writerow(prov.columns)
-                writer.writerows(zip(*(prov[c].tolist() for c in prov.columns)))
+            write_columns(stage(paths["provenance"]), {c: self.provenance[c].to_numpy() for c in self.provenance})
             params = dict(self.params, outputs={k: str(v) for k, v in paths.items()})
-            stage(paths["params"]).write_text(json.dumps(json_ready(params), indent=2, allow_nan=False) + "\n",
-                                              encoding="utf-8")
+            stage.write_text(paths["params"], json.dumps(json_ready(params), indent=2, allow_nan=False))
             if plots:
                 figures = {"density": self.plot_density, "frame": lambda: self.plot_frame(1),
                            "single": lambda: self.plot_single(1), "background": self.plot_background}

@@ -392,7 +392,7 @@ def test_a_full_disk_names_the_file_and_leaves_nothing(tmp_path, inputs, refs, c
             fh.write("frame,")
         raise OSError(errno.ENOSPC, "No space left on device")  # as fh.write() raises it: no file name
 
-    monkeypatch.setattr(locs_io, "_write_plain_csv", full)
+    monkeypatch.setattr(locs_io, "write_columns", full)
     out = tmp_path / "out"
     fresh_old_set(out, refs)
     before = {f: digest(out / f) for f in SET}

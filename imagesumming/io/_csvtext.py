@@ -15,6 +15,8 @@ Conventions):
   that NUL and the trailer is ignored (with a note). Any other NUL byte is refused.
 
 Everything here raises :class:`~imagesumming.errors.InputError` with one short line.
+
+:func:`write_columns` writes the other way: the csv text of numeric and text columns, fast.
 """
 
 from __future__ import annotations
@@ -264,3 +266,44 @@ def _lines_after_header(text: str):
     buf = io.StringIO(text, newline="")
     buf.readline()
     return buf
+
+
+def write_columns(path, columns: dict) -> None:
+    """Write columns (1-D arrays of one length, keyed by header label) as a comma-separated csv.
+
+    Whole numbers as digits, floats as Python's shortest exact repr and NaN as an empty field (the
+    text pandas writes by default); text as the csv module writes it (quoted where it must be),
+    None as an empty field. The same bytes as ``csv.writer``, in a fraction of the time: the
+    summing writes thousands of rows on every run.
+    """
+    texts = []
+    for values in columns.values():
+        values = np.asarray(values)
+        items = values.tolist()
+        if values.dtype.kind == "f":
+            texts.append(["" if v != v else repr(v) for v in items] if np.isnan(values).any() else
+                         list(map(repr, items)))
+        elif values.dtype.kind in "iub":
+            texts.append(list(map(repr, items)))
+        else:  # text: each distinct value quoted once, as the csv module would
+            try:
+                quoted = {v: _csv_field(v) for v in set(items)}
+            except TypeError:  # unhashable values
+                texts.append(list(map(_csv_field, items)))
+            else:
+                texts.append([quoted[v] for v in items])
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        fh.write(",".join(map(_csv_field, columns)) + "\n")
+        if texts and texts[0]:
+            fh.write("\n".join(map(",".join, zip(*texts))))
+            fh.write("\n")
+
+
+def _csv_field(value) -> str:
+    if value is None or value == "":
+        return ""
+    if isinstance(value, float):
+        return "" if value != value else repr(value)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([value])
+    return buf.getvalue()[:-1]

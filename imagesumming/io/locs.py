@@ -62,7 +62,7 @@ from .._files import atomic_path, check_input_file, check_outputs, json_ready
 from ..errors import InputError
 from ..schema import CANONICAL, NM_COLUMNS, REQUIRED, make_locs, sort_locs
 from ..validate import check_pixel_size
-from ._csvtext import check_rows, clip, read_layout
+from ._csvtext import check_rows, clip, read_layout, write_columns
 
 __all__ = [
     "ReadReport",
@@ -962,28 +962,8 @@ def write_deepstorm_csv(path, locs: pd.DataFrame, *, force: bool = False) -> Pat
         "Sigma [nm]": _col(locs, "sigma"),
     }
     with atomic_path(path, force=force) as tmp:
-        _write_plain_csv(tmp, columns)
+        write_columns(tmp, columns)
     return Path(path)
-
-
-def _write_plain_csv(path, columns: dict) -> None:
-    """Write numeric columns as csv: floats as Python's shortest exact repr, NaN as an empty field.
-
-    The same text pandas writes by default, in about half the time (this is on the summing's
-    critical path).
-    """
-    texts = []
-    for values in columns.values():
-        items = np.asarray(values).tolist()
-        if values.dtype.kind == "f" and np.isnan(values).any():
-            texts.append(["" if v != v else repr(v) for v in items])
-        else:
-            texts.append(list(map(repr, items)))
-    with open(path, "w", newline="") as fh:
-        fh.write(",".join(columns) + "\n")
-        if texts and texts[0]:
-            fh.write("\n".join(map(",".join, zip(*texts))))
-            fh.write("\n")
 
 
 def write_prediction_csv(path, locs: pd.DataFrame, *, force: bool = False) -> Path:
@@ -995,7 +975,7 @@ def write_prediction_csv(path, locs: pd.DataFrame, *, force: bool = False) -> Pa
         "confidence [a.u]": _col(locs, "confidence"),
     }
     with atomic_path(path, force=force) as tmp:
-        _write_plain_csv(tmp, columns)
+        write_columns(tmp, columns)
     return Path(path)
 
 

@@ -652,6 +652,8 @@ _DEFAULTS = {_WIDTH: -1, _LENGTH: -1, _BITS: 1, _COMPRESSION: 1, _FILLORDER: 1, 
 _TYPE_SIZES = np.zeros(65536, np.int64)
 _TYPE_SIZES[list(_TYPE_SIZE)] = list(_TYPE_SIZE.values())
 _PAGES_PER_GATHER = 8192  # bounds the temporaries: a few MB
+_SCANNED = np.array(list(_DEFAULTS) + [_STRIPS, _STRIP_BYTES, _TILES], np.int64)
+_STRIP_TAG = np.isin(_SCANNED, [_STRIPS, _STRIP_BYTES, _TILES])
 
 
 def _read_tags(mm, size, starts, n_tags, order, field, path) -> dict:
@@ -674,38 +676,39 @@ def _read_tags(mm, size, starts, n_tags, order, field, path) -> dict:
             length = int(n) * entry.itemsize
             raw = b"".join([mm[at:at + length] for at in starts[pages].tolist()])
             entries = np.frombuffer(raw, entry).reshape(len(pages), int(n))  # (pages, n) tag entries
-            codes = entries["code"]
-            for code in list(_DEFAULTS) + [_STRIPS, _STRIP_BYTES, _TILES]:
-                hit = codes == code
-                has = hit.any(axis=1)
-                if not has.any():
-                    continue
-                rows = np.flatnonzero(has)
-                e = entries[rows, hit[rows].argmax(axis=1)]
-                item = _TYPE_SIZES[e["type"]]
-                count = e["count"].astype(np.int64)
-                value = e["value"].astype(np.uint64)
-                bad = (item == 0) | (count == 0)
-                if bad.any():
-                    raise InputError(f"tif is corrupt: page {pages[rows[bad.argmax()]] + 1} has a damaged tag {code}",
+            # every scanned tag of every page at once: (pages, tags) of the first entry with that code
+            hit = entries["code"][:, :, None] == _SCANNED[None, None, :]
+            has = hit.any(axis=1)
+            e = entries[np.arange(len(pages))[:, None], hit.argmax(axis=1)]
+            item = _TYPE_SIZES[e["type"]]
+            count = e["count"].astype(np.int64)
+            value = e["value"].astype(np.uint64)
+            inline = count * item <= field
+            # a value shorter than the field sits in its first bytes
+            if order == "<":
+                first = value & ((np.uint64(1) << (8 * item).astype(np.uint64)) - np.uint64(1))
+            else:
+                first = value >> (8 * (field - item)).astype(np.uint64)
+            first = np.where(inline | (item == 8), first, 0).astype(np.int64)
+            bad = has & ((item == 0) | (count == 0))
+            arrays = has & ~inline & ~_STRIP_TAG[None, :]  # several samples per pixel: read the first one
+            for j, code in enumerate(_SCANNED.tolist()):
+                if bad[:, j].any():
+                    raise InputError(f"tif is corrupt: page {pages[bad[:, j].argmax()] + 1} has a damaged tag {code}",
                                      path)
-                inline = count * item <= field
-                # a value shorter than the field sits in its first bytes
-                if order == "<":
-                    first = value & ((np.uint64(1) << (8 * item).astype(np.uint64)) - np.uint64(1))
-                else:
-                    first = value >> (8 * (field - item)).astype(np.uint64)
-                first = np.where(inline | (item == 8), first, 0).astype(np.int64)
-                if code in (_STRIPS, _STRIP_BYTES, _TILES):
-                    strip_tables[code] = (pages[rows], e["type"], count, value.astype(np.int64), inline, first)
-                    continue
-                for r in np.flatnonzero(~inline):  # arrays (several samples per pixel): read the first one
-                    at, k = int(value[r]), int(item[r])
+                for r in np.flatnonzero(arrays[:, j]):
+                    at, k = int(value[r, j]), int(item[r, j])
                     if at + k > size:
-                        raise InputError(f"tif is corrupt: page {pages[rows[r]] + 1}'s tag {code} points beyond "
+                        raise InputError(f"tif is corrupt: page {pages[r] + 1}'s tag {code} points beyond "
                                          "the end of the file", path)
-                    first[r] = int.from_bytes(mm[at:at + k], "little" if order == "<" else "big")
-                out[code][pages[rows]] = first
+                    first[r, j] = int.from_bytes(mm[at:at + k], "little" if order == "<" else "big")
+                if _STRIP_TAG[j]:
+                    if has[:, j].any():
+                        rows = np.flatnonzero(has[:, j])
+                        strip_tables[code] = (pages[rows], e["type"][rows, j], count[rows, j],
+                                              value[rows, j].astype(np.int64), inline[rows, j], first[rows, j])
+                else:
+                    out[code][pages] = np.where(has[:, j], first[:, j], out[code][pages])
             _strip_runs(buf, size, strip_tables, runs, run_bytes, order, field)
             strip_tables.clear()
     missing = (out[_WIDTH] < 0) | (out[_LENGTH] < 0)
