@@ -192,7 +192,7 @@ def _release(folder: Path) -> None:
     fd = entry[0]
     base = folder / STAGING_DIR
     try:  # nothing left but the lock: remove the hidden folder (others re-check the lock's inode)
-        if [p.name for p in base.iterdir()] == [_LOCK]:
+        if os.listdir(base) == [_LOCK]:
             os.unlink(base / _LOCK)
             os.rmdir(base)
     except OSError:
@@ -403,7 +403,11 @@ class OutputSet:
             raise InputError(f"cannot write here ({self.folder} is a file, expected an output folder)", where)
         self._names = set(self.outputs)
         check_not_inputs(self.outputs, self.inputs)
-        missing = [p for p in [self.folder, *self.folder.parents] if not p.exists()]
+        missing = []  # the folders this run makes, innermost first
+        for p in [self.folder, *self.folder.parents]:
+            if p.exists():
+                break
+            missing.append(p)
         self.created = missing[-1] if missing else None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
@@ -561,7 +565,12 @@ class OutputSet:
                     with contextlib.suppress(OSError):
                         p.unlink()
         else:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            try:  # after a commit only the journal is left
+                if not failed:
+                    os.unlink(journal)
+                os.rmdir(self.tmp)
+            except OSError:
+                shutil.rmtree(self.tmp, ignore_errors=True)
         _release(self.folder)
         if failed:
             self._remove_created()

@@ -71,7 +71,9 @@ def make_locs(data) -> pd.DataFrame:
 
     def values(c, dtype=None):
         v = columns[c]
-        return v.astype(dtype or v.dtype, copy=True) if isinstance(v, np.ndarray) else v.to_numpy(dtype=dtype, copy=True)
+        if isinstance(v, np.ndarray):
+            return v.astype(dtype or v.dtype, copy=True)
+        return v.to_numpy(dtype=dtype, copy=True)
 
     out = {}
     for c in CANONICAL:

@@ -272,20 +272,26 @@ def write_columns(path, columns: dict) -> None:
     """Write columns (1-D arrays of one length, keyed by header label) as a comma-separated csv.
 
     Whole numbers as digits, floats as Python's shortest exact repr and NaN as an empty field (the
-    text pandas writes by default); text as the csv module writes it (quoted where it must be),
+    text pandas writes by default; -0.0 as 0.0); text as the csv module writes it (quoted where it must be),
     None as an empty field. The same bytes as ``csv.writer``, in a fraction of the time: the
     summing writes thousands of rows on every run.
     """
     texts = []
     for values in columns.values():
         values = np.asarray(values)
-        items = values.tolist()
         if values.dtype.kind == "f":
-            texts.append(["" if v != v else repr(v) for v in items] if np.isnan(values).any() else
-                         list(map(repr, items)))
+            # each distinct value formatted once (float repr is the slow part; a summed set repeats every
+            # patch's localizations in several frames); + 0.0: -0.0 is written as 0.0
+            values = values + 0.0
+            distinct, where = np.unique(values, return_inverse=True)
+            if len(distinct) > len(values) // 2:  # mostly distinct: formatting each value is quicker
+                distinct, where = values, None
+            text = ["" if v != v else repr(v) for v in distinct.tolist()]
+            texts.append(text if where is None else np.array(text, dtype=object)[where.ravel()].tolist())
         elif values.dtype.kind in "iub":
-            texts.append(list(map(repr, items)))
+            texts.append(list(map(repr, values.tolist())))
         else:  # text: each distinct value quoted once, as the csv module would
+            items = values.tolist()
             try:
                 quoted = {v: _csv_field(v) for v in set(items)}
             except TypeError:  # unhashable values

@@ -692,18 +692,19 @@ def _read_tags(mm, size, starts, n_tags, order, field, path) -> dict:
             first = np.where(inline | (item == 8), first, 0).astype(np.int64)
             bad = has & ((item == 0) | (count == 0))
             arrays = has & ~inline & ~_STRIP_TAG[None, :]  # several samples per pixel: read the first one
+            any_bad, any_arrays, any_has = (a.any(axis=0).tolist() for a in (bad, arrays, has))
             for j, code in enumerate(_SCANNED.tolist()):
-                if bad[:, j].any():
+                if any_bad[j]:
                     raise InputError(f"tif is corrupt: page {pages[bad[:, j].argmax()] + 1} has a damaged tag {code}",
                                      path)
-                for r in np.flatnonzero(arrays[:, j]):
+                for r in np.flatnonzero(arrays[:, j]) if any_arrays[j] else ():
                     at, k = int(value[r, j]), int(item[r, j])
                     if at + k > size:
                         raise InputError(f"tif is corrupt: page {pages[r] + 1}'s tag {code} points beyond "
                                          "the end of the file", path)
                     first[r, j] = int.from_bytes(mm[at:at + k], "little" if order == "<" else "big")
                 if _STRIP_TAG[j]:
-                    if has[:, j].any():
+                    if any_has[j]:
                         rows = np.flatnonzero(has[:, j])
                         strip_tables[code] = (pages[rows], e["type"][rows, j], count[rows, j],
                                               value[rows, j].astype(np.int64), inline[rows, j], first[rows, j])
