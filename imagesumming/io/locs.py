@@ -692,8 +692,11 @@ def _file_frames(values, label, report: ReadReport, path, frame_base) -> np.ndar
     return frames + (1 - base)
 
 
-def _read_table(path: Path, layout, nrows=None) -> pd.DataFrame:
-    """The csv's rows as a DataFrame named by the header labels (structure already checked)."""
+def _read_table(path: Path, layout, nrows=None, drop_index: bool = False) -> pd.DataFrame:
+    """The csv's rows as a DataFrame named by the header labels (structure already checked).
+
+    ``drop_index``: leave out the first column (an unnamed index, which writers renumber) unparsed.
+    """
     labels = layout.labels
     dup = sorted({lab for lab in labels if labels.count(lab) > 1})
     if dup:
@@ -708,24 +711,25 @@ def _read_table(path: Path, layout, nrows=None) -> pd.DataFrame:
                 with open(path, "rb") as fh:
                     source = io.BytesIO(fh.read(layout.data_end))
             options = dict(sep=layout.delimiter, index_col=False, keep_default_na=False, na_values=_NA,
-                           encoding="utf-8-sig", nrows=nrows, skip_blank_lines=True)
+                           encoding="utf-8-sig", nrows=nrows, skip_blank_lines=True,
+                           usecols=range(1, len(labels)) if drop_index else None)
             raw = None
             if not layout.header_trailing:  # pandas parses the header itself faster than it skips it
                 raw = pd.read_csv(source, header=0, **options)
-                if len(raw.columns) != len(labels):
+                if len(raw.columns) != len(labels) - drop_index:
                     raw = None
                     if isinstance(source, io.BytesIO):
                         source.seek(0)
             if raw is None:
                 raw = pd.read_csv(source, header=None, skiprows=1, names=names, **options)
     except pd.errors.EmptyDataError:
-        raw = pd.DataFrame({n: [] for n in names})
+        raw = pd.DataFrame({n: [] for n in names[drop_index:]})
     except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError, ValueError, OverflowError) as exc:
         if isinstance(exc, UnicodeDecodeError):
             raise InputError("not UTF-8 text (e.g. a latin-1 or cp1252 file): save it as UTF-8", path) from None
         raise InputError(f"cannot parse csv ({clip(str(exc).splitlines()[0] if str(exc) else exc, 100)})",
                          path) from None
-    raw.columns = labels
+    raw.columns = labels[drop_index:]
     return raw
 
 
@@ -756,12 +760,11 @@ def _column_numbers(column: pd.Series, label, path) -> np.ndarray:
 def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
     layout = read_layout(path)
     trailing = check_rows(path, layout)
-    raw = _read_table(path, layout)
     labels = layout.labels
+    # an unnamed index column (Deep-STORM, pandas) is not read: writers renumber ids
+    raw = _read_table(path, layout, drop_index=labels[:1] == [""])
     if fmt == "auto":
         fmt = _detect_csv(path, labels, raw)
-    if labels[:1] == [""]:
-        raw = raw.iloc[:, 1:]  # an unnamed index column (Deep-STORM, pandas): writers renumber ids
     notes = []
     if layout.delimiter != ",":
         notes.append(f"{layout.delimiter_name}-separated")
@@ -952,7 +955,8 @@ def write_deepstorm_csv(path, locs: pd.DataFrame, *, force: bool = False) -> Pat
     sorted by frame (stable); frames 1-based; x/y in nm from the pixel corner. Unknown photons or
     sigma are written as empty fields.
     """
-    locs = sort_locs(locs)
+    if (np.diff(locs["frame"].to_numpy()) < 0).any():  # a summed set comes in frame order: no copy then
+        locs = sort_locs(locs)
     columns = {
         "": np.arange(1, len(locs) + 1),
         "frame": locs["frame"].to_numpy(dtype=np.int64),
