@@ -504,3 +504,20 @@ def test_a_picasso_export_in_pixels_read_by_a_mapping_matches_the_hdf5(tmp_path)
     assert rep.origin == "pixel centre"
     assert np.array_equal(mapped["frame"], direct["frame"])
     np.testing.assert_allclose(mapped[["x", "y"]].to_numpy(), direct[["x", "y"]].to_numpy(), rtol=0, atol=1e-9)
+
+
+def test_origin_in_the_addons_form(tmp_path):
+    from imagesumming.widgets import AddOnsUI
+    from imagesumming.widgets import _common as c
+
+    src = tmp_path / "px.csv"
+    src.write_text("Frame,X,Y\n1,2.5,3.0\n2,10,0.25\n")
+    ui = AddOnsUI(locs=src, out_dir=tmp_path / "out")
+    ui.convert_columns.value, ui.convert_frame_base.value, ui.convert_unit.value = "frame=Frame,x=X,y=Y", 1, "px"
+    ui.convert_form.pixel_size.value = 100
+    assert ui.convert() is None
+    status = c.message_text(ui.convert_form.status)
+    assert "the 'pixel centre (columns)' field" in status and "--origin" not in status
+    ui.convert_origin.value = "centre"
+    out = ui.convert()
+    assert out is not None and deepstorm_rows(out) == [(1, 300.0, 350.0), (2, 1050.0, 75.0)]
