@@ -52,7 +52,7 @@ import pandas as pd
 
 from . import __version__
 from ._files import check_not_inputs, check_outputs, output_set
-from .errors import InputError
+from .errors import InputError, worded
 from .io.locs import (
     ReadReport,
     normalize_format,
@@ -376,7 +376,7 @@ def _plan(command, inputs, tifs, *, to, pixel_size, dtype, force, extra=()):
     _notes_for_format(fmt, inputs, res.notes)
     if pixel_size is None:
         res.notes.append("pixel size unknown: the tifs carry none (the notebook would assume 1000 nm); "
-                         "give it with --pixel-size / pixel_size=")
+                         + worded("give it with {pixel_size}"))
     return res, locs_names, outputs
 
 
@@ -647,10 +647,10 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
     """Sum every ``n`` consecutive frames (or ``n`` random frames) into one denser frame.
 
     Each output frame is ``sum of its n frames - (n - 1) * camera_offset``, computed exactly in
-    64-bit integers and written in the smallest type that holds every possible result
-    (:func:`~imagesumming.io.movies.smallest_dtype` of the input dtype's range: uint16 input gives
-    int32). The notebook cannot read 64-bit tifs, so when that range needs 64 bits (32-bit input)
-    the sums are written as int32 if they fit and refused (nothing written) if one does not.
+    64-bit integers and written in the smallest type that holds the values, as ``sum`` writes its
+    frames (:func:`~imagesumming.io.movies.smallest_dtype`: uint16 when they fit, else int32): a
+    first pass over the frames finds their range. The notebook cannot read 64-bit tifs: sums
+    beyond int32 are refused (nothing written).
     Negative values are kept (and counted). Float movies are summed in float64 and written as
     float32. The ``frames % n`` remainder frames are left out and reported.
 
@@ -706,8 +706,12 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
         if len(remainder):
             res.notes.append(f"{len(remainder)} frame(s) left out ({nf} frames are not a multiple of {n}): "
                              f"{_ranges(remainder + 1)}")
+        first_pass = out_dtype.kind != "f" and len(groups) > 0  # integers: the values' range gives the dtype
         with _staging("sum-frames", outputs, [inp], force, manifest=groups_json) as stage, \
-                _progress(nf - len(remainder), "sum-frames", progress) as bar:
+                _progress((1 + first_pass) * (nf - len(remainder)), "sum-frames", progress) as bar:
+            if first_pass:
+                out_dtype = _sums_dtype(m, groups, acc_dtype, n, offset, tif, bar)
+                res.dtype = str(out_dtype)
             acc = np.empty(m.shape[1:], acc_dtype)
             with TifWriter(stage(tif), inp.pixel_size, n_frames=len(groups)) as w:
                 for g, group in enumerate(groups):
@@ -717,9 +721,7 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
                         bar.update()
                     acc -= (n - 1) * offset
                     res.negative_pixels += int(np.count_nonzero(acc < 0))
-                    if out_dtype.kind == "i" and acc.size:
-                        _check_range(acc, out_dtype, f"summed frame {g + 1}", tif)
-                    w.write(acc.astype(out_dtype))
+                    w.write(acc.astype(out_dtype))  # the first pass checked the range
             res.movies[tif] = len(groups)
             meta = {"Source": str(src), "Frames summed": n, "Camera offset subtracted": offset,
                     "Shuffle": bool(shuffle), "Seed": seed if shuffle else None}
@@ -743,12 +745,29 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
         _close([inp])
 
 
+def _sums_dtype(m, groups, acc_dtype, n, offset, tif, bar) -> np.dtype:
+    """The smallest dtype holding every sum (the first pass of :func:`sum_frames`); beyond int32 refused."""
+    acc = np.empty(m.shape[1:], acc_dtype)
+    lo, hi = None, None
+    for g, group in enumerate(groups):
+        acc[...] = 0
+        for i in group:
+            acc += _frame(m, int(i))
+            bar.update()
+        acc -= (n - 1) * offset
+        if acc.size:
+            _check_range(acc, np.dtype(np.int32), f"summed frame {g + 1}", tif)
+            a, b = int(acc.min()), int(acc.max())
+            lo, hi = (a, b) if lo is None else (min(lo, a), max(hi, b))
+    return smallest_dtype(lo or 0, hi or 0)
+
+
 def _sum_dtypes(in_dtype: np.dtype, n: int, camera_offset, path):
     """``(accumulator dtype, output dtype, offset)`` for sums of ``n`` frames minus ``(n-1) * offset``.
 
-    Integers: exact in int64, written in the smallest dtype that holds every possible result, but
-    never 64-bit (the notebook cannot read it): such sums are written as int32 and checked per
-    frame. Floats: float64, written as float32.
+    Integers: exact in int64; the output dtype here is the widest one needed (never 64-bit: the
+    notebook cannot read it), the values' range then picks the smallest (:func:`_sums_dtype`).
+    Floats: float64, written as float32.
     """
     offset = float(camera_offset)
     if in_dtype.kind not in "iub":

@@ -7,22 +7,35 @@ What the user can do about it is a separate *hint*, written once with the parame
 placeholders (``"{force} to replace it"``, ``"use a smaller {patch_size}"``). Each front end words
 them in its own terms: the API (``str(exc)``) says ``pass force=True``, the CLI ``use --force``, the
 forms ``tick 'overwrite existing files'``. See :meth:`ImageSummingError.render`.
+
+Warnings, notes and summary lines the API writes while it works carry hints too (a warning sent
+through :mod:`logging` cannot be reworded once it is printed). They are written with
+:func:`worded`, in the words of the front end running the work: a front end runs the API inside
+:func:`front_end` with its words (the CLI ``--plots``, the forms their field names); outside any,
+the API's words.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import string
 from typing import Mapping
 
-__all__ = ["ImageSummingError", "InputError", "OutputExistsError", "API_WORDS"]
+__all__ = ["ImageSummingError", "InputError", "OutputExistsError", "API_WORDS", "front_end", "worded"]
 
 #: How the Python API words a hint's placeholders; a parameter not listed is its own name.
 API_WORDS = {
     "force": "pass force=True",
     "on_invalid": "drop them with on_invalid='drop'",
     "unique": "pass unique=False",
+    "plots": "plots=True",
+    "allow_missing": "allow_missing=True",
 }
+
+#: the words of the front end running the API now (:func:`front_end`); None: the API's
+_FRONT_END: contextvars.ContextVar = contextvars.ContextVar("imagesumming_front_end", default=None)
 
 
 class _Words(dict):
@@ -77,9 +90,39 @@ class ImageSummingError(ValueError):
         text = f"{self.path}: {self.message}" if self.path else self.message
         if not self.hint:
             return text
-        api = _Words(API_WORDS, lambda k: k)
-        table = api if words is None else _Words(words, default or api.__getitem__)
-        return f"{text}; {self.hint.format_map(table)}"
+        return f"{text}; {_format_hint(self.hint, words, default)}"
+
+
+def _format_hint(hint: str, words: Mapping[str, str] | None, default=None) -> str:
+    api = _Words(API_WORDS, lambda k: k)
+    table = api if words is None else _Words(words, default or api.__getitem__)
+    return hint.format_map(table)
+
+
+@contextlib.contextmanager
+def front_end(words: Mapping[str, str], default=None):
+    """Run a block of API calls with a front end's words for :func:`worded` hints.
+
+    Parameters
+    ----------
+    words, default
+        As for :meth:`ImageSummingError.render` (the CLI: ``CLI_WORDS`` and ``option_name``).
+    """
+    token = _FRONT_END.set((words, default))
+    try:
+        yield
+    finally:
+        _FRONT_END.reset(token)
+
+
+def worded(hint: str) -> str:
+    """``hint``'s ``{parameter}`` placeholders in the words of the front end running now (:func:`front_end`).
+
+    For what the API says while it works (a logged warning, a note, a summary line): ``worded("write
+    them with {plots}")`` is "write them with --plots" under the CLI, "... plots=True" in the API.
+    """
+    current = _FRONT_END.get()
+    return _format_hint(hint, *(current or (None, None)))
 
 
 class InputError(ImageSummingError):

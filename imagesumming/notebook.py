@@ -457,8 +457,8 @@ class PatchReport:
 class PatchError(InputError):
     """Some patches could not find their place; ``report`` has the details."""
 
-    def __init__(self, message, path=None, report: PatchReport | None = None):
-        super().__init__(message, path)
+    def __init__(self, message, path=None, report: PatchReport | None = None, *, hint: str | None = None):
+        super().__init__(message, path, hint=hint)
         self.report = report
 
 
@@ -791,8 +791,8 @@ def patch_notebook(nb_or_path, *, patch_size: int = 30, upsampling_factor: int =
         report.changes.extend(changes)
     if report.missing and not allow_missing:
         names = "; ".join(f"{r.id}: {r.message}" for r in report.missing)
-        raise PatchError(f"{len(report.missing)} patch(es) could not be placed ({names}); nothing was written "
-                         "(allow_missing=True / --allow-missing applies the others)", source, report)
+        raise PatchError(f"{len(report.missing)} patch(es) could not be placed ({names}); nothing was written",
+                         source, report, hint="{allow_missing} applies the others")
     return nb, report
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 
 from ._defaults import DEFAULTS  # the original notebook's (in a light module, for the CLI)
 from ._files import json_ready, output_set, set_problems
-from .errors import InputError
+from .errors import InputError, worded
 from .io import as_movie, read_locs, smallest_dtype, write_deepstorm_csv, write_tif
 from .io._csvtext import write_columns
 from .sampling import (
@@ -877,7 +877,10 @@ class SummingResult:
                      f"subtracted {p['bin_size'] - 1} times)")
         if self.background is not None:
             lines += self._background_lines()
-        lines.append(f"pixel size {p['pixel_size']:g} nm ({p['pixel_size_source']}); seed {p['seed']}")
+        source = p["pixel_size_source"]
+        if source == "given by the caller":  # the params' record; said in the words of the front end that gave it
+            source = worded("from {pixel_size}")
+        lines.append(f"pixel size {p['pixel_size']:g} nm ({source}); seed {p['seed']}")
         if "match" in p:
             from .target import match_lines
 
@@ -914,9 +917,12 @@ class SummingResult:
             f"sigma {mask['psf_sigma_nm']:.0f} nm, {mask['psf_sigma_source']}) from every localization, "
             f"{pt['bg_pixels'].mean() / P2:.0%} of a source patch, {bg['bg_pixels'].mean() / P2:.0%} of a summed frame"
             + (f"; {few} summed frame(s) with fewer than {mask['min_pixels']} such pixels left out" if few else ""))
-        lines.append(f"  all pixels, emitters included: median source patches {pt['median'].mean():.1f}, summed "
-                     f"{bg['median'].mean():.1f}; noise (MAD) source patches {pt['noise_mad'].mean():.1f}, summed "
-                     f"{bg['noise_mad'].mean():.1f} (a summed frame holds the emitters of k patches)")
+        # above the offset, as the lines above: a source patch and a summed frame each hold one offset
+        off = self.params["camera_offset"]
+        lines.append(f"  all pixels, emitters included (ADU): median above the camera offset source patches "
+                     f"{pt['median'].mean() - off:.1f}, summed {bg['median'].mean() - off:.1f}; noise 1.4826 x MAD "
+                     f"source patches {pt['noise_mad'].mean():.1f}, summed {bg['noise_mad'].mean():.1f} "
+                     "(a summed frame holds the emitters of k patches)")
         return lines
 
     # outputs --------------------------------------------------------------------------------
@@ -948,8 +954,8 @@ class SummingResult:
             stale = [p.name for k, p in output_paths(out_dir, name, plots=True, match=match).items()
                      if k.startswith("png_") and p.exists()]
             if stale:
-                log.warning("%s: %s are from an earlier run, not of this set (write figures with --plots / "
-                            "plots=True, or delete them)", Path(out_dir), ", ".join(stale))
+                log.warning("%s: %s are from an earlier run, not of this set (%s)", Path(out_dir), ", ".join(stale),
+                            worded("write new ones with {plots}, or delete them"))
         self.paths = paths
         return paths
 

@@ -185,10 +185,14 @@ def _comparison(targets: list[DensityResult], summed: pd.DataFrame, out_density:
                      "the camera offset right? Give it with --camera-offset (the background ratio above, and the "
                      "summed frames, depend on it)")
     if not notes:
-        notes.append("the summed frames match the target: density within 15 %, background, noise and "
+        # the density compared is the target's *estimate*: it can be off by more than its ± (systematic
+        # errors), so the claim names it; its own notes follow (target_warnings)
+        notes.append(f"the summed frames match the target: density within 15 % of the target's estimate "
+                     f"({target['density']:.3g} ± {unc:.2g} /µm², statistical error only), background, noise and "
                      "peaks within 25 %")
     rec = {"target": target, "summed": out, "ratios": ratios, "differences": notes, "min_emitters": min_emitters,
-           "camera_offset": camera_offset}
+           "camera_offset": camera_offset,
+           "target_warnings": list(dict.fromkeys(w for t in targets for w in t.warnings))}
     if auto_table is not None:
         rec["min_emitters_auto"] = auto_table.to_dict(orient="list")
     return rec
@@ -209,15 +213,20 @@ def match_lines(match: dict) -> list[str]:
         lines.append(f"  {label:22}{f(a):>12}{f(b):>12}{rr:>8}")
 
     row("density /µm²", t["density"], s["density"], match["ratios"]["density"])
-    row("background ADU*", t["background_above_offset"], s["background_above_offset"],
+    row("background ADU* †", t["background_above_offset"], s["background_above_offset"],
         match["ratios"]["background_above_offset"], "{:.1f}")
-    row("background noise ADU", t["background_noise"], s["background_noise"], match["ratios"]["background_noise"],
+    row("background noise ADU †", t["background_noise"], s["background_noise"], match["ratios"]["background_noise"],
         "{:.2f}")
     row("emitter peak ADU", t["peak"], s["peak"], match["ratios"]["peak"], "{:.1f}")
     lines.append(f"  * above the camera offset {match['camera_offset']:g} ADU; target density ± "
                  f"{t['uncertainty']:.2g} (1 sd); summed density from their localizations")
+    # not the summary's emitter-free median and MAD: two methods, two (close) values for the same frames
+    lines.append("  † measured as the density estimate measures a frame (its darkest pixels: low percentile, "
+                 "neighbour differences), not as the emitter-free median and 1.4826 x MAD above")
     lines += [f"  differs: {n}" if not n.startswith("the summed frames match") else f"  {n}"
               for n in match["differences"]]
+    lines += [f"  note: the target's estimate may be off itself (beyond its ±): {w}"
+              for w in match.get("target_warnings", [])]
     return lines
 
 

@@ -46,13 +46,19 @@ def test_split_merge_frames_sum_frames(tmp_path, capsys, files):
 
     code, out, err = run(capsys, "sum-frames", tif, "--locs", csv, "-n", 5, "--camera-offset", 100,
                          "-o", tmp_path / "dense", "--shuffle", "--seed", 7)
-    assert code == 0 and "dense.tif (2 frames) (int32" in out
+    assert code == 0 and "dense.tif (2 frames) (uint16" in out  # the values fit: as `sum` writes
     assert "2 remainder frame(s) left out" in out and "seed 7" in out
     assert json.loads((tmp_path / "dense_groups.json").read_text())["Seed"] == 7
-    code, out, err = run(capsys, "sum-frames", tif, "-n", 5, "--camera-offset", 100, "-o", tmp_path / "x", "--seed", 3)
-    assert code == 0 and out.startswith("note: --seed has no effect without --shuffle")
-    assert run(capsys, "-q", "sum-frames", tif, "-n", 5, "--camera-offset", 100, "-o", tmp_path / "y", "--seed", 3)[1:] \
+    for seed in (3, 0):  # a seed without --shuffle seeds nothing (its help says so): refused, nothing written
+        code, out, err = run(capsys, "sum-frames", tif, "-n", 5, "--camera-offset", 100, "-o", tmp_path / "x",
+                             "--seed", seed)
+        assert code == 2 and "--seed is used only with --shuffle" in err and err.count("\n") == 1
+        assert not (tmp_path / "x.tif").exists()
+    code, out, err = run(capsys, "sum-frames", tif, "-n", 5, "--camera-offset", 100, "-o", tmp_path / "x")
+    assert code == 0 and json.loads((tmp_path / "x_groups.json").read_text())["Seed"] is None
+    assert run(capsys, "-q", "sum-frames", tif, "-n", 5, "--camera-offset", 100, "-o", tmp_path / "y", "--shuffle")[1:] \
         == ("", "")  # -q: only errors
+    assert json.loads((tmp_path / "y_groups.json").read_text())["Seed"] == 0  # --shuffle alone: seed 0
     code, out, err = run(capsys, "sum-frames", tif, "-n", 5, "--camera-offset", 100, "-o", tmp_path / "z",
                          "--shuffle", "--seed", -1)
     assert code == 2 and "seed must be a whole number >= 0" in err and err.count("\n") == 1

@@ -127,7 +127,7 @@ def test_pixel_size_missing_then_given(data, tmp_path, capsys):
     assert rc == 2 and "pixel size unknown" in err and "--pixel-size" in err
     rc, stdout, err = run(args + ["--pixel-size", "107"], capsys)
     assert rc == 0, err
-    assert "pixel size 107 nm (given by the caller)" in stdout
+    assert "pixel size 107 nm (from --pixel-size)" in stdout  # in the CLI's words
 
 
 def test_invalid_localizations_need_drop_invalid(data, tmp_path, capsys):

@@ -29,7 +29,7 @@ def register(sub) -> None:
     p.add_argument("--at", type=int, required=True, metavar="F", help="last frame (1-based) of the first part")
     o.add_output(p, "folder", "<stem>_part1.tif, <stem>_part2.tif and their localizations")
     _common(p)
-    p.set_defaults(func=cmd_split)
+    p.set_defaults(func=_in_cli_words(cmd_split))
 
     p = sub.add_parser("merge", help="stack movies (and their localizations) into one",
                        description="Frames stacked in the order given; localization frames offset by the "
@@ -38,7 +38,7 @@ def register(sub) -> None:
     p.add_argument("--locs", action="append", metavar="FILE", help="its localizations (repeat, one per movie)")
     o.add_output(p, "file", "the merged movie OUT.tif (localizations in OUT.csv or OUT_locs.hdf5)", old=())
     _common(p)
-    p.set_defaults(func=cmd_merge)
+    p.set_defaults(func=_in_cli_words(cmd_merge))
 
     p = sub.add_parser("frames", help="write every frame as its own tif and localization file",
                        description="DIR/<stem>_01.tif and <stem>_01.csv ... (zero-padded to the width of the "
@@ -48,7 +48,7 @@ def register(sub) -> None:
     p.add_argument("locs", nargs="?", help="its localizations")
     o.add_output(p, "folder", "<stem>_01.tif, <stem>_01.csv, ... (one pair per frame)")
     _common(p)
-    p.set_defaults(func=cmd_frames)
+    p.set_defaults(func=_in_cli_words(cmd_frames))
 
     p = sub.add_parser("sum-frames", help="sum every N frames into one (offset subtracted N-1 times)",
                        description="Every N consecutive frames (or N frames drawn at random without "
@@ -62,14 +62,30 @@ def register(sub) -> None:
     o.add_camera_offset(p, "subtracted N-1 times from each sum of N frames")
     o.add_output(p, "file", "the summed movie OUT.tif (with OUT.csv or OUT_locs.hdf5 and OUT_groups.json)", old=())
     p.add_argument("--shuffle", action="store_true", help="draw the N frames at random instead of consecutively")
-    o.add_seed(p, default=0, used="only --shuffle draws at random", recorded="OUT_groups.json")
+    o.add_seed(p, default=0, used="with --shuffle only, which draws at random; refused without it",
+               recorded="OUT_groups.json")
+    p.set_defaults(seed=None)  # to tell a --seed given without --shuffle (0 is used when --shuffle comes alone)
     _common(p)
-    p.set_defaults(func=cmd_sum_frames)
+    p.set_defaults(func=_in_cli_words(cmd_sum_frames))
 
 
 def _options(args) -> dict:
     return {"to": args.to, "pixel_size": args.pixel_size, "on_invalid": o.on_invalid(args),
             "force": args.force, "progress": o.progress(args)}
+
+
+def _in_cli_words(command):
+    """The handler with what the API says while it works (its notes) in the CLI's words."""
+    import functools
+
+    @functools.wraps(command)
+    def run(args: argparse.Namespace) -> int:
+        from ..errors import front_end
+
+        with front_end(o.CLI_WORDS, o.option_name):
+            return command(args)
+
+    return run
 
 
 def _report(args, result) -> int:
@@ -103,7 +119,11 @@ def cmd_frames(args: argparse.Namespace) -> int:
 def cmd_sum_frames(args: argparse.Namespace) -> int:
     from ..addons import sum_frames
 
-    if args.seed != 0 and not args.shuffle:
-        o.note(args, "--seed has no effect without --shuffle")
+    from ..errors import InputError
+
+    if args.seed is not None and not args.shuffle:  # a seed that would seed nothing, and be recorded as none
+        raise InputError("--seed is used only with --shuffle (consecutive frames draw nothing at random): add "
+                         "--shuffle, or leave --seed out")
+    seed = 0 if args.seed is None else args.seed
     return _report(args, sum_frames(args.movie, locs_file(args.locs, args), n=args.n, camera_offset=o.camera_offset(args),
-                                    output=args.output, shuffle=args.shuffle, seed=args.seed, **_options(args)))
+                                    output=args.output, shuffle=args.shuffle, seed=seed, **_options(args)))

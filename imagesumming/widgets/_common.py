@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 import ipywidgets as w
 
-from ..errors import ImageSummingError, InputError
+from ..errors import ImageSummingError, InputError, front_end
 
 log = logging.getLogger("imagesumming")
 
@@ -117,12 +117,17 @@ FORM_WORDS = {
     "n_summed": "summed frames",
     "unique": "untick 'use each source patch once'",
     "origin": "the 'pixel centre (columns)' field",
+    "plots": "'also save the figures (PNG)' ticked",
 }
 
 
 def error_text(exc: ImageSummingError) -> str:
     """An error in the forms' words ("tick 'overwrite existing files'", not "--force")."""
-    return exc.render(FORM_WORDS, lambda name: name.replace("_", " "))
+    return exc.render(FORM_WORDS, _form_word)
+
+
+def _form_word(name: str) -> str:
+    return name.replace("_", " ")
 
 
 @contextlib.contextmanager
@@ -131,7 +136,8 @@ def reporting(status: w.HTML, busy: str | None = None):
 
     :class:`ImageSummingError` (bad input) is shown in the forms' words (:func:`error_text`); any other exception as
     ``<type>: <message>`` (the traceback goes to the log at debug level). Warnings the API logs
-    meanwhile are added below the message (in a kernel they would land in no visible place).
+    meanwhile are added below the message (in a kernel they would land in no visible place); hints in
+    what the API says meanwhile are in the forms' words (:func:`imagesumming.errors.front_end`).
     Yields an object whose ``ok`` is True when the block finished without an exception.
     """
     outcome = SimpleNamespace(ok=False)
@@ -140,7 +146,8 @@ def reporting(status: w.HTML, busy: str | None = None):
     if busy:
         say(status, busy, "busy")
     try:
-        yield outcome
+        with front_end(FORM_WORDS, _form_word):
+            yield outcome
         outcome.ok = True
     except ImageSummingError as exc:
         say(status, error_text(exc), "error")
