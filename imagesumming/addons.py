@@ -245,6 +245,8 @@ def _prepare(movie, locs, *, pixel_size, on_invalid) -> _Input:
         if table is not None:
             table, dropped = check_locs(table, pixel_size=ps, width=m.width, height=m.height, n_frames=m.n_frames,
                                         on_invalid=on_invalid, source=source)
+            if dropped and on_invalid == "drop":  # a warning on stderr, as sum's (the summary counts them too)
+                log.warning("%s: dropped %s", source, ", ".join(f"{n} {r}" for r, n in dropped.items()))
         if report is not None:  # a Picasso yaml that describes another movie hints at a wrong pairing
             said = {k: report.metadata[k] for k in ("Frames", "Width", "Height") if k in report.metadata}
             has = {"Frames": m.n_frames, "Width": m.width, "Height": m.height}
@@ -339,8 +341,6 @@ def _notes_for_format(fmt, inputs, notes) -> None:
             if lost:
                 notes.append(f"{inp.locs_source}: column(s) {', '.join(map(str, lost))} not written "
                              f"({fmt} csv holds {', '.join(_KEPT[fmt])})")
-        for key, n in inp.dropped.items():
-            notes.append(f"{inp.locs_source}: dropped {n} localization(s): {key}")
         if inp.report is not None:  # what the reader did (half-pixel shifts, frame base, rows without frame)
             notes += [f"{inp.locs_source}: {n}" for n in inp.report.notes]
             notes += [f"{inp.locs_source}: {n} row(s) not read: {k}" for k, n in inp.report.rows_dropped.items()]

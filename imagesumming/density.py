@@ -203,7 +203,7 @@ def _mask_fiducials(valid, border: int):
     return valid & ~binary_dilation(big, structure=(yy ** 2 + xx ** 2) <= r * r)
 
 
-def _movie_maps(movie, border: int):
+def _movie_maps(movie, border: int, progress: bool = False, desc: str = "measuring"):
     """Hot/dead pixel mask and the background's shape across the frame, from up to 32 sampled frames.
 
     ``valid``: False for a pixel whose median over the sample differs from the median of its 8
@@ -211,16 +211,27 @@ def _movie_maps(movie, border: int):
     background level of every tile (~16 px) of the inner region (measured in each sampled frame as
     :func:`frame_measures` measures a frame, then the median over the frames), minus their mean,
     interpolated bilinearly between the tile centres; None when the inner region holds fewer than
-    2 tiles. The sample is at most 32 frames and ~32 MB (at least 4 frames).
+    2 tiles. The sample is at most 32 frames and ~32 MB (at least 4 frames). A bar (``progress``)
+    counts the sampled frames read and measured (3 passes).
     """
-    from scipy.ndimage import map_coordinates, median_filter, uniform_filter
-
     n = len(movie)
     # at most 32 frames and ~32 MB of them (4 frames at least): large sCMOS frames stay cheap
     per_frame = 4 * movie.shape[1] * movie.shape[2]
     n_sample = int(np.clip(_SAMPLE_BYTES // max(per_frame, 1), 4, _HOT_FRAMES))
     idx = np.unique(np.linspace(0, n - 1, min(n, n_sample)).round().astype(int))
-    sample = np.stack([np.asarray(movie[int(i)], dtype=np.float32) for i in idx])
+    with _progress(progress, total=len(idx) * (1 + _SHAPE_PASSES), desc=f"{desc}: background shape",
+                   unit="frame") as bar:
+        return _maps_of_sample(movie, idx, border, bar)
+
+
+def _maps_of_sample(movie, idx, border: int, bar):
+    """:func:`_movie_maps` of the sampled frames ``idx``."""
+    from scipy.ndimage import map_coordinates, median_filter, uniform_filter
+
+    sample = np.empty((len(idx),) + tuple(movie.shape[1:]), np.float32)
+    for f, i in enumerate(idx):
+        sample[f] = np.asarray(movie[int(i)], dtype=np.float32)
+        bar.update(1)
     med = np.median(sample, axis=0)
     footprint = np.ones((3, 3), bool)
     footprint[1, 1] = False
@@ -246,6 +257,7 @@ def _movie_maps(movie, border: int):
     gx = np.interp(np.arange(w), cx, np.arange(nx)) if nx > 1 else np.zeros(w)
     yy, xx = np.meshgrid(gy, gx, indexing="ij")
     shape = np.zeros((h, w))
+    tiles = _Tiles(ey, ex, valid)
     # a tile's low percentile sits on its darkest part: measuring again on the flattened frames
     # refines the profile where it changes within a tile
     for _ in range(_SHAPE_PASSES):
@@ -254,15 +266,48 @@ def _movie_maps(movie, border: int):
             x = frame.astype(np.float64) - shape
             y = uniform_filter(x, 3, mode="nearest")
             noise = _dark_noise(x, y, valid)
-            for i in range(ny):
-                for j in range(nx):
-                    ok = valid[ey[i]:ey[i + 1], ex[j]:ex[j + 1]]
-                    levels[f, i, j] = np.percentile(y[ey[i]:ey[i + 1], ex[j]:ex[j + 1]][ok], _PERCENTILE)
-            levels[f] += _Z * _SMOOTH_NOISE * noise
+            levels[f] = tiles.percentile(y) + _Z * _SMOOTH_NOISE * noise
+            bar.update(1)
         level = np.median(levels, axis=0)
         shape = shape + map_coordinates(level - level.mean(), [yy, xx], order=1, mode="nearest")
     del sample
     return valid, shape - shape[b:h - b, b:w - b].mean()
+
+
+class _Tiles:
+    """``np.percentile(y[tile][valid[tile]], _PERCENTILE)`` of every tile at once (one partition per frame).
+
+    Tiles (rows ``ey[i]:ey[i+1]``, columns ``ex[j]:ex[j+1]``) differ by a pixel in size at most;
+    each is gathered into a row padded with +inf, as are its invalid pixels, so a tile's valid
+    values come first when partitioned; its percentile is numpy's default (linear) one of them.
+    """
+
+    def __init__(self, ey, ex, valid):
+        hy, wx = np.diff(ey), np.diff(ex)
+        ra, ca = np.arange(hy.max()), np.arange(wx.max())
+        rows = np.minimum(ey[:-1, None] + ra, ey[-1] - 1)  # (ny, hmax); padding points at a real pixel ...
+        cols = np.minimum(ex[:-1, None] + ca, ex[-1] - 1)
+        inside = (ra < hy[:, None])[:, None, :, None] & (ca < wx[:, None])[None, :, None, :]
+        self.rows, self.cols = rows[:, None, :, None], cols[None, :, None, :]
+        # ... and is masked out with the invalid pixels
+        self.keep = (inside & valid[self.rows, self.cols]).reshape(len(hy), len(wx), -1)
+        n = self.keep.sum(axis=2)
+        pos = (_PERCENTILE / 100.0) * np.maximum(n - 1, 0)
+        self.lo = np.floor(pos).astype(np.int64)
+        self.hi = np.minimum(self.lo + 1, np.maximum(n - 1, 0))
+        self.t = pos - self.lo
+        self.empty = n == 0
+        self.kth = np.unique(np.concatenate([self.lo.ravel(), self.hi.ravel()]))
+
+    def percentile(self, y) -> np.ndarray:
+        v = np.where(self.keep, y[self.rows, self.cols].reshape(self.keep.shape), np.inf)
+        v = np.partition(v, self.kth, axis=2)
+        a = np.take_along_axis(v, self.lo[..., None], axis=2)[..., 0]
+        b = np.take_along_axis(v, self.hi[..., None], axis=2)[..., 0]
+        d = b - a  # numpy's lerp: exact at both ends
+        out = np.where(self.t >= 0.5, b - d * (1 - self.t), a + d * self.t)
+        out[self.empty] = np.nan
+        return out
 
 
 def _progress(progress, **kw):
@@ -299,7 +344,7 @@ def measure_frames(movie, *, border: int = _MIN_BORDER, progress: bool = False, 
         raise InputError(f"its {w}x{h} px frames less a {border} px border at each edge leave less than "
                          f"{_MIN_INNER} px to measure: give a smaller --border (default: 3 PSF sigma, at least 4 px) "
                          "or larger frames", movie.path)
-    valid, shape = _movie_maps(movie, border)
+    valid, shape = _movie_maps(movie, border, progress=progress, desc=desc)
     which = np.arange(n) if frames is None else np.asarray(frames, dtype=np.int64)
     out = np.empty((len(which), 4))
     with _progress(progress, total=len(which), desc=desc, unit="frame") as bar:
@@ -705,7 +750,9 @@ class DensityResult:
             f"  peaks       {self.peak:.4g} ADU above background (median, 3x3 mean)",
             f"  calibration {c.signal_per_loc_adu:.4g} ± {c.signal_per_loc_se / c.pixel_area:.2g} ADU per localization "
             f"from {int(sum(m['localizations'] for m in c.per_movie))} localizations in {len(c.frames)} frames "
-            f"({', '.join(c.movies)}); fit intercept {c.intercept:.2g} /µm²; border {c.border} px",
+            f"({', '.join(c.movies)}); fit intercept "
+            + (f"{c.intercept:.2g} /µm²" if np.isfinite(c.intercept) else "n/a (the calibration frames' densities do "
+               "not spread)") + f"; border {c.border} px",
         ]
         lines += [f"  note: {w}" for w in self.warnings]
         if self.bad_pixels or any(c.bad_pixels):

@@ -865,22 +865,24 @@ class SummingResult:
         s = p["search"]
         lines.append(f"source patches: {s['accepted']} of {P}x{P} px with >= {p['min_emitters']} emitters "
                      f"({s['attempts']} windows tried), mean {o['mean_patch_density']:.3g} emitters/µm²")
-        target = f" (target {p['target_density']:g})" if p["target_density"] else ""
-        lines.append(f"summed frames: {o['frames']} of {P}x{P} px, k = {p['bin_size']} patches each"
+        target = f" (target {p['target_density']:.3g})" if p["target_density"] else ""
+        k = p["bin_size"]
+        lines.append(f"summed frames: {o['frames']} of {P}x{P} px, k = {k} patch{'es' if k != 1 else ''} each"
                      + (", each patch used at most once" if p["unique"] else "")
                      + (", augmented (8 symmetries)" if p["augment"] else ""))
         lines.append(f"output density: mean {o['mean_density']:.3g} emitters/µm²{target}, "
                      f"{o['emitters_per_frame_min']}..{o['emitters_per_frame_max']} emitters per frame, "
                      f"{o['localizations']} localizations")
         lines.append(f"pixel values: {o['min']:g}..{o['max']:g} ({o['dtype']}); "
-                     f"{o['negative_pixels']} negative pixel value(s) kept (offset {p['camera_offset']:g} "
-                     f"subtracted {p['bin_size'] - 1} times)")
+                     f"{o['negative_pixels']} negative pixel value(s) kept ("
+                     + (f"offset {p['camera_offset']:g} subtracted " + ("once" if k == 2 else f"{k - 1} times")
+                        if k > 1 else "one patch per frame: no offset subtracted") + ")")
         if self.background is not None:
             lines += self._background_lines()
-        source = p["pixel_size_source"]
+        source = p["pixel_size_source"]  # "FILE (where in it)", not in parentheses again
         if source == "given by the caller":  # the params' record; said in the words of the front end that gave it
-            source = worded("from {pixel_size}")
-        lines.append(f"pixel size {p['pixel_size']:g} nm ({source}); seed {p['seed']}")
+            source = worded("{pixel_size}")
+        lines.append(f"pixel size {p['pixel_size']:g} nm from {source}; seed {p['seed']}")
         if "match" in p:
             from .target import match_lines
 

@@ -46,13 +46,13 @@ def check_locs(locs: pd.DataFrame, *, pixel_size: float | None = None, width: in
     nan = ~(np.isfinite(x) & np.isfinite(y))
     reasons["NaN or infinite x/y"] = nan
     reasons["negative x/y"] = ~nan & ((x < 0) | (y < 0))
-    reasons["frame below 1"] = f < 1
+    reasons["in a frame below 1"] = f < 1
     if pixel_size is not None and width is not None and height is not None:
         with np.errstate(invalid="ignore"):
             outside = ~nan & ((x >= width * pixel_size) | (y >= height * pixel_size))
         reasons[f"outside the {width}x{height} px image"] = outside
     if n_frames is not None:
-        reasons[f"frame beyond the movie's {n_frames} frames"] = f > n_frames
+        reasons[f"in a frame beyond the movie's {n_frames} frames"] = f > n_frames
     counts = {k: int(v.sum()) for k, v in reasons.items() if v.any()}
     if not counts:
         return locs, counts

@@ -576,7 +576,7 @@ def test_localizations_beyond_the_movie(tmp_path, small_movie):
     beyond = int((truth["frame"] > 10).sum())
     with pytest.raises(InputError) as e:
         split_movie(tif, csv, at=5, out_dir=tmp_path / "o", progress=False)
-    assert_one_line(e, f"{beyond} frame beyond the movie's 10 frames", "m.csv", "on_invalid='drop'")  # the API's words (the CLI says --drop-invalid)
+    assert_one_line(e, f"{beyond} in a frame beyond the movie's 10 frames", "m.csv", "on_invalid='drop'")  # the API's words (the CLI says --drop-invalid)
     assert not (tmp_path / "o").exists()
     for call in (lambda **kw: merge_movies([tif], [csv], output=tmp_path / "o" / "mm", **kw),
                  lambda **kw: split_frames(tif, csv, out_dir=tmp_path / "o", **kw),
@@ -585,7 +585,7 @@ def test_localizations_beyond_the_movie(tmp_path, small_movie):
             call(progress=False)
     assert not (tmp_path / "o").exists()
     r = split_movie(tif, csv, at=5, out_dir=tmp_path / "o", on_invalid="drop", progress=False)
-    assert r.dropped == {"frame beyond the movie's 10 frames": beyond}
+    assert r.dropped == {"in a frame beyond the movie's 10 frames": beyond}
     assert sum(r.locs.values()) == len(truth) - beyond and "dropped" in r.summary()
 
 

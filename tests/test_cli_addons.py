@@ -82,7 +82,7 @@ def test_force_and_drop_invalid(tmp_path, capsys, files):
     assert code == 2 and "beyond the movie's 10 frames" in err and "--drop-invalid" in err
     code, out, err = run(capsys, "split", short, csv, "--at", 5, "-o", tmp_path / "o", "--drop-invalid")
     beyond = int((truth["frame"] > 10).sum())
-    assert code == 0 and f"dropped {beyond} frame beyond the movie's 10 frames" in out
+    assert code == 0 and f"dropped {beyond} in a frame beyond the movie's 10 frames" in out
     code, out, err = run(capsys, "split", short, csv, "--at", 5, "-o", tmp_path / "o", "--drop-invalid")
     assert code == 2 and "exists already" in err
     code, out, err = run(capsys, "split", short, csv, "--at", 4, "-o", tmp_path / "o", "--drop-invalid", "--force")

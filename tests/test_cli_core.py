@@ -158,7 +158,7 @@ def test_convert_checks_picasso_image_size_and_frames(capsys, tmp_path):
     write_picasso_hdf5(path, locs, pixel_size=100, width=40, height=40, frames=5)
     rc, _, err = run(capsys, "convert", path, "-o", tmp_path / "o.csv")
     msg = assert_one_line_error(rc, err, path)
-    assert "1 outside the 40x40 px image" in msg and "1 frame beyond the movie's 5 frames" in msg
+    assert "1 outside the 40x40 px image" in msg and "1 in a frame beyond the movie's 5 frames" in msg
 
 
 def test_demo_data_and_refusal(capsys, tmp_path):

@@ -50,7 +50,7 @@ def test_info_with_movie_reports_the_counts_sum_stops_on(tmp_path, capsys, movie
     assert rc == 2
     stopped = refusal_counts(err)
     assert stopped == {"NaN or infinite x/y": 2, "outside the 20x16 px image": 2,
-                       "frame beyond the movie's 10 frames": 3}
+                       "in a frame beyond the movie's 10 frames": 3}
     rc, out, err = run(capsys, "info", csv, "--movie", movie)
     assert rc == 0  # a report: what it found is in it, and the user decides
     assert info_counts(out) == stopped
@@ -68,7 +68,7 @@ def test_info_without_movie_reports_what_convert_stops_on(tmp_path, capsys, smal
     rc, _, err = run(capsys, "convert", path, "-o", tmp_path / "c.csv")
     assert rc == 2
     stopped = refusal_counts(err)
-    assert stopped == {"frame beyond the movie's 5 frames": beyond}
+    assert stopped == {"in a frame beyond the movie's 5 frames": beyond}
     rc, out, err = run(capsys, "info", path)
     assert rc == 0 and info_counts(out) == stopped and "(file metadata)" in out and "warning" in err
 
@@ -107,7 +107,7 @@ def test_info_on_picasso_testdata_with_its_raw_movie(tmp_path, capsys, shared_da
     raw = shared_data / "picasso" / "testdata.raw"
     rc, out, err = run(capsys, "info", locs, "--movie", raw)
     assert rc == 0
-    assert info_counts(out) == {"frame beyond the movie's 100 frames": 534}
+    assert info_counts(out) == {"in a frame beyond the movie's 100 frames": 534}
     assert "534 of 564 localizations" in out
     assert any("160 nm of the movie" in ln and "130 nm of the localizations" in ln
                for ln in out.splitlines() if "WARNING" in ln)
@@ -117,4 +117,4 @@ def test_info_on_picasso_testdata_with_its_raw_movie(tmp_path, capsys, shared_da
     rc, _, err = run(capsys, "sum", "--movie", raw, "--locs", locs, "-o", tmp_path / "out")
     assert rc == 2 and "disagree" in err
     rc, _, err = run(capsys, "sum", "--movie", raw, "--locs", locs, "-o", tmp_path / "out", "--pixel-size", 130)
-    assert rc == 2 and refusal_counts(err) == {"frame beyond the movie's 100 frames": 534}
+    assert rc == 2 and refusal_counts(err) == {"in a frame beyond the movie's 100 frames": 534}

@@ -127,7 +127,7 @@ def test_pixel_size_missing_then_given(data, tmp_path, capsys):
     assert rc == 2 and "pixel size unknown" in err and "--pixel-size" in err
     rc, stdout, err = run(args + ["--pixel-size", "107"], capsys)
     assert rc == 0, err
-    assert "pixel size 107 nm (from --pixel-size)" in stdout  # in the CLI's words
+    assert "pixel size 107 nm from --pixel-size;" in stdout  # in the CLI's words
 
 
 def test_invalid_localizations_need_drop_invalid(data, tmp_path, capsys):
@@ -135,11 +135,11 @@ def test_invalid_localizations_need_drop_invalid(data, tmp_path, capsys):
     args = ["sum", "--movie", str(d / "movie.tif"), "--locs", str(d / "bad.csv"), "-o", str(tmp_path / "o"), *SMALL]
     rc, _, err = run(args, capsys)
     assert rc == 2
-    assert "1 outside the 64x64 px image, 2 frame beyond the movie's 30 frames" in err and "--drop-invalid" in err
+    assert "1 outside the 64x64 px image, 2 in a frame beyond the movie's 30 frames" in err and "--drop-invalid" in err
     assert not (tmp_path / "o").exists()
     rc, stdout, err = run(args + ["--drop-invalid"], capsys)
     assert rc == 0, err
-    assert "dropped 1 outside the 64x64 px image, 2 frame beyond the movie's 30 frames" in stdout
+    assert "dropped 1 outside the 64x64 px image, 2 in a frame beyond the movie's 30 frames" in stdout
 
 
 def test_existing_outputs_are_refused_before_any_work(data, tmp_path, capsys):

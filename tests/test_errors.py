@@ -131,9 +131,9 @@ def test_rows_outside_image_and_frames_beyond_movie_error_drop_keep(tmp_path):
         check_locs(_bad_table(), **kw)
     msg = one_line(exc, src)
     assert "2 outside the 40x30 px image" in msg  # x = 5000 >= 4000 nm, y = 3500 >= 3000 nm
-    assert "1 frame beyond the movie's 8 frames" in msg
+    assert "1 in a frame beyond the movie's 8 frames" in msg
     expected = {"NaN or infinite x/y": 2, "negative x/y": 1, "outside the 40x30 px image": 2,
-                "frame beyond the movie's 8 frames": 1}
+                "in a frame beyond the movie's 8 frames": 1}
     dropped, counts = check_locs(_bad_table(), on_invalid="drop", **kw)
     assert counts == expected
     assert list(dropped["frame"]) == [1] and dropped.index.equals(pd.RangeIndex(1))

@@ -68,7 +68,7 @@ def test_localizations_outside_the_movie_are_counted_not_dropped(folder):
     with load_prediction_folder(tmp / "pred", movie=tmp / "movie.tif", gt=tmp / "gt_extra.csv") as pf:
         assert len(pf.gt) == len(truth) + 2
         note = [n for n in pf.notes if n.startswith("ground truth: 1 outside")]
-        assert note and "1 frame beyond the movie's 6 frames" in note[0]
+        assert note and "1 in a frame beyond the movie's 6 frames" in note[0]
 
 
 def test_camera_pixel_size_derived_from_image_sizes(folder):

@@ -537,11 +537,11 @@ def test_invalid_localizations_error_with_counts_or_are_dropped():
                                       "photons": [1.0] * 5, "tag": [-1] * 5})], ignore_index=True)
     kw = dict(pixel_size=PS, patch_size=6, n_patches=20, n_summed=5, bin_size=2, min_emitters=1, seed=0,
               progress=False)
-    with pytest.raises(InputError, match=r"2 outside the 48x40 px image, 2 frame beyond the movie's 12 frames"):
+    with pytest.raises(InputError, match=r"2 outside the 48x40 px image, 2 in a frame beyond the movie's 12 frames"):
         sum_patches(movie, bad, **kw)
     res = sum_patches(movie, bad, on_invalid="drop", **kw)
     assert res.params["inputs"][0]["invalid"] == {"outside the 48x40 px image": 2,
-                                                   "frame beyond the movie's 12 frames": 2}
+                                                   "in a frame beyond the movie's 12 frames": 2}
     assert res.params["inputs"][0]["localizations_used"] == len(locs) + 1
     assert "dropped 2 outside" in res.summary()
 
@@ -652,7 +652,7 @@ def test_real_picasso_raw_movie_and_hdf5_locs(shared_data, tmp_path):
     with pytest.raises(InputError, match="pixel sizes disagree: 160 nm in testdata.raw .* 130 nm in testdata_locs"):
         sum_patches(movie, locs, progress=False)
     # the localizations come from a 1000-frame simulation: most lie beyond the movie's 100 frames
-    with pytest.raises(InputError, match=r"534 frame beyond the movie's 100 frames \(of 564"):
+    with pytest.raises(InputError, match=r"534 in a frame beyond the movie's 100 frames \(of 564"):
         sum_patches(movie, locs, pixel_size=160, progress=False)
     res = sum_patches(movie, locs, pixel_size=160, on_invalid="drop", patch_size=12, n_patches=20, n_summed=10,
                       bin_size=3, min_emitters=1, seed=0, progress=False)
@@ -666,7 +666,7 @@ def test_real_picasso_raw_movie_and_hdf5_locs(shared_data, tmp_path):
     # Picasso's extra fields travel with the localizations
     assert {"net_gradient", "likelihood", "iterations"} <= set(res.locs.columns)
     paths = res.save(tmp_path)
-    assert json.loads(paths["params"].read_text())["inputs"][0]["invalid"] == {"frame beyond the movie's 100 frames": 534}
+    assert json.loads(paths["params"].read_text())["inputs"][0]["invalid"] == {"in a frame beyond the movie's 100 frames": 534}
 
 
 def test_provenance_csv_quotes_file_names(tmp_path):

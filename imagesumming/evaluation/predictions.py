@@ -463,7 +463,8 @@ def filter_prediction_file(path, threshold: float, output, *, force: bool = Fals
     raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     labels = [c for c in raw.columns if split_label(c)[0].lower() == "confidence"]
     if not labels:
-        raise InputError(f"no confidence column to filter on (columns: {', '.join(map(str, raw.columns))})", path)
+        named = [str(c) for c in raw.columns if not str(c).startswith("Unnamed:")]  # pandas' name of an unnamed index
+        raise InputError(f"no confidence column to filter on (columns: {', '.join(named) or 'none named'})", path)
     text = raw[labels[0]].str.strip()
     conf = pd.to_numeric(text, errors="coerce").to_numpy(np.float64)
     bad = np.isnan(conf) & ~text.str.lower().isin(["", "nan"])  # empty or NaN: no confidence
