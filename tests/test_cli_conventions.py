@@ -195,7 +195,7 @@ def test_to_offers_and_accepts_only_writable_formats(data, tmp_path, capsys):
         assert exc.value.code == 2 and f"cannot write {bad!r}" in err and "choose deepstorm" in err
         assert "needs the pixel size" not in err
     assert not (tmp_path / "x.csv").exists()
-    code, out, _ = run(capsys, "convert", data.csv, "-o", tmp_path / "t.csv", "--to", "picasso-hdf5",
+    code, out, _ = run(capsys, "convert", data.csv, "-o", tmp_path / "t_locs.hdf5", "--to", "picasso-hdf5",
                        "--pixel-size", 100)  # the reader's long names are accepted too
     assert code == 0 and "(picasso)" in out
 
@@ -400,3 +400,19 @@ def test_a_mistyped_command_gets_the_closest_ones(capsys):
         main(["zzz"])
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "commands: demo, info, convert, sum," in err
+
+
+def test_convert_takes_the_format_from_the_name_and_refuses_a_contradiction(data, tmp_path, capsys):
+    """`convert x.csv -o y.hdf5` wrote a csv into y.hdf5; `--to picasso -o y.csv` hdf5 into y.csv."""
+    from imagesumming.io import read_locs
+
+    code, out, _ = run(capsys, "convert", data.csv, "-o", tmp_path / "a_locs.hdf5", "--pixel-size", 100)
+    assert code == 0 and "(picasso)" in out and read_locs(tmp_path / "a_locs.hdf5")[1].format == "picasso-hdf5"
+    assert (tmp_path / "a_locs.yaml").exists()
+    for name, to, words in (("b.csv", "picasso", "into a .hdf5 file"), ("b", "picasso", "into a .hdf5 file"),
+                            ("b.hdf5", "deepstorm", "writes a csv file"), ("b.h5", "thunderstorm", "writes a csv")):
+        code, _, err = run(capsys, "convert", data.csv, "-o", tmp_path / name, "--to", to, "--pixel-size", 100)
+        assert code == 2 and words in err and "--to" in err and err.count("\n") == 1, err
+        assert not (tmp_path / name).exists()
+    code, out, _ = run(capsys, "convert", data.csv, "-o", tmp_path / "c.csv")
+    assert code == 0 and "(deepstorm)" in out

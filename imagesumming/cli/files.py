@@ -45,7 +45,8 @@ def register(sub) -> None:
                         "Deep-STORM csv)")
     o.add_output(p, "file", "the converted localizations (Picasso: OUT.hdf5 with its yaml beside it)",
                  old=())
-    o.add_to(p, default="deepstorm")
+    o.add_to(p, help=f"localization format to write: {', '.join(o.WRITE_FORMATS)} (default: from OUT's name, "
+                     ".hdf5 -> picasso, else deepstorm)")
     p.add_argument("--from", dest="from_", default="auto", metavar="FMT", help="input format (default: detect)")
     o.add_pixel_size(p)
     o.add_frame_base(p)
@@ -189,8 +190,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
     locs, invalid = check_locs(locs, pixel_size=args.pixel_size or rep.pixel_size, width=meta.get("Width"),
                                height=meta.get("Height"), n_frames=meta.get("Frames"), on_invalid=on_invalid,
                                source=args.input)
+    out = Path(args.output)
+    fmt = _convert_format(args.to, out)
     kwargs = {}
-    if args.to == "picasso":
+    if fmt == "picasso":
         ps = args.pixel_size or rep.pixel_size
         if ps is None:
             raise InputError("writing Picasso hdf5 needs the camera pixel size, and the input does not give it",
@@ -199,12 +202,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
         for key, name in (("Width", "width"), ("Height", "height"), ("Frames", "frames")):
             if key in rep.metadata:
                 kwargs[name] = int(rep.metadata[key])
-    out = Path(args.output)
     picasso = "pixel_size" in kwargs
     # one set (a Picasso hdf5 with its yaml lands whole); never over the input (or its yaml)
     with output_set([out] + ([out.with_suffix(".yaml")] if picasso else []), force=args.force, command="convert",
                     inputs=[args.input, Path(args.input).with_suffix(".yaml")]) as stage:
-        write_locs(stage(out), locs, args.to, **kwargs)
+        write_locs(stage(out), locs, fmt, **kwargs)
     o.say(args, f"read {rep.rows_read} rows as {rep.format} ({rep.frame_base}-based frames, {rep.units}"
           + (f", pixel size {rep.pixel_size:g} nm" if rep.pixel_size else "") + ")")
     o.detail(args, rep.summary())
@@ -215,8 +217,23 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if invalid:
         o.say(args, ("dropped" if on_invalid == "drop" else "kept") + " invalid localizations: "
               + ", ".join(f"{n} {why}" for why, n in invalid.items()))
-    o.say(args, f"wrote {len(locs)} localizations to {args.output} ({args.to})")
+    o.say(args, f"wrote {len(locs)} localizations to {args.output} ({fmt})")
     return 0
+
+
+def _convert_format(to, out: Path) -> str:
+    """The format to write: ``--to``, else what OUT's name says; a name that contradicts it is refused."""
+    from ..errors import InputError
+
+    hdf5 = out.suffix.lower() in (".hdf5", ".h5")
+    fmt = to or ("picasso" if hdf5 else "deepstorm")
+    if fmt == "picasso" and not hdf5:  # Picasso's dialogs open *.hdf5; an hdf5 under another name misleads
+        raise InputError("Picasso hdf5 is written into a .hdf5 file (its yaml beside it)", out,
+                         hint="name the output NAME_locs.hdf5, or write a csv format with {to}")
+    if fmt != "picasso" and hdf5:
+        raise InputError(f"--to {fmt} writes a csv file, but the output is named {out.suffix}", out,
+                         hint="name it .csv, or write Picasso hdf5 with {to} picasso")
+    return fmt
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
