@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import itertools
 import json
 import os
 import shutil
@@ -86,7 +87,7 @@ def original_workload(folder: Path):
 ORIGINAL_DOCUMENTED_S = 8.7
 
 
-def time_original(path: Path, movie_path: Path, locs_path: Path, repeats: int) -> list:
+def time_original(path: Path, movie_path: Path, locs_path: Path, repeats: int, first: int = 0) -> list:
     """Seconds of the original's ``GetPatches().create_patches`` with the notebook's defaults.
 
     ``path`` is the original's wheel or the folder holding its ``ImageBinner`` package; its module
@@ -110,7 +111,7 @@ def time_original(path: Path, movie_path: Path, locs_path: Path, repeats: int) -
     movie = tifffile.imread(movie_path)
     locs = pd.read_csv(locs_path, index_col=0)
     times = []
-    for i in range(repeats):
+    for i in range(first, first + repeats):
         np.random.seed(i)
         random.seed(i)
         patches = imageBinner.GetPatches()
@@ -230,16 +231,34 @@ def part1(tmp: Path, repeats: int, original: Path | None = None, original_repeat
     from imagesumming.summing import sum_patches
 
     movie_path, locs_path, n_locs, source = original_workload(tmp)
-    times, cpu, compute = [], [], []
-    for i in range(repeats + 1):  # the first run warms caches and imports
-        out = tmp / f"o{i}"
-        t0, c0 = time.perf_counter(), time.process_time()
-        res = sum_patches(movie_path, locs_path, seed=i, progress=False)
-        res.save(out)
-        t1, c1 = time.perf_counter(), time.process_time()
-        if i:
-            times.append(t1 - t0)
-            cpu.append(c1 - c0)
+    times, cpu, compute, blocks = [], [], [], []
+    runs = iter(range(repeats + 1))
+
+    def ours(n: int):
+        """``n`` end-to-end runs (the very first one, which warms caches and imports, not counted)."""
+        nonlocal res
+        block = []
+        for i in itertools.islice(runs, n):
+            out = tmp / f"o{i}"
+            t0, c0 = time.perf_counter(), time.process_time()
+            res = sum_patches(movie_path, locs_path, seed=i, progress=False)
+            res.save(out)
+            t1, c1 = time.perf_counter(), time.process_time()
+            if i:
+                times.append(t1 - t0)
+                cpu.append(c1 - c0)
+                block.append(t1 - t0)
+        blocks.append(block)
+
+    res = None
+    # a machine shared with other work drifts over seconds: with the original run here, our runs are
+    # split into blocks before, between and after its runs, so that both see the same conditions
+    n_blocks = original_repeats + 1 if original is not None else 1
+    ours(repeats // n_blocks + 1)
+    orig_times = []
+    for b in range(1, n_blocks):
+        orig_times += time_original(original, movie_path, locs_path, 1, first=b - 1)
+        ours(repeats // n_blocks if b < n_blocks - 1 else repeats)
     movie = open_movie(movie_path)
     locs, _ = read_locs(locs_path)
     stats = []
@@ -270,7 +289,6 @@ def part1(tmp: Path, repeats: int, original: Path | None = None, original_repeat
     med, med_compute = statistics.median(times), statistics.median(compute)
     orig_cpu = None
     if original is not None:
-        orig_times = time_original(original, movie_path, locs_path, original_repeats)
         orig = statistics.median(t for t, _ in orig_times)
         orig_cpu = statistics.median(c for _, c in orig_times)
         orig_text = (f"the original's create_patches measured in this run ({original.name}): "
@@ -283,7 +301,9 @@ def part1(tmp: Path, repeats: int, original: Path | None = None, original_repeat
     print("\n== 1. the original's workload: 50 frames 512x512 uint16, "
           f"{n_locs} localizations, 200 patches of 30 px, 100 summed, k = 10\n   ({source})")
     print(f"end to end (read tif + csv, search, sum, write tif/csv/provenance/json): median {med * 1e3:.1f} ms, "
-          f"best {min(times) * 1e3:.1f} ms over {repeats} runs")
+          f"best {min(times) * 1e3:.1f} ms over {repeats} runs"
+          + (f" (medians of the blocks before, between and after the original's runs: "
+             f"{', '.join(format(statistics.median(b) * 1e3, '.1f') for b in blocks if b)} ms)" if n_blocks > 1 else ""))
     print(f"sum_patches alone on an open movie and table: median {med_compute * 1e3:.1f} ms, "
           f"best {min(compute) * 1e3:.1f} ms")
     print(f"background statistics (computed when the summary or a figure shows them): median "

@@ -375,3 +375,28 @@ def test_the_api_default_follows_the_same_rule(small_movie, capsys, monkeypatch)
     sum_patches(movie, truth, pixel_size=100.0, patch_size=10, n_patches=6, n_summed=3, bin_size=2,
                 min_emitters=1, seed=1)
     assert "finding patches" in terminal.getvalue()  # on a terminal the same call draws its bars
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_usage_errors_are_one_line_naming_the_help(command, capsys):
+    """A mistyped option gets one line (as every other error), not argparse's whole usage block."""
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--no-such-option"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert err.count("\n") == 1 and err.startswith(f"imagesumming {command}: error: "), err
+    assert f"imagesumming {command} --help" in err
+    # argparse names missing required arguments first, else the unknown option
+    assert "--no-such-option" in err or "arguments are required" in err, err
+
+
+def test_a_mistyped_command_gets_the_closest_ones(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["sumframes", "x.tif"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1
+    assert "unknown command 'sumframes': did you mean sum-frames" in err
+    with pytest.raises(SystemExit):
+        main(["zzz"])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "commands: demo, info, convert, sum," in err

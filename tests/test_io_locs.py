@@ -579,3 +579,35 @@ def test_picasso_extra_metadata_numpy_values_and_bad_values(tmp_path):
     with pytest.raises(TypeError):
         write_picasso_hdf5(tmp_path / "b_locs.hdf5", table, pixel_size=100, extra_metadata={"x": object()})
     assert not (tmp_path / "b_locs.hdf5").exists() and not (tmp_path / "b_locs.yaml").exists()
+
+
+def test_columns_writer_writes_what_csv_and_pandas_read_back_exactly(tmp_path):
+    """write_columns (Deep-STORM csv, provenance): text quoted as the csv module does, floats exact."""
+    import csv
+
+    from imagesumming.io._csvtext import write_columns
+
+    rng = np.random.default_rng(1)
+    x = np.repeat(rng.uniform(0, 5e4, 40), 3)  # repeated values (as in a summed set) and distinct ones
+    x[[0, 5]] = [np.nan, -0.0]
+    names = np.array(["m.tif", 'a "b".tif', "c,d.tif", None, "", "é"] * 20, dtype=object)
+    columns = {"": np.arange(1, 121), "frame": np.repeat(np.arange(1, 41), 3), "x [nm]": x,
+               "tiny": np.full(120, 1e-300), "flag": np.arange(120) % 2 == 0, "name": names}
+    path = tmp_path / "c.csv"
+    write_columns(path, columns)
+    rows = list(csv.reader(path.open(newline="", encoding="utf-8")))
+    assert rows[0] == list(columns)
+    assert [r[-1] for r in rows[1:]] == ["" if v is None else v for v in names]
+    back = pd.read_csv(path, index_col=0, keep_default_na=False, na_values=[""])
+    assert np.array_equal(back["x [nm]"].to_numpy(), x + 0.0, equal_nan=True)  # bit-exact; -0.0 as 0.0
+    assert rows[6][2] == "0.0" and rows[1][2] == ""
+    assert (back["tiny"] == 1e-300).all() and list(back["flag"][:2]) == [True, False]
+    assert list(back.index) == list(range(1, 121)) and list(back["frame"]) == list(columns["frame"])
+
+
+def test_deepstorm_csv_unnamed_index_is_not_read(tmp_path):
+    """The unnamed first column is an id that writers renumber: its text does not matter."""
+    path = tmp_path / "d.csv"
+    path.write_text(",frame,x [nm],y [nm]\nr1,1,10.5,20.25\nr2,2,30.0,40.0\n")
+    locs, _ = read_locs(path)
+    assert list(locs.columns) == ["frame", "x", "y"] and list(locs["x"]) == [10.5, 30.0]

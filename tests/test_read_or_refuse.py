@@ -444,3 +444,80 @@ def test_real_picasso_file_as_hdf2csv_and_filter_export(capsys, tmp_path, shared
         got = pd.DataFrame(rows, columns=["frame", "x", "y"])
         np.testing.assert_array_equal(np.sort(got["frame"]), np.sort(want["frame"]))
         np.testing.assert_allclose(np.sort(got["x"]), np.sort(want["x"]), rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------------------------
+# where a csv read by a column mapping puts a pixel's centre (--origin)
+# ---------------------------------------------------------------------------------------------
+
+def test_pixel_coordinates_by_a_mapping_need_the_origin(capsys, tmp_path):
+    """Picasso puts a pixel's centre at k, ThunderSTORM at k + 0.5: for px columns the file must say which."""
+    src = tmp_path / "px.csv"
+    src.write_text("Frame,X,Y,S\n1,2.5,3.0,1.2\n2,10,0.25,1.0\n")
+    mapping = ["--columns", "frame=Frame,x=X,y=Y,sigma=S", "--frame-base", "1", "--unit", "px", "--pixel-size", "100"]
+    msg = refused(capsys, "convert", src, "-o", tmp_path / "o.csv", *mapping, path=src)
+    assert "--origin" in msg and "corner" in msg and "centre" in msg
+    assert run(capsys, "convert", src, "-o", tmp_path / "corner.csv", *mapping, "--origin", "corner")[0] == 0
+    assert deepstorm_rows(tmp_path / "corner.csv") == [(1, 250.0, 300.0), (2, 1000.0, 25.0)]
+    code, out, _ = run(capsys, "convert", src, "-o", tmp_path / "centre.csv", *mapping, "--origin", "centre")
+    assert code == 0 and "shifted by half a pixel (50 nm)" in out
+    assert deepstorm_rows(tmp_path / "centre.csv") == [(1, 300.0, 350.0), (2, 1050.0, 75.0)]
+    centre, _ = read_locs(tmp_path / "centre.csv")
+    assert list(centre["sigma"]) == [120.0, 100.0]  # widths are not moved
+
+
+def test_origin_centre_in_nm_needs_the_pixel_size_and_other_formats_refuse_it(capsys, tmp_path):
+    src = tmp_path / "nm.csv"
+    src.write_text("Frame,X (nm),Y (nm)\n1,150,250\n")
+    mapping = ["--columns", "frame=Frame,x=X (nm),y=Y (nm)", "--frame-base", "1", "--unit", "nm"]
+    assert run(capsys, "convert", src, "-o", tmp_path / "a.csv", *mapping)[0] == 0  # nm: the corner, as before
+    assert deepstorm_rows(tmp_path / "a.csv") == [(1, 150.0, 250.0)]
+    msg = refused(capsys, "convert", src, "-o", tmp_path / "b.csv", *mapping, "--origin", "centre", path=src)
+    assert "half a pixel" in msg and "--pixel-size" in msg
+    assert run(capsys, "convert", src, "-o", tmp_path / "b.csv", *mapping, "--origin", "centre",
+               "--pixel-size", "160")[0] == 0
+    assert deepstorm_rows(tmp_path / "b.csv") == [(1, 230.0, 330.0)]
+    ds = tmp_path / "ds.csv"
+    write_deepstorm_csv(ds, read_locs(tmp_path / "a.csv")[0])
+    msg = refused(capsys, "info", ds, "--origin", "centre", path=ds)
+    assert "--columns" in msg
+
+
+def test_a_picasso_export_in_pixels_read_by_a_mapping_matches_the_hdf5(tmp_path):
+    """The same localizations: Picasso hdf5, and a csv of its fields in px read with origin centre, frame base 0."""
+    from imagesumming.io import LocsFile, write_picasso_hdf5
+    from imagesumming.schema import make_locs
+
+    rng = np.random.default_rng(3)
+    table = make_locs({"frame": rng.integers(1, 9, 50), "x": rng.uniform(0, 3200, 50), "y": rng.uniform(0, 3200, 50)})
+    h5 = write_picasso_hdf5(tmp_path / "p_locs.hdf5", table, pixel_size=160, width=20, height=20, frames=8)
+    with h5py.File(h5) as f:
+        rec = f["locs"][...]
+    other = tmp_path / "other.csv"
+    with other.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["t", "x_px", "y_px"])
+        w.writerows(zip(rec["frame"].tolist(), rec["x"].tolist(), rec["y"].tolist()))
+    direct, _ = read_locs(h5)
+    mapped, rep = read_locs(LocsFile(other, columns="frame=t,x=x_px,y=y_px", frame_base=0, unit="px",
+                                     origin="center"), pixel_size=160)
+    assert rep.origin == "pixel centre"
+    assert np.array_equal(mapped["frame"], direct["frame"])
+    np.testing.assert_allclose(mapped[["x", "y"]].to_numpy(), direct[["x", "y"]].to_numpy(), rtol=0, atol=1e-9)
+
+
+def test_origin_in_the_addons_form(tmp_path):
+    from imagesumming.widgets import AddOnsUI
+    from imagesumming.widgets import _common as c
+
+    src = tmp_path / "px.csv"
+    src.write_text("Frame,X,Y\n1,2.5,3.0\n2,10,0.25\n")
+    ui = AddOnsUI(locs=src, out_dir=tmp_path / "out")
+    ui.convert_columns.value, ui.convert_frame_base.value, ui.convert_unit.value = "frame=Frame,x=X,y=Y", 1, "px"
+    ui.convert_form.pixel_size.value = 100
+    assert ui.convert() is None
+    status = c.message_text(ui.convert_form.status)
+    assert "the 'pixel centre (columns)' field" in status and "--origin" not in status
+    ui.convert_origin.value = "centre"
+    out = ui.convert()
+    assert out is not None and deepstorm_rows(out) == [(1, 300.0, 350.0), (2, 1050.0, 75.0)]

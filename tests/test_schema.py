@@ -68,3 +68,19 @@ def test_counts_and_density_per_frame_include_empty_frames():
     d = density_per_frame(locs, 4, width=10, height=20, pixel_size=100.0)  # 1 x 2 µm
     np.testing.assert_allclose(d, [1.0, 0.0, 1.5, 0.0])
     assert d.mean() == pytest.approx(0.625)
+
+
+def test_make_locs_from_arrays_matches_the_table_path_and_copies():
+    """Readers hand make_locs a dict of 1-D arrays: the same table as from a DataFrame, never a view."""
+    arrays = {"x": np.array([5.0, 6.0]), "frame": np.array([2.0, 1.0]), "y": np.array([1, 2]),
+              "note": np.array(["a", "b"], dtype=object), "group": np.array([3, 4], np.int32)}
+    fast, slow = make_locs(arrays), make_locs(pd.DataFrame(arrays))
+    pd.testing.assert_frame_equal(fast, slow)
+    assert list(fast.columns) == ["frame", "x", "y", "note", "group"] and fast["group"].dtype == np.int32
+    fast.loc[0, "x"] = 99.0
+    assert arrays["x"][0] == 5.0
+    with pytest.raises(ValueError, match="same length"):
+        make_locs({"frame": np.array([1, 2]), "x": np.array([1.0]), "y": np.array([1.0])})
+    # lists, scalars and Series (aligned on their index) still go through pandas
+    s = make_locs({"frame": pd.Series([1, 2], index=[5, 6]), "x": pd.Series([1.0, 2.0], index=[5, 6]), "y": 0.5})
+    assert list(s["y"]) == [0.5, 0.5] and s.index.equals(pd.RangeIndex(2))

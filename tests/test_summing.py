@@ -1012,3 +1012,43 @@ def test_index_row_table_and_binary_search_agree(monkeypatch):
         for x, y in zip(a, b):
             np.testing.assert_array_equal(x, y)
     assert len(a[0]) > 100
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_summed_positions_keep_the_digits_of_the_input(tmp_path, augment):
+    """x - col * ps leaves float noise (3000.48 - 2033 = 967.4800000000032): positions are kept to 1e-6 nm."""
+    from imagesumming.summing import POSITION_DECIMALS
+
+    rng = np.random.default_rng(4)
+    n = 400
+    x = np.round(rng.uniform(0, 40 * 107.0, n), 2)  # two decimals, as ThunderSTORM-like files give them
+    y = np.round(rng.uniform(0, 40 * 107.0, n), 2)
+    locs = make_locs({"frame": rng.integers(1, 6, n), "x": x, "y": y})
+    res = sum_patches(np.full((5, 40, 40), 100, np.uint16), locs, pixel_size=107.0, patch_size=12, n_patches=30,
+                      n_summed=10, bin_size=3, min_emitters=1, augment=augment, seed=2, progress=False)
+    paths = res.save(tmp_path / "o")
+    text = paths["csv"].read_text().splitlines()[1:]
+    for line in text:
+        for field in line.split(",")[2:4]:
+            whole, _, frac = field.partition(".")
+            assert len(frac) <= 2, line  # the input's two decimals, no 16th-digit noise
+    # every output position is its source position moved by whole pixels (and the patch's symmetry), to 1e-6 nm
+    P, ps = 12, 107.0
+    prov = res.provenance
+    back, _ = read_locs(paths["csv"])
+    assert np.array_equal(back["x"].to_numpy(), res.locs["x"].to_numpy())
+    for frame, group in back.groupby("frame"):
+        slots = prov[prov["summed_frame"] == frame]
+        cand = []
+        for _, s in slots.iterrows():
+            sel = locs[(locs["frame"] == s["frame"]) & (locs["x"] >= s["col"] * ps) & (locs["x"] < (s["col"] + P) * ps)
+                       & (locs["y"] >= s["row"] * ps) & (locs["y"] < (s["row"] + P) * ps)]
+            mx, my = sel["x"].to_numpy() - s["col"] * ps, sel["y"].to_numpy() - s["row"] * ps
+            code = TRANSFORMS.index(s["transform"])
+            cand.append(np.stack(transform_xy(mx, my, np.full(len(mx), code), P * ps), axis=1))
+        want = np.concatenate(cand)
+        got = group[["x", "y"]].to_numpy()
+        assert len(got) == len(want)
+        got, want = got[np.lexsort(got.T)], want[np.lexsort(want.T)]
+        assert np.abs(got - want).max() <= 0.5 * 10.0 ** -POSITION_DECIMALS + 1e-9
+    assert back["x"].between(0, P * ps, inclusive="left").all() and back["y"].between(0, P * ps, inclusive="left").all()

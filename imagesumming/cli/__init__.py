@@ -18,6 +18,7 @@ import contextlib
 import importlib
 import logging
 import os
+import re
 import sys
 
 from .. import __version__
@@ -37,8 +38,35 @@ def command_modules() -> list[str]:
     return [f"imagesumming.cli.{n}" for n in COMMAND_MODULES]
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line, as every other error of the CLI (argparse's own
+    print the whole usage block first); the line says where the options are listed."""
+
+    def error(self, message):
+        import difflib
+
+        choice = re.match(r"argument COMMAND: invalid choice: '([^']*)'", message)
+        if choice:  # a mistyped command: the closest ones, not the list of all
+            commands = self._subcommands()
+            close = difflib.get_close_matches(choice.group(1), commands, n=2, cutoff=0.6)
+            message = (f"unknown command '{choice.group(1)}'"
+                       + (f": did you mean {' or '.join(close)}?" if close else f"; commands: {', '.join(commands)}"))
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def parse_args(self, args=None, namespace=None):
+        ns, extras = self.parse_known_args(args, namespace)
+        if extras:  # said by the command's parser, which names the command and its help
+            self._subcommands().get(getattr(ns, "command", None), self).error(
+                f"unrecognized arguments: {' '.join(extras)}")
+        return ns
+
+    def _subcommands(self) -> dict:
+        action = next((a for a in self._actions if isinstance(a, argparse._SubParsersAction)), None)
+        return dict(action.choices) if action else {}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="imagesumming",
         description="High-density Deep-STORM training data from real low-density SMLM movies.",
         epilog="Run `imagesumming COMMAND --help` for a command's options. Errors: one line on stderr, "

@@ -275,12 +275,13 @@ def stderr(text: str) -> None:
 
 # How to read a localization file: options of every command that reads one. ``--columns`` describes a
 # csv of another layout (vendor exports), ``--frame-base`` overrides the format's frame base, ``--unit``
-# gives the unit of length columns whose labels state none; LocsFile carries them to read_locs.
+# gives the unit of length columns whose labels state none, ``--origin`` where such a csv puts a pixel's
+# centre; LocsFile carries them to read_locs.
 _UNITS = ("nm", "um", "px")
 
 
 def add_locs_options(p: argparse.ArgumentParser, prefix: str = "", what: str = "the localization file(s)") -> None:
-    """Add ``--[prefix]columns``, ``--[prefix]frame-base`` and ``--[prefix]unit`` to a parser.
+    """Add ``--[prefix]columns``, ``--[prefix]frame-base``, ``--[prefix]unit`` and ``--[prefix]origin`` to a parser.
 
     ``--frame-base`` itself is :func:`add_frame_base` (one help text); it is added only
     when the parser lacks it.
@@ -298,6 +299,10 @@ def add_locs_options(p: argparse.ArgumentParser, prefix: str = "", what: str = "
                             "ThunderSTORM and Deep-STORM 1)")
     p.add_argument(f"--{prefix}unit", dest=f"{dest}unit", choices=_UNITS,
                    help=f"unit of the length columns of {what} whose labels state none (px needs --pixel-size)")
+    p.add_argument(f"--{prefix}origin", dest=f"{dest}origin", choices=("corner", "centre"),
+                   help=f"with --{prefix}columns: where {what} put a pixel's centre: corner = pixel k spans [k, k+1) "
+                        "(ThunderSTORM; the default for nm) or centre = at k (Picasso: moved by half a pixel); "
+                        "required for x/y in px")
 
 
 def locs_file(path, args: argparse.Namespace, prefix: str = "", format: str = "auto"):
@@ -309,7 +314,8 @@ def locs_file(path, args: argparse.Namespace, prefix: str = "", format: str = "a
     dest = prefix.replace("-", "_")
     columns = getattr(args, f"{dest}columns", None)
     return LocsFile(path, format=format or "auto", frame_base=getattr(args, f"{dest}frame_base", None),
-                    columns=parse_columns(columns) if columns else None, unit=getattr(args, f"{dest}unit", None))
+                    columns=parse_columns(columns) if columns else None, unit=getattr(args, f"{dest}unit", None),
+                    origin=getattr(args, f"{dest}origin", None))
 
 
 def locs_files(paths, args: argparse.Namespace, prefix: str = ""):

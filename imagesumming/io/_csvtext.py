@@ -279,17 +279,17 @@ def write_columns(path, columns: dict) -> None:
     texts = []
     for values in columns.values():
         values = np.asarray(values)
-        if values.dtype.kind == "f":
+        if values.dtype.kind in "fiub":
             # each distinct value formatted once (float repr is the slow part; a summed set repeats every
             # patch's localizations in several frames); + 0.0: -0.0 is written as 0.0
-            values = values + 0.0
+            if values.dtype.kind == "f":
+                values = values + 0.0
             distinct, where = np.unique(values, return_inverse=True)
             if len(distinct) > len(values) // 2:  # mostly distinct: formatting each value is quicker
                 distinct, where = values, None
-            text = ["" if v != v else repr(v) for v in distinct.tolist()]
+            text = ["" if v != v else repr(v) for v in distinct.tolist()] if values.dtype.kind == "f" else \
+                list(map(repr, distinct.tolist()))
             texts.append(text if where is None else np.array(text, dtype=object)[where.ravel()].tolist())
-        elif values.dtype.kind in "iub":
-            texts.append(list(map(repr, values.tolist())))
         else:  # text: each distinct value quoted once, as the csv module would
             items = values.tolist()
             if not set(map(type, items)) <= {str, type(None)}:  # 1, 1.0 and True hash equal: no shared texts

@@ -70,6 +70,7 @@ __all__ = [
     "FORMATS",
     "MAX_FRAME",
     "UNITS",
+    "ORIGINS",
     "read_locs",
     "write_locs",
     "detect_format",
@@ -161,12 +162,15 @@ class LocsFile(os.PathLike):
     frame_base: int | None = None
     columns: str | dict | None = None
     unit: str | None = None
+    origin: str | None = None
 
     def __post_init__(self):
         if self.columns is not None:
             object.__setattr__(self, "columns", parse_columns(self.columns))
         if self.unit is not None:
             object.__setattr__(self, "unit", _check_unit(self.unit))
+        if self.origin is not None:
+            object.__setattr__(self, "origin", _check_origin(self.origin))
         normalize_format(self.format)
 
     def __fspath__(self) -> str:
@@ -210,6 +214,20 @@ def _label_unit(label: str) -> str | None:
         m = _PAREN_UNIT.match(str(label))
         unit = m.group("unit").strip() if m and m.group("unit").strip().lower() in UNITS else None
     return unit
+
+
+#: Where a csv read by a column mapping puts a pixel's centre: ``corner`` (pixel k spans [k, k+1), its
+#: centre at k + 0.5: ThunderSTORM, Deep-STORM) or ``centre`` (at k: Picasso).
+ORIGINS = ("corner", "centre")
+
+
+def _check_origin(origin) -> str:
+    o = str(origin).strip().lower()
+    o = {"center": "centre"}.get(o, o)
+    if o not in ORIGINS:
+        raise InputError(f"unknown origin {clip(o, 20)}: give corner (pixel k spans [k, k+1)) or centre (pixel k's "
+                         "centre at k, as Picasso)")
+    return o
 
 
 def _check_unit(unit) -> str:
@@ -443,7 +461,7 @@ def normalize_format(fmt: str) -> str:
     return fmt
 
 
-def read_locs(path, pixel_size=None, format="auto", *, frame_base=None, columns=None, unit=None):
+def read_locs(path, pixel_size=None, format="auto", *, frame_base=None, columns=None, unit=None, origin=None):
     """Read a localization file into the canonical table.
 
     Parameters
@@ -466,6 +484,11 @@ def read_locs(path, pixel_size=None, format="auto", *, frame_base=None, columns=
         under their own names.
     unit : {"nm", "um", "px"}, optional
         Unit of the length columns whose labels state none (``px`` needs ``pixel_size``).
+    origin : {"corner", "centre"}, optional
+        With ``columns``: where the file puts a pixel's centre. ``corner``: pixel k spans [k, k+1)
+        (ThunderSTORM, Deep-STORM; the default for nm and µm); ``centre``: pixel k's centre at k
+        (Picasso), shifted by half a pixel (needs the pixel size). Required when x/y are in
+        camera pixels, since tools differ there.
 
     Returns
     -------
@@ -485,6 +508,7 @@ def read_locs(path, pixel_size=None, format="auto", *, frame_base=None, columns=
         frame_base = path.frame_base if frame_base is None else frame_base
         columns = path.columns if columns is None else columns
         unit = path.unit if unit is None else unit
+        origin = path.origin if origin is None else origin
         path = path.path
     path = check_input_file(path)
     fmt = normalize_format(format)
@@ -497,6 +521,10 @@ def read_locs(path, pixel_size=None, format="auto", *, frame_base=None, columns=
         raise InputError("format mapped-csv needs the column mapping", path, hint="give it with {columns}")
     if unit is not None:
         unit = _check_unit(unit)
+    if origin is not None:
+        origin = _check_origin(origin)
+        if fmt != "mapped-csv":
+            raise InputError("--origin describes a csv read with --columns: other formats fix their own origin", path)
     if frame_base is not None:
         if isinstance(frame_base, bool) or frame_base not in (0, 1):
             raise InputError(f"frame base must be 0 or 1, not {clip(frame_base, 20)}", path)
@@ -517,7 +545,7 @@ def read_locs(path, pixel_size=None, format="auto", *, frame_base=None, columns=
             return _read_picasso_hdf5(path, pixel_size, frame_base)
         if path.suffix.lower() in (".hdf5", ".h5"):
             raise InputError("has an .hdf5 name but is not an HDF5 file (corrupt or truncated?)", path)
-        return _read_csv(path, fmt, pixel_size, frame_base, columns, unit)
+        return _read_csv(path, fmt, pixel_size, frame_base, columns, unit, origin)
 
 
 def _metadata_json_docs(meta_json) -> list[dict]:
@@ -692,8 +720,11 @@ def _file_frames(values, label, report: ReadReport, path, frame_base) -> np.ndar
     return frames + (1 - base)
 
 
-def _read_table(path: Path, layout, nrows=None) -> pd.DataFrame:
-    """The csv's rows as a DataFrame named by the header labels (structure already checked)."""
+def _read_table(path: Path, layout, nrows=None, drop_index: bool = False) -> pd.DataFrame:
+    """The csv's rows as a DataFrame named by the header labels (structure already checked).
+
+    ``drop_index``: leave out the first column (an unnamed index, which writers renumber) unparsed.
+    """
     labels = layout.labels
     dup = sorted({lab for lab in labels if labels.count(lab) > 1})
     if dup:
@@ -708,24 +739,25 @@ def _read_table(path: Path, layout, nrows=None) -> pd.DataFrame:
                 with open(path, "rb") as fh:
                     source = io.BytesIO(fh.read(layout.data_end))
             options = dict(sep=layout.delimiter, index_col=False, keep_default_na=False, na_values=_NA,
-                           encoding="utf-8-sig", nrows=nrows, skip_blank_lines=True)
+                           encoding="utf-8-sig", nrows=nrows, skip_blank_lines=True,
+                           usecols=range(1, len(labels)) if drop_index else None)
             raw = None
             if not layout.header_trailing:  # pandas parses the header itself faster than it skips it
                 raw = pd.read_csv(source, header=0, **options)
-                if len(raw.columns) != len(labels):
+                if len(raw.columns) != len(labels) - drop_index:
                     raw = None
                     if isinstance(source, io.BytesIO):
                         source.seek(0)
             if raw is None:
                 raw = pd.read_csv(source, header=None, skiprows=1, names=names, **options)
     except pd.errors.EmptyDataError:
-        raw = pd.DataFrame({n: [] for n in names})
+        raw = pd.DataFrame({n: [] for n in names[drop_index:]})
     except (pd.errors.ParserError, pd.errors.ParserWarning, UnicodeDecodeError, ValueError, OverflowError) as exc:
         if isinstance(exc, UnicodeDecodeError):
             raise InputError("not UTF-8 text (e.g. a latin-1 or cp1252 file): save it as UTF-8", path) from None
         raise InputError(f"cannot parse csv ({clip(str(exc).splitlines()[0] if str(exc) else exc, 100)})",
                          path) from None
-    raw.columns = labels
+    raw.columns = labels[drop_index:]
     return raw
 
 
@@ -753,15 +785,14 @@ def _column_numbers(column: pd.Series, label, path) -> np.ndarray:
     return out
 
 
-def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
+def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit, origin=None):
     layout = read_layout(path)
     trailing = check_rows(path, layout)
-    raw = _read_table(path, layout)
     labels = layout.labels
+    # an unnamed index column (Deep-STORM, pandas) is not read: writers renumber ids
+    raw = _read_table(path, layout, drop_index=labels[:1] == [""])
     if fmt == "auto":
         fmt = _detect_csv(path, labels, raw)
-    if labels[:1] == [""]:
-        raw = raw.iloc[:, 1:]  # an unnamed index column (Deep-STORM, pandas): writers renumber ids
     notes = []
     if layout.delimiter != ",":
         notes.append(f"{layout.delimiter_name}-separated")
@@ -804,7 +835,7 @@ def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
             if name == "id" or key is None or key in keys.values():
                 continue
             keys[label] = key
-    no_unit = []
+    no_unit, xy_px = [], False
     for label in raw.columns:
         if fmt != "mapped-csv" and split_label(label)[0].lower() == "id":
             continue  # ids are renumbered by writers
@@ -840,6 +871,7 @@ def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
                 factor = pixel_size
                 report.pixel_size, report.pixel_size_source = pixel_size, "given by the caller"
             units.add("px" if UNITS[u] is None else u)
+            xy_px = xy_px or (key in ("x", "y") and UNITS[u] is None)
             values = values * factor
         unit_of = split_label(label)[1]
         if key in ("photons", "bg") and unit_of is not None and unit_of.lower() == "adu":
@@ -870,9 +902,26 @@ def _read_csv(path: Path, fmt: str, pixel_size, frame_base, columns, unit):
     elif pixel_size is not None and report.pixel_size is None:
         report.pixel_size, report.pixel_size_source = pixel_size, "given by the caller"
     if fmt == "mapped-csv":
+        if origin is None and xy_px:  # Picasso puts a pixel's centre at k, ThunderSTORM at k + 0.5
+            raise InputError("x/y in camera pixels: where the file puts a pixel's centre differs between tools",
+                             path, hint="say where with {origin}: corner (pixel k spans [k, k+1)) or centre (pixel "
+                                        "k's centre at k, as Picasso)")
         spec = ",".join(f"{k}={v}" for k, v in columns.items())
+        where = "the image corner (pixel k spans [k, k+1) pixels)"
+        if origin == "centre":
+            ps = report.pixel_size or pixel_size
+            if ps is None:
+                raise InputError("pixel centres at integer coordinates (origin centre) are moved by half a pixel",
+                                 path, hint="give the pixel size in nm with {pixel_size}")
+            report.pixel_size = ps
+            report.pixel_size_source = report.pixel_size_source or "given by the caller"
+            data["x"] = data["x"] + ps / 2
+            data["y"] = data["y"] + ps / 2
+            report.origin = "pixel centre"
+            where = (f"pixel centres (pixel k's centre at k), shifted by half a pixel ({ps / 2:g} nm) to the corner "
+                     "convention")
         report.notes.append(f"columns mapped: {spec}; frames {report.frame_base}-based; coordinates taken from "
-                            "the image corner (pixel k spans [k, k+1) pixels)")
+                            + where)
     report.renamed, report.extra_columns = renamed, extras
     return _finish(data, report), report  # make_locs copies
 
@@ -952,7 +1001,8 @@ def write_deepstorm_csv(path, locs: pd.DataFrame, *, force: bool = False) -> Pat
     sorted by frame (stable); frames 1-based; x/y in nm from the pixel corner. Unknown photons or
     sigma are written as empty fields.
     """
-    locs = sort_locs(locs)
+    if (np.diff(locs["frame"].to_numpy()) < 0).any():  # a summed set comes in frame order: no copy then
+        locs = sort_locs(locs)
     columns = {
         "": np.arange(1, len(locs) + 1),
         "frame": locs["frame"].to_numpy(dtype=np.int64),

@@ -105,9 +105,14 @@ class AddOnsUI(c.UI):
         self.convert_unit = w.Dropdown(options=[("as the column labels say", None), ("nm", "nm"), ("µm", "um"),
                                                 ("camera pixels", "px")], value=None,
                                        description="unit of x, y", style=c._STYLE, layout=w.Layout(width="460px"))
+        self.convert_origin = w.Dropdown(
+            options=[("not given (x, y in nm: corner)", None), ("corner: pixel k spans [k, k+1)", "corner"),
+                     ("centre: pixel k's centre at k (Picasso)", "centre")], value=None,
+            description="pixel centre (columns)", style=c._STYLE, layout=w.Layout(width="460px"))
         self.convert_form = _Form("Convert localizations to a Deep-STORM csv",
                                   [self.convert_input, self.convert_output, self.convert_columns,
-                                   w.HBox([self.convert_frame_base, self.convert_unit])], "Convert", self.convert)
+                                   w.HBox([self.convert_frame_base, self.convert_unit]), self.convert_origin],
+                                  "Convert", self.convert)
         # split
         self.split_movie = c.text("movie", movie, "movie.tif")
         self.split_locs = c.text("localizations (optional)", locs, "locs.csv")
@@ -195,7 +200,8 @@ class AddOnsUI(c.UI):
             dst = c.need_path(self.convert_output.value, "output csv")
             opt = form.options()
             how = LocsFile(src, columns=self.convert_columns.value.strip() or None,
-                           frame_base=self.convert_frame_base.value, unit=self.convert_unit.value)
+                           frame_base=self.convert_frame_base.value, unit=self.convert_unit.value,
+                           origin=self.convert_origin.value if self.convert_columns.value.strip() else None)
             locs, rep = read_locs(how, pixel_size=opt["pixel_size"])
             meta = {k: int(rep.metadata[k]) for k in ("Width", "Height", "Frames") if k in rep.metadata}
             locs, invalid = check_locs(locs, pixel_size=opt["pixel_size"] or rep.pixel_size,

@@ -116,6 +116,7 @@ FORM_WORDS = {
     "min_emitters": "min. emitters per patch",
     "n_summed": "summed frames",
     "unique": "untick 'use each source patch once'",
+    "origin": "the 'pixel centre (columns)' field",
 }
 
 
