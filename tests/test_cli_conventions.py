@@ -416,3 +416,18 @@ def test_convert_takes_the_format_from_the_name_and_refuses_a_contradiction(data
         assert not (tmp_path / name).exists()
     code, out, _ = run(capsys, "convert", data.csv, "-o", tmp_path / "c.csv")
     assert code == 0 and "(deepstorm)" in out
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c not in READ_ONLY])
+def test_outputs_land_even_when_the_reader_of_stdout_is_gone(command, data, tmp_path):
+    """`imagesumming evaluate ... | grep -m1 recall` ended evaluate before it wrote anything."""
+    argv, written = argv_for(command, data, tmp_path / "out")
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "imagesumming", *map(str, argv)], stdout=write,
+                              stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=300)
+    finally:
+        os.close(write)
+    assert proc.returncode in (0, EXIT_BROKEN_PIPE) and "Traceback" not in proc.stderr, proc.stderr
+    assert written.exists(), f"{command}: nothing written after the closed pipe"

@@ -8,7 +8,8 @@ Each command module exposes ``register(subparsers)`` which adds its parser and s
 :mod:`.options` at its top; the handler imports what it uses, so ``--help`` and ``--version`` load
 nothing heavy. Errors from user input (:class:`~imagesumming.errors.ImageSummingError`) are
 printed on one line in the CLI's words (``use --force``), without a traceback, and the exit code
-is 2. A closed pipe (``imagesumming info f | head -1``) ends the command quietly, as Unix tools do.
+is 2. A closed pipe (``imagesumming info f | head -1``) ends the command quietly, as Unix tools do; what a
+command says is printed when it ends, so that a closed pipe cannot stop it before its outputs land.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import io
 import logging
 import os
 import re
@@ -119,7 +121,7 @@ def _main(argv) -> int:
             with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
                 code = int(args.func(args) or 0)
         else:
-            code = int(args.func(args) or 0)
+            code = _said_after(args.func, args)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
     except BrokenPipeError:
@@ -136,6 +138,20 @@ def _main(argv) -> int:
         return 130
     finally:
         logger.setLevel(saved)
+
+
+def _said_after(func, args) -> int:
+    """Run a command, printing what it says when it ends (also when it fails, before the error line).
+
+    A reader of stdout that goes away early (``| head -1``, ``| grep -m1``) then ends the command
+    after its outputs have landed, not halfway; progress bars (stderr) still show while it works.
+    """
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(said):
+            return int(func(args) or 0)
+    finally:
+        sys.stdout.write(said.getvalue())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import math
-import sys
 from pathlib import Path
 
 from ..errors import InputError
@@ -100,8 +98,16 @@ def _table_lines(table) -> list[str]:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .._files import check_input_file
-    from ..evaluation.predictions import prediction_name
+    import numpy as np
+    import pandas as pd
+
+    from .. import __version__
+    from .._files import atomic_path, check_input_file, json_ready, output_set
+    from ..evaluation import views
+    from ..evaluation.matching import frame_overlap, match_radii
+    from ..evaluation.metrics import metrics
+    from ..evaluation.predictions import filter_confidence, load_prediction_folder, prediction_name
+    from ..evaluation.sweep import best_threshold, round_threshold, threshold_sweep
 
     radii = _numbers(args.radius, "--radius")
     frames_wanted = _numbers(args.frames, "--frames", int) if args.frames else None
@@ -122,29 +128,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise InputError("output must be a folder", out)
-
-    # what the command says is printed once its outputs are in place: a reader that goes away early
-    # (`| head`) ends the command after the files have landed, as for the other commands
-    said = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(said):
-            _evaluate(args, radii, frames_wanted, pred_path, folder, name, out)
-    finally:
-        sys.stdout.write(said.getvalue())
-    return 0
-
-
-def _evaluate(args, radii, frames_wanted, pred_path, folder, name, out: Path) -> None:
-    import numpy as np
-    import pandas as pd
-
-    from .. import __version__
-    from .._files import atomic_path, json_ready, output_set
-    from ..evaluation import views
-    from ..evaluation.matching import frame_overlap, match_radii
-    from ..evaluation.metrics import metrics
-    from ..evaluation.predictions import filter_confidence, load_prediction_folder
-    from ..evaluation.sweep import best_threshold, round_threshold, threshold_sweep
 
     with contextlib.ExitStack() as outputs, load_prediction_folder(folder, locs=pred_path, name=name, movie=args.movie,
                                                                    gt=locs_file(args.gt, args, "gt-"),
@@ -259,6 +242,7 @@ def _evaluate(args, radii, frames_wanted, pred_path, folder, name, out: Path) ->
         with atomic_path(out / "metrics.json", force=args.force) as tmp:
             tmp.write_text(json.dumps(json_ready(summary), indent=2, allow_nan=False) + "\n")
     o.say(args, f"\nwrote {', '.join(files)} to {out}")
+    return 0
 
 
 def _save(fig, path: Path, force: bool) -> None:
