@@ -431,3 +431,22 @@ def test_outputs_land_even_when_the_reader_of_stdout_is_gone(command, data, tmp_
         os.close(write)
     assert proc.returncode in (0, EXIT_BROKEN_PIPE) and "Traceback" not in proc.stderr, proc.stderr
     assert written.exists(), f"{command}: nothing written after the closed pipe"
+
+
+def test_a_mistyped_option_gets_the_closest_ones_and_no_command_prints_help_on_stderr(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["sum", "--movie", "a.tif", "--locs", "a.csv", "-o", "x", "--patchs", "100"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "did you mean --patches" in err, err
+    assert main([]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "COMMAND" in err and "sum-frames" in err
+
+
+def test_info_q_prints_nothing_when_it_finds_problems(data, tmp_path, capsys):
+    src = tmp_path / "outside.csv"
+    src.write_text(",frame,x [nm],y [nm]\n1,1,-50,60\n2,2,70,80\n")
+    code, out, err = run(capsys, "info", src, "--movie", data.tif, "-q")
+    assert code == 0 and out == "" and err == ""
+    code, out, err = run(capsys, "info", src, "--movie", data.tif)
+    assert "WARNING" in out and "warning" in err

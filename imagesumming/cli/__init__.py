@@ -58,9 +58,21 @@ class _Parser(argparse.ArgumentParser):
     def parse_args(self, args=None, namespace=None):
         ns, extras = self.parse_known_args(args, namespace)
         if extras:  # said by the command's parser, which names the command and its help
-            self._subcommands().get(getattr(ns, "command", None), self).error(
-                f"unrecognized arguments: {' '.join(extras)}")
+            parser = self._subcommands().get(getattr(ns, "command", None), self)
+            parser.error(f"unrecognized arguments: {' '.join(extras)}{parser._closest(extras)}")
         return ns
+
+    def _closest(self, extras) -> str:
+        """``: did you mean --patches?`` for a mistyped option (``--patchs``), else nothing."""
+        import difflib
+
+        known = [s for a in self._actions for s in a.option_strings if s.startswith("--")]
+        for word in extras:
+            if word.startswith("--"):
+                close = difflib.get_close_matches(word.split("=")[0], known, n=2, cutoff=0.7)
+                if close:
+                    return f": did you mean {' or '.join(close)}?"
+        return ""
 
     def _subcommands(self) -> dict:
         action = next((a for a in self._actions if isinstance(a, argparse._SubParsersAction)), None)
@@ -103,8 +115,8 @@ def main(argv=None) -> int:
 def _main(argv) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
+    if not getattr(args, "func", None):  # no command: the help, on stderr as every other usage error
+        parser.print_help(sys.stderr)
         return 2
     for text in options.deprecation_notes(args):
         options.deprecated(args, text)

@@ -48,7 +48,7 @@ def register(sub) -> None:
     o.add_to(p, help=f"localization format to write: {', '.join(o.WRITE_FORMATS)} (default: from OUT's name, "
                      ".hdf5 -> picasso, else deepstorm)")
     p.add_argument("--from", dest="from_", default="auto", metavar="FMT", help="input format (default: detect)")
-    o.add_pixel_size(p)
+    o.add_pixel_size(p, default="the Picasso yaml")
     o.add_frame_base(p)
     add_locs_options(p, what="the input")
     o.add_drop_invalid(p, keep=True)
@@ -122,7 +122,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"image size: unknown (localizations reach {ext_x:.2f} x {ext_y:.2f} µm; "
               "give --movie for densities)")
     _print_output_set(args.file)
-    return _report_checks(locs, problems, ps=ps, width=width, height=height, n_frames=n_frames,
+    return _report_checks(args, locs, problems, ps=ps, width=width, height=height, n_frames=n_frames,
                           size_source=size_source, source=args.file)
 
 
@@ -138,7 +138,7 @@ def _pixel_size_disagreement(movie, rep, movie_path) -> list[str]:
             f"from {l_ps:g} nm of the localizations ({rep.pixel_size_source}); give the right one with --pixel-size"]
 
 
-def _report_checks(locs, problems, *, ps, width, height, n_frames, size_source, source) -> int:
+def _report_checks(args, locs, problems, *, ps, width, height, n_frames, size_source, source) -> int:
     """Run sum's and convert's checks on the table and print every count.
 
     ``info`` is a report: it exits 0 and says what it found as WARNING lines at the end of the
@@ -165,7 +165,8 @@ def _report_checks(locs, problems, *, ps, width, height, n_frames, size_source, 
     for problem in problems:
         print(f"  WARNING: {problem}")
     print("  fix the files, give --pixel-size, or drop such rows explicitly (--drop-invalid)")
-    print(f"imagesumming info: warning: {source}: {what}, listed in the report (WARNING lines)", file=sys.stderr)
+    if not o.quiet(args):  # -q: only errors (the report itself says it)
+        print(f"imagesumming info: warning: {source}: {what}, listed in the report (WARNING lines)", file=sys.stderr)
     return 0
 
 
