@@ -153,6 +153,13 @@ def test_v_adds_detail(data, tmp_path, capsys):
     _, detailed, _ = run(capsys, *argv, "-v")
     assert "versions: imagesumming" in detailed and "1-based frames" in detailed
     assert "versions:" not in normal
+    _, normal, _ = run(capsys, "info", data.csv)
+    _, detailed, _ = run(capsys, "info", data.csv, "-v")
+    assert "columns as read" in detailed and "  x: float64, " in detailed and "columns as read" not in normal
+    for i, flag in enumerate(((), ("-v",))):
+        argv, _ = argv_for("evaluate", data, tmp_path / f"e{i}")
+        _, text, _ = run(capsys, *argv, *flag)
+        assert ("wrote " + str(tmp_path / f"e{i}" / "metrics.json") in text) == bool(flag)
 
 
 # ---------------------------------------------------------------------------------------------

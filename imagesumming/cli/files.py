@@ -92,6 +92,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"localizations: {len(locs)}")
     if len(locs):
         print(f"frames with localizations: {locs['frame'].nunique()} (frame {locs['frame'].min()} .. {locs['frame'].max()}, 1-based)")
+    o.detail(args, *_column_lines(locs))
     width = height = n_frames = None
     ps = rep.pixel_size
     size_source = None
@@ -136,6 +137,28 @@ def _pixel_size_disagreement(movie, rep, movie_path) -> list[str]:
         return []
     return [f"pixel size {movie.pixel_size:g} nm of the movie {movie_path} ({movie.pixel_size_source}) differs "
             f"from {l_ps:g} nm of the localizations ({rep.pixel_size_source}); give the right one with --pixel-size"]
+
+
+def _column_lines(locs) -> list[str]:
+    """``-v``: each column of the table as read, its dtype, range and missing values (nm for lengths)."""
+    import numpy as np
+
+    from ..schema import NM_COLUMNS
+
+    lines = ["columns as read (canonical names; lengths in nm, frames 1-based):"]
+    for c in locs.columns:
+        v = locs[c]
+        text = f"  {c}: {v.dtype}"
+        if v.dtype.kind in "iuf" and len(v):
+            finite = v.to_numpy(dtype=np.float64)
+            finite = finite[np.isfinite(finite)]
+            if len(finite):
+                text += f", {finite.min():.6g} .. {finite.max():.6g}" + (" nm" if c in NM_COLUMNS else "")
+            missing = len(v) - len(finite)
+            if missing:
+                text += f", {missing} missing"
+        lines.append(text)
+    return lines
 
 
 def _report_checks(args, locs, problems, *, ps, width, height, n_frames, size_source, source) -> int:
