@@ -315,8 +315,11 @@ def _stem(movie: Movie, default: str = "movie") -> str:
 
 
 def _tif_name(path) -> Path:
-    """``OUT`` as given when it ends with .tif/.tiff, else ``OUT.tif``."""
+    """``OUT`` as given when it ends with .tif/.tiff, else ``OUT.tif``; an existing folder is refused
+    (``OUT.tif`` would land beside it, not in it)."""
     path = Path(path)
+    if path.is_dir():
+        raise InputError("is a folder: give the output file's name (e.g. a name inside it, DIR/merged.tif)", path)
     return path if path.suffix.lower() in (".tif", ".tiff") else path.with_name(path.name + ".tif")
 
 

@@ -58,8 +58,10 @@ def make_locs(data) -> pd.DataFrame:
     ``frame`` becomes int64 and the other canonical columns float64; extra columns keep their
     dtype and follow the canonical ones. The index is a fresh RangeIndex.
     """
-    if isinstance(data, dict) and data and all(type(v) is np.ndarray and v.ndim == 1 for v in data.values()):
-        # the readers' case: 1-D arrays need no DataFrame of their own (no index to align, no inference)
+    if isinstance(data, dict) and data and all(type(v) is np.ndarray and v.ndim == 1 and v.dtype.kind in "biufcO"
+                                               for v in data.values()):
+        # the readers' case: 1-D arrays need no DataFrame of their own (no index to align, no inference);
+        # bytes, text and date arrays go through one (it makes them object / str / datetime64[s] columns)
         if len({len(v) for v in data.values()}) > 1:
             raise ValueError("All arrays must be of the same length")
         columns = data

@@ -73,6 +73,11 @@ def test_errors_are_one_line_with_exit_code_2(tmp_path, capsys, files):
     assert not (tmp_path / "o").exists() and not (tmp_path / "s.tif").exists()
     code, out, err = run(capsys, "frames", tif, "-o", tif / "sub")  # below a file: no traceback
     assert code == 2 and "cannot write here" in err and err.count("\n") == 1
+    (tmp_path / "folder").mkdir()  # merge / sum-frames -o FOLDER wrote FOLDER.tif beside it
+    for argv in (["merge", "--movie", tif, "--movie", tif], ["sum-frames", tif, "-n", 2, "--camera-offset", 100]):
+        code, out, err = run(capsys, *argv, "-o", tmp_path / "folder")
+        assert code == 2 and "is a folder" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "folder.tif").exists() and not any((tmp_path / "folder").iterdir())
 
 
 def test_force_and_drop_invalid(tmp_path, capsys, files):

@@ -153,6 +153,13 @@ def test_v_adds_detail(data, tmp_path, capsys):
     _, detailed, _ = run(capsys, *argv, "-v")
     assert "versions: imagesumming" in detailed and "1-based frames" in detailed
     assert "versions:" not in normal
+    _, normal, _ = run(capsys, "info", data.csv)
+    _, detailed, _ = run(capsys, "info", data.csv, "-v")
+    assert "columns as read" in detailed and "  x: float64, " in detailed and "columns as read" not in normal
+    for i, flag in enumerate(((), ("-v",))):
+        argv, _ = argv_for("evaluate", data, tmp_path / f"e{i}")
+        _, text, _ = run(capsys, *argv, *flag)
+        assert ("wrote " + str(tmp_path / f"e{i}" / "metrics.json") in text) == bool(flag)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,7 +202,7 @@ def test_to_offers_and_accepts_only_writable_formats(data, tmp_path, capsys):
         assert exc.value.code == 2 and f"cannot write {bad!r}" in err and "choose deepstorm" in err
         assert "needs the pixel size" not in err
     assert not (tmp_path / "x.csv").exists()
-    code, out, _ = run(capsys, "convert", data.csv, "-o", tmp_path / "t.csv", "--to", "picasso-hdf5",
+    code, out, _ = run(capsys, "convert", data.csv, "-o", tmp_path / "t_locs.hdf5", "--to", "picasso-hdf5",
                        "--pixel-size", 100)  # the reader's long names are accepted too
     assert code == 0 and "(picasso)" in out
 
@@ -400,3 +407,53 @@ def test_a_mistyped_command_gets_the_closest_ones(capsys):
         main(["zzz"])
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "commands: demo, info, convert, sum," in err
+
+
+def test_convert_takes_the_format_from_the_name_and_refuses_a_contradiction(data, tmp_path, capsys):
+    """`convert x.csv -o y.hdf5` wrote a csv into y.hdf5; `--to picasso -o y.csv` hdf5 into y.csv."""
+    from imagesumming.io import read_locs
+
+    code, out, _ = run(capsys, "convert", data.csv, "-o", tmp_path / "a_locs.hdf5", "--pixel-size", 100)
+    assert code == 0 and "(picasso)" in out and read_locs(tmp_path / "a_locs.hdf5")[1].format == "picasso-hdf5"
+    assert (tmp_path / "a_locs.yaml").exists()
+    for name, to, words in (("b.csv", "picasso", "into a .hdf5 file"), ("b", "picasso", "into a .hdf5 file"),
+                            ("b.hdf5", "deepstorm", "writes a csv file"), ("b.h5", "thunderstorm", "writes a csv")):
+        code, _, err = run(capsys, "convert", data.csv, "-o", tmp_path / name, "--to", to, "--pixel-size", 100)
+        assert code == 2 and words in err and "--to" in err and err.count("\n") == 1, err
+        assert not (tmp_path / name).exists()
+    code, out, _ = run(capsys, "convert", data.csv, "-o", tmp_path / "c.csv")
+    assert code == 0 and "(deepstorm)" in out
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c not in READ_ONLY])
+def test_outputs_land_even_when_the_reader_of_stdout_is_gone(command, data, tmp_path):
+    """`imagesumming evaluate ... | grep -m1 recall` ended evaluate before it wrote anything."""
+    argv, written = argv_for(command, data, tmp_path / "out")
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "imagesumming", *map(str, argv)], stdout=write,
+                              stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=300)
+    finally:
+        os.close(write)
+    assert proc.returncode in (0, EXIT_BROKEN_PIPE) and "Traceback" not in proc.stderr, proc.stderr
+    assert written.exists(), f"{command}: nothing written after the closed pipe"
+
+
+def test_a_mistyped_option_gets_the_closest_ones_and_no_command_prints_help_on_stderr(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["sum", "--movie", "a.tif", "--locs", "a.csv", "-o", "x", "--patchs", "100"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1 and "did you mean --patches" in err, err
+    assert main([]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "COMMAND" in err and "sum-frames" in err
+
+
+def test_info_q_prints_nothing_when_it_finds_problems(data, tmp_path, capsys):
+    src = tmp_path / "outside.csv"
+    src.write_text(",frame,x [nm],y [nm]\n1,1,-50,60\n2,2,70,80\n")
+    code, out, err = run(capsys, "info", src, "--movie", data.tif, "-q")
+    assert code == 0 and out == "" and err == ""
+    code, out, err = run(capsys, "info", src, "--movie", data.tif)
+    assert "WARNING" in out and "warning" in err

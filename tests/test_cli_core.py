@@ -191,8 +191,8 @@ def test_demo_data_seeded_and_forced(tmp_path):
 
 
 def test_no_command_prints_help(capsys):
-    rc, out, _ = run(capsys)
-    assert rc == 2 and "usage" in out.lower()
+    rc, out, err = run(capsys)
+    assert rc == 2 and "usage" in err.lower() and out == ""  # a usage error: stderr
 
 
 def test_info_with_movie_gives_density(capsys, tmp_path, small_movie):

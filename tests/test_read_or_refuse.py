@@ -150,6 +150,15 @@ def test_a_trailing_delimiter_does_not_shift_the_columns(capsys, tmp_path):
     assert deepstorm_rows(tmp_path / "o.csv") == [(5, 500.0, 600.0), (7, 700.0, 800.0)]
 
 
+def test_a_trailing_delimiter_on_some_rows_after_an_index_column_is_read_as_the_rule_says(capsys, tmp_path):
+    """One extra empty field is allowed on any row (pandas refused it after an unnamed index column)."""
+    src = tmp_path / "ds.csv"
+    src.write_text(",frame,x [nm],y [nm]\n0,1,100.5,200\n1,2,300,400,\n2,3,50,60\n")
+    code, out, _ = run(capsys, "convert", src, "-o", tmp_path / "o.csv")
+    assert code == 0 and "delimiter" in out
+    assert deepstorm_rows(tmp_path / "o.csv") == [(1, 100.5, 200.0), (2, 300.0, 400.0), (3, 50.0, 60.0)]
+
+
 def test_rows_with_a_field_too_many_or_too_few_are_refused_with_the_line(capsys, tmp_path):
     src = tmp_path / "shifted.csv"
     src.write_text('"id","frame","x [nm]","y [nm]"\n1,5,500,600\n2,7,700.800\n3,8,1,2\n')

@@ -8,7 +8,8 @@ Each command module exposes ``register(subparsers)`` which adds its parser and s
 :mod:`.options` at its top; the handler imports what it uses, so ``--help`` and ``--version`` load
 nothing heavy. Errors from user input (:class:`~imagesumming.errors.ImageSummingError`) are
 printed on one line in the CLI's words (``use --force``), without a traceback, and the exit code
-is 2. A closed pipe (``imagesumming info f | head -1``) ends the command quietly, as Unix tools do.
+is 2. A closed pipe (``imagesumming info f | head -1``) ends the command quietly, as Unix tools do; what a
+command says is printed when it ends, so that a closed pipe cannot stop it before its outputs land.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import io
 import logging
 import os
 import re
@@ -56,9 +58,21 @@ class _Parser(argparse.ArgumentParser):
     def parse_args(self, args=None, namespace=None):
         ns, extras = self.parse_known_args(args, namespace)
         if extras:  # said by the command's parser, which names the command and its help
-            self._subcommands().get(getattr(ns, "command", None), self).error(
-                f"unrecognized arguments: {' '.join(extras)}")
+            parser = self._subcommands().get(getattr(ns, "command", None), self)
+            parser.error(f"unrecognized arguments: {' '.join(extras)}{parser._closest(extras)}")
         return ns
+
+    def _closest(self, extras) -> str:
+        """``: did you mean --patches?`` for a mistyped option (``--patchs``), else nothing."""
+        import difflib
+
+        known = [s for a in self._actions for s in a.option_strings if s.startswith("--")]
+        for word in extras:
+            if word.startswith("--"):
+                close = difflib.get_close_matches(word.split("=")[0], known, n=2, cutoff=0.7)
+                if close:
+                    return f": did you mean {' or '.join(close)}?"
+        return ""
 
     def _subcommands(self) -> dict:
         action = next((a for a in self._actions if isinstance(a, argparse._SubParsersAction)), None)
@@ -101,8 +115,8 @@ def main(argv=None) -> int:
 def _main(argv) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
+    if not getattr(args, "func", None):  # no command: the help, on stderr as every other usage error
+        parser.print_help(sys.stderr)
         return 2
     for text in options.deprecation_notes(args):
         options.deprecated(args, text)
@@ -119,7 +133,7 @@ def _main(argv) -> int:
             with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
                 code = int(args.func(args) or 0)
         else:
-            code = int(args.func(args) or 0)
+            code = _said_after(args.func, args)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
     except BrokenPipeError:
@@ -136,6 +150,20 @@ def _main(argv) -> int:
         return 130
     finally:
         logger.setLevel(saved)
+
+
+def _said_after(func, args) -> int:
+    """Run a command, printing what it says when it ends (also when it fails, before the error line).
+
+    A reader of stdout that goes away early (``| head -1``, ``| grep -m1``) then ends the command
+    after its outputs have landed, not halfway; progress bars (stderr) still show while it works.
+    """
+    said = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(said):
+            return int(func(args) or 0)
+    finally:
+        sys.stdout.write(said.getvalue())
 
 
 if __name__ == "__main__":  # pragma: no cover

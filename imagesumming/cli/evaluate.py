@@ -242,6 +242,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         with atomic_path(out / "metrics.json", force=args.force) as tmp:
             tmp.write_text(json.dumps(json_ready(summary), indent=2, allow_nan=False) + "\n")
     o.say(args, f"\nwrote {', '.join(files)} to {out}")
+    o.detail(args, *(f"  {k}: {v}" for k, v in pf.paths.items()), *(f"wrote {out / f}" for f in files))
     return 0
 
 

@@ -45,9 +45,10 @@ def register(sub) -> None:
                         "Deep-STORM csv)")
     o.add_output(p, "file", "the converted localizations (Picasso: OUT.hdf5 with its yaml beside it)",
                  old=())
-    o.add_to(p, default="deepstorm")
+    o.add_to(p, help=f"localization format to write: {', '.join(o.WRITE_FORMATS)} (default: from OUT's name, "
+                     ".hdf5 -> picasso, else deepstorm)")
     p.add_argument("--from", dest="from_", default="auto", metavar="FMT", help="input format (default: detect)")
-    o.add_pixel_size(p)
+    o.add_pixel_size(p, default="the Picasso yaml")
     o.add_frame_base(p)
     add_locs_options(p, what="the input")
     o.add_drop_invalid(p, keep=True)
@@ -91,6 +92,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"localizations: {len(locs)}")
     if len(locs):
         print(f"frames with localizations: {locs['frame'].nunique()} (frame {locs['frame'].min()} .. {locs['frame'].max()}, 1-based)")
+    o.detail(args, *_column_lines(locs))
     width = height = n_frames = None
     ps = rep.pixel_size
     size_source = None
@@ -121,7 +123,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"image size: unknown (localizations reach {ext_x:.2f} x {ext_y:.2f} µm; "
               "give --movie for densities)")
     _print_output_set(args.file)
-    return _report_checks(locs, problems, ps=ps, width=width, height=height, n_frames=n_frames,
+    return _report_checks(args, locs, problems, ps=ps, width=width, height=height, n_frames=n_frames,
                           size_source=size_source, source=args.file)
 
 
@@ -137,7 +139,29 @@ def _pixel_size_disagreement(movie, rep, movie_path) -> list[str]:
             f"from {l_ps:g} nm of the localizations ({rep.pixel_size_source}); give the right one with --pixel-size"]
 
 
-def _report_checks(locs, problems, *, ps, width, height, n_frames, size_source, source) -> int:
+def _column_lines(locs) -> list[str]:
+    """``-v``: each column of the table as read, its dtype, range and missing values (nm for lengths)."""
+    import numpy as np
+
+    from ..schema import NM_COLUMNS
+
+    lines = ["columns as read (canonical names; lengths in nm, frames 1-based):"]
+    for c in locs.columns:
+        v = locs[c]
+        text = f"  {c}: {v.dtype}"
+        if v.dtype.kind in "iuf" and len(v):
+            finite = v.to_numpy(dtype=np.float64)
+            finite = finite[np.isfinite(finite)]
+            if len(finite):
+                text += f", {finite.min():.6g} .. {finite.max():.6g}" + (" nm" if c in NM_COLUMNS else "")
+            missing = len(v) - len(finite)
+            if missing:
+                text += f", {missing} missing"
+        lines.append(text)
+    return lines
+
+
+def _report_checks(args, locs, problems, *, ps, width, height, n_frames, size_source, source) -> int:
     """Run sum's and convert's checks on the table and print every count.
 
     ``info`` is a report: it exits 0 and says what it found as WARNING lines at the end of the
@@ -164,7 +188,8 @@ def _report_checks(locs, problems, *, ps, width, height, n_frames, size_source, 
     for problem in problems:
         print(f"  WARNING: {problem}")
     print("  fix the files, give --pixel-size, or drop such rows explicitly (--drop-invalid)")
-    print(f"imagesumming info: warning: {source}: {what}, listed in the report (WARNING lines)", file=sys.stderr)
+    if not o.quiet(args):  # -q: only errors (the report itself says it)
+        print(f"imagesumming info: warning: {source}: {what}, listed in the report (WARNING lines)", file=sys.stderr)
     return 0
 
 
@@ -189,8 +214,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
     locs, invalid = check_locs(locs, pixel_size=args.pixel_size or rep.pixel_size, width=meta.get("Width"),
                                height=meta.get("Height"), n_frames=meta.get("Frames"), on_invalid=on_invalid,
                                source=args.input)
+    out = Path(args.output)
+    fmt = _convert_format(args.to, out)
     kwargs = {}
-    if args.to == "picasso":
+    if fmt == "picasso":
         ps = args.pixel_size or rep.pixel_size
         if ps is None:
             raise InputError("writing Picasso hdf5 needs the camera pixel size, and the input does not give it",
@@ -199,12 +226,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
         for key, name in (("Width", "width"), ("Height", "height"), ("Frames", "frames")):
             if key in rep.metadata:
                 kwargs[name] = int(rep.metadata[key])
-    out = Path(args.output)
     picasso = "pixel_size" in kwargs
     # one set (a Picasso hdf5 with its yaml lands whole); never over the input (or its yaml)
     with output_set([out] + ([out.with_suffix(".yaml")] if picasso else []), force=args.force, command="convert",
                     inputs=[args.input, Path(args.input).with_suffix(".yaml")]) as stage:
-        write_locs(stage(out), locs, args.to, **kwargs)
+        write_locs(stage(out), locs, fmt, **kwargs)
     o.say(args, f"read {rep.rows_read} rows as {rep.format} ({rep.frame_base}-based frames, {rep.units}"
           + (f", pixel size {rep.pixel_size:g} nm" if rep.pixel_size else "") + ")")
     o.detail(args, rep.summary())
@@ -215,8 +241,23 @@ def cmd_convert(args: argparse.Namespace) -> int:
     if invalid:
         o.say(args, ("dropped" if on_invalid == "drop" else "kept") + " invalid localizations: "
               + ", ".join(f"{n} {why}" for why, n in invalid.items()))
-    o.say(args, f"wrote {len(locs)} localizations to {args.output} ({args.to})")
+    o.say(args, f"wrote {len(locs)} localizations to {args.output} ({fmt})")
     return 0
+
+
+def _convert_format(to, out: Path) -> str:
+    """The format to write: ``--to``, else what OUT's name says; a name that contradicts it is refused."""
+    from ..errors import InputError
+
+    hdf5 = out.suffix.lower() in (".hdf5", ".h5")
+    fmt = to or ("picasso" if hdf5 else "deepstorm")
+    if fmt == "picasso" and not hdf5:  # Picasso's dialogs open *.hdf5; an hdf5 under another name misleads
+        raise InputError("Picasso hdf5 is written into a .hdf5 file (its yaml beside it)", out,
+                         hint="name the output NAME_locs.hdf5, or write a csv format with {to}")
+    if fmt != "picasso" and hdf5:
+        raise InputError(f"--to {fmt} writes a csv file, but the output is named {out.suffix}", out,
+                         hint="name it .csv, or write Picasso hdf5 with {to} picasso")
+    return fmt
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

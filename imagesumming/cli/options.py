@@ -114,10 +114,9 @@ def add_force(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="overwrite existing outputs (never an input)")
 
 
-def add_pixel_size(p: argparse.ArgumentParser) -> None:
+def add_pixel_size(p: argparse.ArgumentParser, default: str = "the tif tags or the Picasso yaml") -> None:
     p.add_argument("--pixel-size", type=float, metavar="NM",
-                   help="camera pixel size in nm; overrides the files (default: from the tif tags or the "
-                        "Picasso yaml)")
+                   help=f"camera pixel size in nm; overrides the files (default: from {default})")
 
 
 def add_frame_base(p: argparse.ArgumentParser) -> None:
@@ -289,7 +288,8 @@ def add_locs_options(p: argparse.ArgumentParser, prefix: str = "", what: str = "
     dest = prefix.replace("-", "_")
     p.add_argument(f"--{prefix}columns", dest=f"{dest}columns", metavar="MAP",
                    help=f"read {what} by this column mapping, e.g. 'frame=Frame,x=X (nm),y=Y (nm)' "
-                        "(for csv files of other tools; needs --frame-base, and --unit unless the labels state it)")
+                        f"(for csv files of other tools; needs --{prefix}frame-base, and --{prefix}unit unless the "
+                        "labels state it)")
     if not prefix:
         if "--frame-base" not in p._option_string_actions:
             add_frame_base(p)

@@ -292,12 +292,11 @@ def write_columns(path, columns: dict) -> None:
             texts.append(text if where is None else np.array(text, dtype=object)[where.ravel()].tolist())
         else:  # text: each distinct value quoted once, as the csv module would
             items = values.tolist()
-            try:
-                quoted = {v: _csv_field(v) for v in set(items)}
-            except TypeError:  # unhashable values
+            if not set(map(type, items)) <= {str, type(None)}:  # 1, 1.0 and True hash equal: no shared texts
                 texts.append(list(map(_csv_field, items)))
-            else:
-                texts.append([quoted[v] for v in items])
+                continue
+            quoted = {v: _csv_field(v) for v in set(items)}
+            texts.append([quoted[v] for v in items])
     with open(path, "w", newline="", encoding="utf-8") as fh:
         fh.write(",".join(map(_csv_field, columns)) + "\n")
         if texts and texts[0]:
@@ -308,8 +307,8 @@ def write_columns(path, columns: dict) -> None:
 def _csv_field(value) -> str:
     if value is None or value == "":
         return ""
-    if isinstance(value, float):
-        return "" if value != value else repr(value)
+    if isinstance(value, float):  # numpy's float64 too: its repr is np.float64(...)
+        return "" if value != value else repr(float(value))
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow([value])
     return buf.getvalue()[:-1]
