@@ -24,7 +24,7 @@ import re
 import sys
 
 from .. import __version__
-from ..errors import ImageSummingError
+from ..errors import ImageSummingError, front_end
 from . import options
 
 # Command groups in workflow order (``--help`` lists their commands in this order): look at the
@@ -126,14 +126,9 @@ def _main(argv) -> int:
     saved = logger.level
     logger.setLevel(level)  # for this command only (main may run several times in one process)
     try:
-        if options.quiet(args):
-            # -q prints only errors, whatever a command forgets; output asked for by name
-            # (options.product) still reaches the real stdout
-            args.stdout = sys.stdout
-            with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
-                code = int(args.func(args) or 0)
-        else:
-            code = _said_after(args.func, args)
+        # what the API says while it works (notes, warnings, the summary) in the CLI's words
+        with front_end(options.CLI_WORDS, options.option_name):
+            code = _run(args)
         sys.stdout.flush()  # a closed pipe shows here, not at exit
         return code
     except BrokenPipeError:
@@ -150,6 +145,17 @@ def _main(argv) -> int:
         return 130
     finally:
         logger.setLevel(saved)
+
+
+def _run(args) -> int:
+    if options.quiet(args):
+        # -q prints only errors, whatever a command forgets; output asked for by name
+        # (options.product) still reaches the real stdout
+        args.stdout = sys.stdout
+        with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
+            return int(args.func(args) or 0)
+    else:
+        return _said_after(args.func, args)
 
 
 def _said_after(func, args) -> int:

@@ -29,7 +29,7 @@ def register(sub) -> None:
     p.add_argument("--at", type=int, required=True, metavar="F", help="last frame (1-based) of the first part")
     o.add_output(p, "folder", "<stem>_part1.tif, <stem>_part2.tif and their localizations")
     _common(p)
-    p.set_defaults(func=_in_cli_words(cmd_split))
+    p.set_defaults(func=cmd_split)
 
     p = sub.add_parser("merge", help="stack movies (and their localizations) into one",
                        description="Frames stacked in the order given; localization frames offset by the "
@@ -38,7 +38,7 @@ def register(sub) -> None:
     p.add_argument("--locs", action="append", metavar="FILE", help="its localizations (repeat, one per movie)")
     o.add_output(p, "file", "the merged movie OUT.tif (localizations in OUT.csv or OUT_locs.hdf5)", old=())
     _common(p)
-    p.set_defaults(func=_in_cli_words(cmd_merge))
+    p.set_defaults(func=cmd_merge)
 
     p = sub.add_parser("frames", help="write every frame as its own tif and localization file",
                        description="DIR/<stem>_01.tif and <stem>_01.csv ... (zero-padded to the width of the "
@@ -48,7 +48,7 @@ def register(sub) -> None:
     p.add_argument("locs", nargs="?", help="its localizations")
     o.add_output(p, "folder", "<stem>_01.tif, <stem>_01.csv, ... (one pair per frame)")
     _common(p)
-    p.set_defaults(func=_in_cli_words(cmd_frames))
+    p.set_defaults(func=cmd_frames)
 
     p = sub.add_parser("sum-frames", help="sum every N frames into one (offset subtracted N-1 times)",
                        description="Every N consecutive frames (or N frames drawn at random without "
@@ -66,26 +66,12 @@ def register(sub) -> None:
                recorded="OUT_groups.json")
     p.set_defaults(seed=None)  # to tell a --seed given without --shuffle (0 is used when --shuffle comes alone)
     _common(p)
-    p.set_defaults(func=_in_cli_words(cmd_sum_frames))
+    p.set_defaults(func=cmd_sum_frames)
 
 
 def _options(args) -> dict:
     return {"to": args.to, "pixel_size": args.pixel_size, "on_invalid": o.on_invalid(args),
             "force": args.force, "progress": o.progress(args)}
-
-
-def _in_cli_words(command):
-    """The handler with what the API says while it works (its notes) in the CLI's words."""
-    import functools
-
-    @functools.wraps(command)
-    def run(args: argparse.Namespace) -> int:
-        from ..errors import front_end
-
-        with front_end(o.CLI_WORDS, o.option_name):
-            return command(args)
-
-    return run
 
 
 def _report(args, result) -> int:

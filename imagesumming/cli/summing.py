@@ -63,13 +63,6 @@ def _min_emitters(text: str):
 
 
 def cmd_sum(args: argparse.Namespace) -> int:
-    from ..errors import front_end
-
-    with front_end(o.CLI_WORDS, o.option_name):  # what the API says while it works, in the CLI's words
-        return _cmd_sum(args)
-
-
-def _cmd_sum(args: argparse.Namespace) -> int:
     from .._files import output_set
     from ..errors import InputError
     from ..summing import output_paths, sum_patches
