@@ -432,8 +432,9 @@ def test_outputs_land_even_when_the_reader_of_stdout_is_gone(command, data, tmp_
     read, write = os.pipe()
     os.close(read)
     try:
+        # not from the checkout's folder: the installed package (its templates live only there)
         proc = subprocess.run([sys.executable, "-m", "imagesumming", *map(str, argv)], stdout=write,
-                              stderr=subprocess.PIPE, text=True, cwd=REPO, timeout=300)
+                              stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=300)
     finally:
         os.close(write)
     assert proc.returncode in (0, EXIT_BROKEN_PIPE) and "Traceback" not in proc.stderr, proc.stderr
