@@ -38,7 +38,7 @@ import pandas as pd
 
 from .density import (Calibration, DensityResult, _calibrate_inputs, _name, _same_pixel_size, estimate_density,
                       frame_measures)
-from .errors import InputError
+from .errors import InputError, worded
 from .io import as_movie
 
 __all__ = ["choose_min_emitters", "match_lines", "plot_match", "sum_matching"]
@@ -158,16 +158,16 @@ def _comparison(targets: list[DensityResult], summed: pd.DataFrame, out_density:
     r = ratios["density"]
     if np.isfinite(r) and abs(r - 1) > _DENSITY_TOL:
         notes.append(f"density {r:.2f}x the target's ({out['density']:.3g} vs {target['density']:.3g} /µm²): "
-                     f"k = {k} patches of {out['density'] / k:.3g} /µm² cannot reach it closer; change --min-emitters "
-                     "or --patch-size")
+                     f"k = {k} patches of {out['density'] / k:.3g} /µm² cannot reach it closer; change "
+                     + worded("{min_emitters} or {patch_size}"))
     r = ratios["background_above_offset"]
     if np.isfinite(r) and not 1 / _LEVEL_TOL <= r <= _LEVEL_TOL:
         why = (f"k = {k} sums {k} backgrounds" if r > 1 else "the dense movie's background is higher")
         notes.append(f"background {r:.1f}x the target's (above the camera offset {camera_offset:g} ADU): {why}"
-                     + ((" (--min-emitters auto chose the smallest k that reaches the density; only denser source "
-                         "movies lower it)" if min_emitters == "auto" else
-                         " (a smaller k: --min-emitters auto, denser source patches)") if r > 1 and k > 1 else "")
-                     + ("; check --camera-offset" if r < 0 else ""))
+                     + ((worded(" ({min_emitters} auto chose the smallest k that reaches the density; only denser "
+                                "source movies lower it)") if min_emitters == "auto" else
+                         worded(" (a smaller k: {min_emitters} auto, denser source patches)")) if r > 1 and k > 1 else "")
+                     + (worded("; check {camera_offset}") if r < 0 else ""))
     r = ratios["background_noise"]
     if np.isfinite(r) and not 1 / _LEVEL_TOL <= r <= _LEVEL_TOL:
         notes.append(f"background noise {r:.1f}x the target's"
@@ -182,8 +182,8 @@ def _comparison(targets: list[DensityResult], summed: pd.DataFrame, out_density:
         # shot noise alone gives noise² >= gain x background above the offset: a lower ratio means the offset is wrong
         notes.append(f"the target's background noise {tn:.3g} ADU is too low for a background {above:.4g} ADU above the "
                      f"camera offset {camera_offset:g} ADU (that would be {tn ** 2 / above:.2g} ADU per photon): is "
-                     "the camera offset right? Give it with --camera-offset (the background ratio above, and the "
-                     "summed frames, depend on it)")
+                     + worded("the camera offset right? Give it with {camera_offset} (the background ratio above, "
+                              "and the summed frames, depend on it)"))
     if not notes:
         # the density compared is the target's *estimate*: it can be off by more than its ± (systematic
         # errors), so the claim names it; its own notes follow (target_warnings)
