@@ -24,6 +24,8 @@ Usage::
     python benchmarks/bench_summing.py --frames 2000   # quick run of part 2
     python benchmarks/bench_summing.py --skip-scale    # part 1 only
     python benchmarks/bench_summing.py --skip-scale --original ImageSumming-221116-py3-none-any.whl
+    python benchmarks/bench_summing.py --skip-scale --original ... --repeats-original-code 2 --repeats-original 40
+        # the README's figures: our runs in blocks before, between and after the original's two runs
 """
 
 from __future__ import annotations
