@@ -150,26 +150,34 @@ def _main(argv) -> int:
 def _run(args) -> int:
     if options.quiet(args):
         # -q prints only errors, whatever a command forgets; output asked for by name
-        # (options.product) still reaches the real stdout
-        args.stdout = sys.stdout
-        with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
-            return int(args.func(args) or 0)
-    else:
-        return _said_after(args.func, args)
+        # (options.product) still reaches stdout, when the command ends (as what it says otherwise)
+        asked = args.stdout = io.StringIO()
+        with open(os.devnull, "w") as null:
+            return _said_after(args.func, args, said=asked, into=null)
+    return _said_after(args.func, args)
 
 
-def _said_after(func, args) -> int:
+def _said_after(func, args, said: io.StringIO | None = None, into=None) -> int:
     """Run a command, printing what it says when it ends (also when it fails, before the error line).
 
     A reader of stdout that goes away early (``| head -1``, ``| grep -m1``) then ends the command
     after its outputs have landed, not halfway; progress bars (stderr) still show while it works.
+    ``into``: where the command's prints go instead of ``said`` (``-q``: nowhere; ``said`` then
+    holds only the output asked for by name).
     """
-    said = io.StringIO()
+    said = io.StringIO() if said is None else said
     try:
-        with contextlib.redirect_stdout(said):
-            return int(func(args) or 0)
-    finally:
-        sys.stdout.write(said.getvalue())
+        with contextlib.redirect_stdout(said if into is None else into):
+            code = int(func(args) or 0)
+    except BaseException:
+        try:  # a reader gone meanwhile must not replace the error (exit 141, no error line)
+            sys.stdout.write(said.getvalue())
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+        raise
+    sys.stdout.write(said.getvalue())
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

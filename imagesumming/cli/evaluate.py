@@ -13,6 +13,28 @@ from . import options as o
 from .options import add_locs_options, locs_file
 
 
+@contextlib.contextmanager
+def _gt_options(gt):
+    """Hints about the ground-truth file name its options as evaluate spells them (``--gt-origin``,
+    not ``--origin``, which evaluate does not have)."""
+    try:
+        yield
+    except InputError as exc:
+        if gt is not None and exc.path is not None and exc.hint and _same_file(exc.path, gt):
+            import re
+
+            exc.hint = re.sub(r"\{(columns|frame_base|unit|origin)\}", r"{gt_\1}", exc.hint)
+            exc.args = (exc.render(),)
+        raise
+
+
+def _same_file(a, b) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
 def register(sub) -> None:
     p = sub.add_parser("evaluate", help="measure Deep-STORM predictions against ground truth",
                        description="Match predictions to ground truth frame by frame (KD-tree candidates, optimal "
@@ -129,10 +151,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise InputError("output must be a folder", out)
 
-    with contextlib.ExitStack() as outputs, load_prediction_folder(folder, locs=pred_path, name=name, movie=args.movie,
-                                                                   gt=locs_file(args.gt, args, "gt-"),
-                                gt_format=args.gt_format, pixel_size=args.pixel_size,
-                                pixel_size_hr=args.pixel_size_hr) as pf:
+    with contextlib.ExitStack() as outputs, _gt_options(args.gt), \
+            load_prediction_folder(folder, locs=pred_path, name=name, movie=args.movie,
+                                   gt=locs_file(args.gt, args, "gt-"), gt_format=args.gt_format,
+                                   pixel_size=args.pixel_size, pixel_size_hr=args.pixel_size_hr) as pf:
         pred_all = pf.locs
         has_conf = "confidence" in pred_all.columns
         if args.sweep_grid is not None and not has_conf:

@@ -257,6 +257,10 @@ def _convert_format(to, out: Path) -> str:
     if fmt != "picasso" and hdf5:
         raise InputError(f"--to {fmt} writes a csv file, but the output is named {out.suffix}", out,
                          hint="name it .csv, or write Picasso hdf5 with {to} picasso")
+    if fmt != "picasso":
+        from ..io.locs import check_csv_name
+
+        check_csv_name(out)  # not under a movie's name either (every reader would take it for one)
     return fmt
 
 

@@ -524,7 +524,8 @@ def read_locs(path, pixel_size=None, format="auto", *, frame_base=None, columns=
     if origin is not None:
         origin = _check_origin(origin)
         if fmt != "mapped-csv":
-            raise InputError("--origin describes a csv read with --columns: other formats fix their own origin", path)
+            raise InputError("its format fixes where a pixel's centre lies (an origin of its own)", path,
+                             hint="{origin} describes only a csv read with a column mapping ({columns})")
     if frame_base is not None:
         if isinstance(frame_base, bool) or frame_base not in (0, 1):
             raise InputError(f"frame base must be 0 or 1, not {clip(frame_base, 20)}", path)
@@ -994,6 +995,20 @@ def _col(df: pd.DataFrame, name: str) -> np.ndarray:
     return np.full(len(df), np.nan)
 
 
+#: names a csv of localizations is not written under: another format's (readers go by the name)
+_NOT_CSV_NAMES = {".hdf5": "a Picasso hdf5 file", ".h5": "a Picasso hdf5 file", ".tif": "a movie", ".tiff": "a movie",
+                  ".raw": "a movie"}
+
+
+def check_csv_name(path) -> None:
+    """Refuse to write a csv under a name another format owns (``x.hdf5``, ``x.tif``)."""
+    suffix = Path(path).suffix
+    kind = _NOT_CSV_NAMES.get(suffix.lower())
+    if kind:
+        raise InputError(f"a csv would be written under a {suffix} name, which readers take for {kind}", path,
+                         hint="name it .csv")
+
+
 def write_deepstorm_csv(path, locs: pd.DataFrame, *, force: bool = False) -> Path:
     """Write the csv the ZeroCostDL4Mic Deep-STORM notebook loads as is.
 
@@ -1001,6 +1016,7 @@ def write_deepstorm_csv(path, locs: pd.DataFrame, *, force: bool = False) -> Pat
     sorted by frame (stable); frames 1-based; x/y in nm from the pixel corner. Unknown photons or
     sigma are written as empty fields.
     """
+    check_csv_name(path)
     if (np.diff(locs["frame"].to_numpy()) < 0).any():  # a summed set comes in frame order: no copy then
         locs = sort_locs(locs)
     columns = {
@@ -1043,6 +1059,7 @@ def write_thunderstorm_csv(path, locs: pd.DataFrame, *, force: bool = False) -> 
     values are written as ``NaN`` as ThunderSTORM does (its importer skips a row with an empty or
     non-numeric field, so text columns are left out with a warning).
     """
+    check_csv_name(path)
     locs = sort_locs(locs)
     out = {"id": np.arange(1, len(locs) + 1), "frame": locs["frame"].to_numpy(dtype=np.int64)}
     for key, label in _TS_COLUMNS:

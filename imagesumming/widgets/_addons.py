@@ -201,7 +201,7 @@ class AddOnsUI(c.UI):
             opt = form.options()
             how = LocsFile(src, columns=self.convert_columns.value.strip() or None,
                            frame_base=self.convert_frame_base.value, unit=self.convert_unit.value,
-                           origin=self.convert_origin.value if self.convert_columns.value.strip() else None)
+                           origin=self.convert_origin.value)  # without columns: refused, not dropped
             locs, rep = read_locs(how, pixel_size=opt["pixel_size"])
             meta = {k: int(rep.metadata[k]) for k in ("Width", "Height", "Frames") if k in rep.metadata}
             locs, invalid = check_locs(locs, pixel_size=opt["pixel_size"] or rep.pixel_size,
