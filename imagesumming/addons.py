@@ -715,14 +715,8 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
             if first_pass:
                 out_dtype = _sums_dtype(m, groups, acc_dtype, n, offset, tif, bar)
                 res.dtype = str(out_dtype)
-            acc = np.empty(m.shape[1:], acc_dtype)
             with TifWriter(stage(tif), inp.pixel_size, n_frames=len(groups)) as w:
-                for g, group in enumerate(groups):
-                    acc[...] = 0
-                    for i in group:
-                        acc += _frame(m, int(i))
-                        bar.update()
-                    acc -= (n - 1) * offset
+                for _, acc in _group_sums(m, groups, acc_dtype, n, offset, bar):
                     res.negative_pixels += int(np.count_nonzero(acc < 0))
                     w.write(acc.astype(out_dtype))  # the first pass checked the range
             res.movies[tif] = len(groups)
@@ -748,16 +742,23 @@ def sum_frames(movie, locs=None, *, n: int, camera_offset: float, output, shuffl
         _close([inp])
 
 
-def _sums_dtype(m, groups, acc_dtype, n, offset, tif, bar) -> np.dtype:
-    """The smallest dtype holding every sum (the first pass of :func:`sum_frames`); beyond int32 refused."""
+def _group_sums(m, groups, acc_dtype, n, offset, bar):
+    """``(group index, its sum minus (n - 1) offsets)`` for each group of frames, one frame read at a time
+    (the array is reused: use it before the next)."""
     acc = np.empty(m.shape[1:], acc_dtype)
-    lo, hi = None, None
     for g, group in enumerate(groups):
         acc[...] = 0
         for i in group:
             acc += _frame(m, int(i))
             bar.update()
         acc -= (n - 1) * offset
+        yield g, acc
+
+
+def _sums_dtype(m, groups, acc_dtype, n, offset, tif, bar) -> np.dtype:
+    """The smallest dtype holding every sum (the first pass of :func:`sum_frames`); beyond int32 refused."""
+    lo, hi = None, None
+    for g, acc in _group_sums(m, groups, acc_dtype, n, offset, bar):
         if acc.size:
             _check_range(acc, np.dtype(np.int32), f"summed frame {g + 1}", tif)
             a, b = int(acc.min()), int(acc.max())
