@@ -319,7 +319,7 @@ def _tif_name(path) -> Path:
     (``OUT.tif`` would land beside it, not in it)."""
     path = Path(path)
     if path.is_dir():
-        raise InputError("is a folder: give the output file's name (e.g. a name inside it, DIR/merged.tif)", path)
+        raise InputError("is a folder: give the output file's name (e.g. a name inside it, DIR/NAME.tif)", path)
     return path if path.suffix.lower() in (".tif", ".tiff") else path.with_name(path.name + ".tif")
 
 

@@ -458,3 +458,23 @@ def test_info_q_prints_nothing_when_it_finds_problems(data, tmp_path, capsys):
     assert code == 0 and out == "" and err == ""
     code, out, err = run(capsys, "info", src, "--movie", data.tif)
     assert "WARNING" in out and "warning" in err
+
+
+def test_into_a_file_or_terminal_what_a_command_says_comes_at_once(tmp_path):
+    """Buffering is for pipes only: a long run under nohup writes its notes into the log as they come."""
+    log = tmp_path / "log.txt"
+    script = (
+        "import sys, types\n"
+        "from imagesumming.cli import _run\n"
+        "def func(args):\n"
+        "    print('first note', flush=True)\n"
+        f"    seen = open({str(log)!r}).read()\n"
+        "    print('seen:', repr(seen), file=sys.stderr)\n"
+        "    return 0\n"
+        "sys.exit(_run(types.SimpleNamespace(func=func, quiet=False, verbose=False)))\n")
+    with log.open("w") as fh:
+        proc = subprocess.run([sys.executable, "-c", script], stdout=fh, stderr=subprocess.PIPE, text=True,
+                              cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "seen: 'first note\\n'" in proc.stderr
+    assert log.read_text() == "first note\n"

@@ -8,8 +8,9 @@ Each command module exposes ``register(subparsers)`` which adds its parser and s
 :mod:`.options` at its top; the handler imports what it uses, so ``--help`` and ``--version`` load
 nothing heavy. Errors from user input (:class:`~imagesumming.errors.ImageSummingError`) are
 printed on one line in the CLI's words (``use --force``), without a traceback, and the exit code
-is 2. A closed pipe (``imagesumming info f | head -1``) ends the command quietly, as Unix tools do; what a
-command says is printed when it ends, so that a closed pipe cannot stop it before its outputs land.
+is 2. A closed pipe (``imagesumming info f | head -1``) ends the command quietly, as Unix tools do; into
+a pipe, what a command says is printed when it ends, so that a closed pipe cannot stop it before its
+outputs land (into a terminal or a file, as it comes).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import io
 import logging
 import os
 import re
+import stat
 import sys
 
 from .. import __version__
@@ -154,14 +156,26 @@ def _run(args) -> int:
         asked = args.stdout = io.StringIO()
         with open(os.devnull, "w") as null:
             return _said_after(args.func, args, said=asked, into=null)
+    if not _stdout_is_a_pipe():  # a terminal or a log file: as it comes (a long run under nohup shows its notes)
+        return int(args.func(args) or 0)
     return _said_after(args.func, args)
+
+
+def _stdout_is_a_pipe() -> bool:
+    """stdout goes to a pipe or socket (whose reader may leave early), or to a capture without a file."""
+    try:
+        mode = os.fstat(sys.stdout.fileno()).st_mode
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return True
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
 def _said_after(func, args, said: io.StringIO | None = None, into=None) -> int:
     """Run a command, printing what it says when it ends (also when it fails, before the error line).
 
-    A reader of stdout that goes away early (``| head -1``, ``| grep -m1``) then ends the command
-    after its outputs have landed, not halfway; progress bars (stderr) still show while it works.
+    For stdout into a pipe: a reader that goes away early (``| head -1``, ``| grep -m1``) then ends
+    the command after its outputs have landed, not halfway; progress bars (stderr) still show while
+    it works.
     ``into``: where the command's prints go instead of ``said`` (``-q``: nowhere; ``said`` then
     holds only the output asked for by name).
     """
