@@ -478,3 +478,11 @@ def test_into_a_file_or_terminal_what_a_command_says_comes_at_once(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "seen: 'first note\\n'" in proc.stderr
     assert log.read_text() == "first note\n"
+
+
+def test_q_and_v_on_both_sides_of_the_command_are_refused_too(data, capsys):
+    for argv in (["-q", "info", str(data.csv), "-v"], ["-v", "info", str(data.csv), "-q"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exc.value.code == 2 and "choose one" in err and err.count("\n") == 1

@@ -120,6 +120,8 @@ def _main(argv) -> int:
     if not getattr(args, "func", None):  # no command: the help, on stderr as every other usage error
         parser.print_help(sys.stderr)
         return 2
+    if getattr(args, "quiet", False) and getattr(args, "verbose", False):  # one before, one after the command
+        parser._subcommands().get(args.command, parser).error("-q/--quiet and -v/--verbose: choose one")
     for text in options.deprecation_notes(args):
         options.deprecated(args, text)
     level = logging.ERROR if options.quiet(args) else logging.INFO if options.verbose(args) else logging.WARNING
