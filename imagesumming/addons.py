@@ -202,13 +202,9 @@ def _read_input_locs(locs, pixel_size, movie_ps):
         return None, None, None
     if isinstance(locs, pd.DataFrame):
         return make_locs(locs), None, "localization table"  # make_locs copies: the caller's table is untouched
-    try:
-        table, report = read_locs(locs, pixel_size=pixel_size)
-    except InputError as exc:
-        # Picasso files in camera pixels without metadata: the movie's tif tags may know the pixel size
-        if pixel_size is not None or movie_ps is None or "pixel size" not in str(exc):
-            raise
-        table, report = read_locs(locs, pixel_size=movie_ps)
+    # Picasso files in camera pixels without metadata: the movie's tif tags may know the pixel size
+    table, report = read_locs(locs, pixel_size=pixel_size, fallback_pixel_size=movie_ps, fallback_source="the movie")
+    if report.pixel_size_source == "the movie":
         report.notes.append(f"pixel size {movie_ps:g} nm taken from the movie")
     return table, report, str(locs)
 

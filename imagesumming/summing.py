@@ -211,15 +211,10 @@ def _read_tables(movies, locs, opened, pixel_size):
                 raise InputError(f"localization table {i} is not a canonical table ({exc})") from None
             rep = None
         else:
-            try:
-                table, rep = read_locs(src, pixel_size=pixel_size)
-            except InputError:
-                movie_ps = {round(p, 6) for p, _ in candidates}
-                if pixel_size is not None or len(movie_ps) != 1:
-                    raise
-                # a file in camera pixels without metadata: use the movies' pixel size
-                table, rep = read_locs(src, pixel_size=candidates[0][0])
-                rep.pixel_size_source = f"movie {candidates[0][1]}"
+            # a file in camera pixels without metadata: the movies' pixel size, when they agree on one
+            one = candidates[0] if len({round(p, 6) for p, _ in candidates}) == 1 else (None, None)
+            table, rep = read_locs(src, pixel_size=pixel_size, fallback_pixel_size=one[0],
+                                   fallback_source=f"movie {one[1]}")
             if rep.pixel_size is not None and rep.pixel_size_source != "given by the caller" \
                     and not str(rep.pixel_size_source).startswith("movie "):
                 candidates.append((rep.pixel_size, f"{Path(src).name} ({rep.pixel_size_source})"))
@@ -747,6 +742,15 @@ def _params(inputs: _Inputs, s: SumSettings, k: int, checked, invalid, found: di
     }
 
 
+def _compact(*axes) -> None:
+    """Small titles and ticks, no axis labels: a cell of a figure grid (labels would widen its column)."""
+    for ax in axes:
+        ax.title.set_fontsize(8)
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+
+
 # ---------------------------------------------------------------------------------------------
 # the result
 # ---------------------------------------------------------------------------------------------
@@ -1044,11 +1048,7 @@ class SummingResult:
                        title=f"patch {rec.patch} ({rec.transform})\n{rec.n_emitters} emitters")
             ax_patch.images[-1].set_clim(lo, hi if hi > lo else lo + 1)
             shown.append(ax_patch)
-            for ax in (ax_frame, ax_patch):
-                ax.title.set_fontsize(8)
-                ax.tick_params(labelsize=7)
-                ax.set_xlabel("")
-                ax.set_ylabel("")
+            _compact(ax_frame, ax_patch)
         if shown:
             fig.colorbar(shown[0].images[-1], ax=shown, label="patches [ADU]", shrink=0.6)
         ax_sum, ax_text = cells[k]
@@ -1060,10 +1060,7 @@ class SummingResult:
         fig.colorbar(ax_sum.images[-1], cax=cax, label="ADU")
         cax.tick_params(labelsize=7)
         cax.set_in_layout(False)
-        ax_sum.title.set_fontsize(8)
-        ax_sum.tick_params(labelsize=7)
-        ax_sum.set_xlabel("")
-        ax_sum.set_ylabel("")  # labels would widen this column of the grid
+        _compact(ax_sum)
         ax_text.axis("off")
         ax_text.text(0.45, 0.5, "positions in µm\nyellow: the patch's\nwindow on its frame", fontsize=8,
                      va="center")

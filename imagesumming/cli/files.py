@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from . import options as o
@@ -72,33 +73,24 @@ def cmd_info(args: argparse.Namespace) -> int:
             print(f"pixel size: {ps}")
         _print_output_set(args.file)
         return 0
-    from ..errors import InputError
-
-    src = locs_file(args.file, args, format=args.format)
-    try:
-        locs, rep = read_locs(src, pixel_size=args.pixel_size)
-    except InputError:
+    with contextlib.ExitStack() as stack:  # the movie, when given, is opened once for both of its uses
+        m = stack.enter_context(open_movie(args.movie, pixel_size=args.pixel_size)) if args.movie else None
         # as sum does: a file in camera pixels without metadata takes the movie's pixel size
-        if not args.movie or args.pixel_size is not None:
-            raise
-        with open_movie(args.movie) as m:
-            movie_ps = m.pixel_size
-        if movie_ps is None:
-            raise
-        locs, rep = read_locs(src, pixel_size=movie_ps)
-        rep.pixel_size_source = f"movie {args.movie}"
-    print(f"file: {args.file}")
-    print(rep.summary())
-    print(f"localizations: {len(locs)}")
-    if len(locs):
-        print(f"frames with localizations: {locs['frame'].nunique()} (frame {locs['frame'].min()} .. {locs['frame'].max()}, 1-based)")
-    o.detail(args, *_column_lines(locs))
-    width = height = n_frames = None
-    ps = rep.pixel_size
-    size_source = None
-    problems = []
-    if args.movie:
-        with open_movie(args.movie, pixel_size=args.pixel_size) as m:
+        locs, rep = read_locs(locs_file(args.file, args, format=args.format), pixel_size=args.pixel_size,
+                              fallback_pixel_size=m.pixel_size if m is not None else None,
+                              fallback_source=f"movie {args.movie}")
+        print(f"file: {args.file}")
+        print(rep.summary())
+        print(f"localizations: {len(locs)}")
+        if len(locs):
+            print(f"frames with localizations: {locs['frame'].nunique()} (frame {locs['frame'].min()} .. "
+                  f"{locs['frame'].max()}, 1-based)")
+        o.detail(args, *_column_lines(locs))
+        width = height = n_frames = None
+        ps = rep.pixel_size
+        size_source = None
+        problems = []
+        if m is not None:
             width, height, n_frames = m.width, m.height, m.n_frames
             problems += _pixel_size_disagreement(m, rep, args.movie)
             has = {"Frames": n_frames, "Width": width, "Height": height}
@@ -108,20 +100,20 @@ def cmd_info(args: argparse.Namespace) -> int:
                 print(f"note: the localization file's metadata say {', '.join(differ)}")
             ps = ps or m.pixel_size
             size_source = f"movie {args.movie}"
-    elif all(k in rep.metadata for k in ("Width", "Height")):
-        width, height = int(rep.metadata["Width"]), int(rep.metadata["Height"])
-        n_frames = int(rep.metadata["Frames"]) if "Frames" in rep.metadata else None
-        size_source = "file metadata"
-    if width and ps:
-        print(f"image size: {width} x {height} px = {width * ps / 1000:.2f} x {height * ps / 1000:.2f} µm ({size_source})")
-        n = n_frames or (int(locs["frame"].max()) if len(locs) else 1)
-        d = density_per_frame(locs, n, width=width, height=height, pixel_size=ps)
-        print(f"density per frame over {n} frames (empty frames count): mean {d.mean():.4f}, "
-              f"median {np.median(d):.4f} emitters/µm²")
-    elif len(locs):
-        ext_x, ext_y = locs["x"].max() / 1000, locs["y"].max() / 1000
-        print(f"image size: unknown (localizations reach {ext_x:.2f} x {ext_y:.2f} µm; "
-              "give --movie for densities)")
+        elif all(k in rep.metadata for k in ("Width", "Height")):
+            width, height = int(rep.metadata["Width"]), int(rep.metadata["Height"])
+            n_frames = int(rep.metadata["Frames"]) if "Frames" in rep.metadata else None
+            size_source = "file metadata"
+        if width and ps:
+            print(f"image size: {width} x {height} px = {width * ps / 1000:.2f} x {height * ps / 1000:.2f} µm ({size_source})")
+            n = n_frames or (int(locs["frame"].max()) if len(locs) else 1)
+            d = density_per_frame(locs, n, width=width, height=height, pixel_size=ps)
+            print(f"density per frame over {n} frames (empty frames count): mean {d.mean():.4f}, "
+                  f"median {np.median(d):.4f} emitters/µm²")
+        elif len(locs):
+            ext_x, ext_y = locs["x"].max() / 1000, locs["y"].max() / 1000
+            print(f"image size: unknown (localizations reach {ext_x:.2f} x {ext_y:.2f} µm; "
+                  "give --movie for densities)")
     _print_output_set(args.file)
     return _report_checks(args, locs, problems, ps=ps, width=width, height=height, n_frames=n_frames,
                           size_source=size_source, source=args.file)

@@ -393,12 +393,8 @@ def _read_gt(path, fmt, out: PredictionFolder, caller_pixel_size) -> pd.DataFram
     if caller_pixel_size is not None:
         table, rep = read_locs(path, pixel_size=caller_pixel_size, format=fmt)
     else:
-        try:
-            table, rep = read_locs(path, format=fmt)
-        except InputError:
-            if out.pixel_size is None:
-                raise
-            table, rep = read_locs(path, pixel_size=out.pixel_size, format=fmt)
+        table, rep = read_locs(path, format=fmt, fallback_pixel_size=out.pixel_size,
+                               fallback_source="the movie or the images")
         src = rep.pixel_size_source or ""
         if rep.pixel_size and out.pixel_size and _differ(rep.pixel_size, out.pixel_size):
             raise InputError(f"ground-truth pixel size {rep.pixel_size:g} nm ({src}) differs from the camera pixel "

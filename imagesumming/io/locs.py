@@ -461,7 +461,8 @@ def normalize_format(fmt: str) -> str:
     return fmt
 
 
-def read_locs(path, pixel_size=None, format="auto", *, frame_base=None, columns=None, unit=None, origin=None):
+def read_locs(path, pixel_size=None, format="auto", *, frame_base=None, columns=None, unit=None, origin=None,
+              fallback_pixel_size=None, fallback_source=None):
     """Read a localization file into the canonical table.
 
     Parameters
@@ -489,6 +490,10 @@ def read_locs(path, pixel_size=None, format="auto", *, frame_base=None, columns=
         (ThunderSTORM, Deep-STORM; the default for nm and µm); ``centre``: pixel k's centre at k
         (Picasso), shifted by half a pixel (needs the pixel size). Required when x/y are in
         camera pixels, since tools differ there.
+    fallback_pixel_size : float, optional
+        A pixel size known from elsewhere (the movie's tags), used only when the file cannot be
+        read without one and ``pixel_size`` is not given; the report then names
+        ``fallback_source`` as the pixel size's source.
 
     Returns
     -------
@@ -503,6 +508,14 @@ def read_locs(path, pixel_size=None, format="auto", *, frame_base=None, columns=
     >>> locs, report = read_locs("oni.csv", columns="frame=Frame,x=X (nm),y=Y (nm)", frame_base=0)  # doctest: +SKIP
     >>> print(report.summary())  # doctest: +SKIP
     """
+    if fallback_pixel_size is not None and pixel_size is None:
+        how = dict(format=format, frame_base=frame_base, columns=columns, unit=unit, origin=origin)
+        try:
+            return read_locs(path, **how)
+        except InputError:  # e.g. camera pixels without metadata: a pixel size known elsewhere reads it
+            table, report = read_locs(path, fallback_pixel_size, **how)
+            report.pixel_size_source = fallback_source or "given by the caller"
+            return table, report
     if isinstance(path, LocsFile):
         format = path.format if format == "auto" else format
         frame_base = path.frame_base if frame_base is None else frame_base
@@ -667,7 +680,7 @@ def _picasso_table(fields: dict, ps: float, report: ReadReport, path, frame_base
         data[_extra_name(n, data, canonical_ok=numeric)] = np.array(fields[n], copy=True)
     report.renamed = {k: v for k, v in renamed.items() if k != v and v is not None}
     report.extra_columns = extras
-    return _finish(pd.DataFrame(data), report)
+    return _finish(data, report)
 
 
 def _file_frames(values, label, report: ReadReport, path, frame_base) -> np.ndarray:
@@ -971,16 +984,16 @@ def _extra_name(label, taken, canonical_ok=False) -> str:
     return f"{label} (file)" if clash else label
 
 
-def _finish(data, report: ReadReport) -> pd.DataFrame:
+def _finish(data: dict, report: ReadReport) -> pd.DataFrame:
     """Drop rows whose frame is missing (reported); keep everything else for validation.
 
-    ``data``: a DataFrame, or the table's columns (1-D arrays of one length: no DataFrame needed).
+    ``data``: the table's columns, 1-D arrays of one length (make_locs builds the table from them).
     """
     bad = ~np.isfinite(np.asarray(data["frame"], dtype=np.float64))
     if bad.any():
         report.rows_dropped["frame is NaN"] = int(bad.sum())
         log.warning("%s: dropped %d row(s) with no frame number", report.path, int(bad.sum()))
-        data = data.loc[~bad] if isinstance(data, pd.DataFrame) else {c: v[~bad] for c, v in data.items()}
+        data = {c: v[~bad] for c, v in data.items()}
     return make_locs(data)
 
 
